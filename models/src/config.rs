@@ -1,0 +1,141 @@
+//! Every limit and knob, as read from `pipeline.toml`. Defaults are the
+//! values the seeds fix (5 MiB, 300 dpi, 6 months, 48 hours).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub limits: Limits,
+    pub resolution: Resolution,
+    pub quality: QualityThresholds,
+    pub ocr: Ocr,
+    pub validity: Validity,
+    pub workers: Workers,
+}
+
+/// Checked before any expensive work: bytes before decoding, pixels before allocating.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest accepted upload, in bytes (seeds: 5 MB).
+    pub max_bytes: u64,
+    /// Largest decoded image, in pixels (width x height), read from the header.
+    pub max_pixels: u64,
+    /// Largest side of a decoded image, in pixels.
+    pub max_side: u32,
+    /// PDF pages examined; the first page image that decodes is used.
+    pub max_pdf_pages: u32,
+    /// PDF objects allowed in one file.
+    pub max_pdf_objects: u32,
+    /// Largest decompressed PDF image stream, in bytes.
+    pub max_pdf_stream_bytes: u64,
+    /// Wall-clock budget for the sandboxed PDF parse, in milliseconds.
+    pub pdf_timeout_ms: u64,
+    /// Address-space limit of the PDF sandbox process, in MiB.
+    pub pdf_memory_mib: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 5 * 1024 * 1024,
+            max_pixels: 80_000_000,
+            max_side: 20_000,
+            max_pdf_pages: 16,
+            max_pdf_objects: 20_000,
+            max_pdf_stream_bytes: 256 * 1024 * 1024,
+            pdf_timeout_ms: 10_000,
+            pdf_memory_mib: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Resolution {
+    /// Minimum resolution of the scan (seeds: 300 dpi).
+    pub min_dpi: f32,
+    /// Relative measurement error allowed on effective dpi: a 300-dpi scan
+    /// measured from the MRZ pitch may read a few percent low.
+    pub effective_tolerance: f32,
+}
+
+impl Default for Resolution {
+    fn default() -> Self {
+        Resolution {
+            min_dpi: 300.0,
+            effective_tolerance: 0.04,
+        }
+    }
+}
+
+/// Thresholds on the document region; each measure is in 0..=1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QualityThresholds {
+    pub min_sharpness: f32,
+    pub min_brightness: f32,
+    pub max_brightness: f32,
+    pub min_contrast: f32,
+}
+
+impl Default for QualityThresholds {
+    fn default() -> Self {
+        QualityThresholds {
+            min_sharpness: 0.02,
+            min_brightness: 0.15,
+            max_brightness: 0.97,
+            min_contrast: 0.08,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ocr {
+    /// Directory holding `*.traineddata`; `None` uses Tesseract's default.
+    pub tessdata_dir: Option<String>,
+    /// Language model for the MRZ (restricted to `A-Z0-9<`).
+    pub mrz_language: String,
+    /// Language models for the visual zone of documents without an MRZ.
+    pub viz_languages: String,
+}
+
+impl Default for Ocr {
+    fn default() -> Self {
+        Ocr {
+            tessdata_dir: None,
+            mrz_language: "eng".into(),
+            viz_languages: "rus+eng".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Validity {
+    /// A passport must run more than this many months past the submission date.
+    pub passport_min_months: u32,
+}
+
+impl Default for Validity {
+    fn default() -> Self {
+        Validity {
+            passport_min_months: 6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Workers {
+    /// Threads checking files in parallel (`intake check` with several files).
+    pub check_threads: usize,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Workers { check_threads: 2 }
+    }
+}

@@ -1,0 +1,86 @@
+//! Verdicts and the findings that justify them.
+
+use crate::document::Field;
+use serde::{Deserialize, Serialize};
+
+/// The outcome for one upload. Ordered by precedence: when findings call for
+/// different verdicts, the greatest wins (`Rejected` > `NeedsCorrection` >
+/// `NeedsReview` > `Accepted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Accepted,
+    NeedsReview,
+    NeedsCorrection,
+    Rejected,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::NeedsReview => "needs_review",
+            Verdict::NeedsCorrection => "needs_correction",
+            Verdict::Rejected => "rejected",
+        }
+    }
+}
+
+/// Stable machine codes (SPEC "Verdicts and reason codes"): extend, never rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    // needs_correction
+    FileEmpty,
+    FormatUnsupported,
+    FileCorrupt,
+    FileTooLarge,
+    ImageTooLarge,
+    PdfNoImage,
+    ResolutionTooLow,
+    ImageUnreadable,
+    MrzNotFound,
+    MrzUnreadable,
+    DocumentKindMismatch,
+    // rejected
+    DocumentExpired,
+    PassportValidityUnder6Months,
+    StayDocumentExpired,
+    // needs_review
+    FieldMismatch,
+    MrzChecksumFailed,
+    QrMismatch,
+    LowConfidence,
+    // informational
+    TransliterationEquivalent,
+    DateFormatEquivalent,
+    AutoRotated,
+}
+
+impl ReasonCode {
+    /// The verdict this code forces on its own; `None` for informational codes.
+    pub fn verdict(self) -> Option<Verdict> {
+        use ReasonCode::*;
+        match self {
+            FileEmpty | FormatUnsupported | FileCorrupt | FileTooLarge | ImageTooLarge
+            | PdfNoImage | ResolutionTooLow | ImageUnreadable | MrzNotFound | MrzUnreadable
+            | DocumentKindMismatch => Some(Verdict::NeedsCorrection),
+            DocumentExpired | PassportValidityUnder6Months | StayDocumentExpired => {
+                Some(Verdict::Rejected)
+            }
+            FieldMismatch | MrzChecksumFailed | QrMismatch | LowConfidence => {
+                Some(Verdict::NeedsReview)
+            }
+            TransliterationEquivalent | DateFormatEquivalent | AutoRotated => None,
+        }
+    }
+}
+
+/// One reason behind a verdict, with a message telling the applicant what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: ReasonCode,
+    pub field: Option<Field>,
+    pub message: String,
+    pub message_ru: String,
+}

@@ -1,0 +1,19 @@
+//! Domain types shared by every intake stage.
+//!
+//! Types only: no I/O, no logic beyond trivial accessors. Everything here is
+//! serde-serialisable because it crosses process boundaries (JSON reports,
+//! the sled store, the PDF sandbox).
+
+pub mod config;
+pub mod document;
+pub mod finding;
+pub mod report;
+
+pub use config::Config;
+pub use document::{
+    DocumentFields, DocumentKind, Field, MrzFormat, MrzReading, Profile, QrPayload,
+};
+pub use finding::{Finding, ReasonCode, Verdict};
+pub use report::{
+    Checks, Document, DpiCheck, DpiSource, FieldMatch, FileFormat, MatchResult, Quality, Report,
+};

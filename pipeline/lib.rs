@@ -1,0 +1,1 @@
+//! The intake runner: orchestrates the stages for `intake check`.

@@ -1,0 +1,1 @@
+//! Deterministic generator of synthetic document scans with ground truth.

@@ -1,0 +1,137 @@
+//! Bilingual applicant-facing messages for every reason code.
+//!
+//! The one place a [`Finding`] is built, so that every stage words the same
+//! problem the same way and every code has both languages.
+
+use intake_models::{Field, Finding, ReasonCode};
+
+/// A finding for `code`, concerning `field` if any, with its messages.
+pub fn finding(code: ReasonCode, field: Option<Field>) -> Finding {
+    let (message, message_ru) = texts(code, field);
+    Finding {
+        code,
+        field,
+        message,
+        message_ru,
+    }
+}
+
+fn field_names(field: Option<Field>) -> (&'static str, &'static str) {
+    match field {
+        Some(Field::DocumentType) => ("document type", "тип документа"),
+        Some(Field::IssuingState) => ("issuing state", "государство выдачи"),
+        Some(Field::Surname) => ("surname", "фамилия"),
+        Some(Field::GivenNames) => ("given names", "имя"),
+        Some(Field::DocumentNumber) => ("document number", "номер документа"),
+        Some(Field::Nationality) => ("nationality", "гражданство"),
+        Some(Field::BirthDate) => ("date of birth", "дата рождения"),
+        Some(Field::Sex) => ("sex", "пол"),
+        Some(Field::ExpiryDate) => ("expiry date", "срок действия"),
+        Some(Field::PersonalNumber) => ("personal number", "личный номер"),
+        None => ("a field", "поле"),
+    }
+}
+
+fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
+    use ReasonCode::*;
+    let (en_field, ru_field) = field_names(field);
+    let (en, ru): (String, String) = match code {
+        FileEmpty => (
+            "The file is empty. Upload the scan again.".into(),
+            "Файл пустой. Загрузите скан ещё раз.".into(),
+        ),
+        FormatUnsupported => (
+            "This file format is not accepted. Upload the scan as PDF, JPEG or PNG.".into(),
+            "Этот формат файла не принимается. Загрузите скан в формате PDF, JPEG или PNG.".into(),
+        ),
+        FileCorrupt => (
+            "The file is damaged or incomplete and cannot be opened. Save the scan again and re-upload it.".into(),
+            "Файл повреждён или загружен не полностью и не открывается. Сохраните скан заново и загрузите его ещё раз.".into(),
+        ),
+        FileTooLarge => (
+            "The file is larger than 5 MB. Reduce its size (for example, save it as JPEG) and upload it again.".into(),
+            "Размер файла больше 5 МБ. Уменьшите его (например, сохраните в JPEG) и загрузите ещё раз.".into(),
+        ),
+        ImageTooLarge => (
+            "The image has too many pixels to process. Scan at 300–600 dpi and upload it again.".into(),
+            "Изображение слишком большое для обработки. Отсканируйте документ с разрешением 300–600 dpi и загрузите ещё раз.".into(),
+        ),
+        PdfNoImage => (
+            "The PDF contains no scanned image. Upload a scan of the document (PDF with the scan, JPEG or PNG).".into(),
+            "PDF не содержит скан документа. Загрузите скан (PDF со сканом, JPEG или PNG).".into(),
+        ),
+        ResolutionTooLow => (
+            "The scan resolution is below 300 dpi. Scan the document again at 300 dpi or more.".into(),
+            "Разрешение скана ниже 300 dpi. Отсканируйте документ заново с разрешением не менее 300 dpi.".into(),
+        ),
+        ImageUnreadable => (
+            "The scan is blurred, too dark or too faint to read. Scan it again in good light, in focus, without shadows.".into(),
+            "Скан размыт, слишком тёмный или бледный и не читается. Отсканируйте документ заново при хорошем освещении, в фокусе, без теней.".into(),
+        ),
+        MrzNotFound => (
+            "The machine-readable zone (the two or three lines of <<< at the bottom of the page) was not found. Upload a scan of the whole page with the zone fully visible.".into(),
+            "Машиночитаемая зона (две-три строки с символами <<< внизу страницы) не найдена. Загрузите скан всей страницы, чтобы зона была видна полностью.".into(),
+        ),
+        MrzUnreadable => (
+            "The machine-readable zone could not be read. Upload a sharper scan where the zone is not covered, cut off or glared.".into(),
+            "Машиночитаемую зону не удалось прочитать. Загрузите более чёткий скан, на котором зона не закрыта, не обрезана и без бликов.".into(),
+        ),
+        DocumentKindMismatch => (
+            "The uploaded document is not of the kind selected. Upload the right document or change the document type in the form.".into(),
+            "Загруженный документ не соответствует выбранному типу. Загрузите нужный документ или исправьте тип документа в форме.".into(),
+        ),
+        DocumentExpired => (
+            "The document has expired. Upload a valid document.".into(),
+            "Срок действия документа истёк. Загрузите действующий документ.".into(),
+        ),
+        PassportValidityUnder6Months => (
+            "The passport is valid for less than 6 months from today. Upload a passport valid for more than 6 months.".into(),
+            "Паспорт действителен менее 6 месяцев с сегодняшнего дня. Загрузите паспорт со сроком действия более 6 месяцев.".into(),
+        ),
+        StayDocumentExpired => (
+            "The document permitting your stay is not valid on the submission date. Upload a valid visa, migration card or permit.".into(),
+            "Документ, подтверждающий право пребывания, недействителен на дату подачи. Загрузите действующую визу, миграционную карту или разрешение.".into(),
+        ),
+        FieldMismatch => (
+            format!("The {en_field} in the form differs from the document. A specialist will check it; you may be asked to correct the form."),
+            format!("Поле «{ru_field}» в анкете не совпадает с документом. Его проверит специалист; возможно, потребуется исправить анкету."),
+        ),
+        MrzChecksumFailed => (
+            "The check digits of the machine-readable zone do not agree. A specialist will check the document.".into(),
+            "Контрольные цифры машиночитаемой зоны не сходятся. Документ проверит специалист.".into(),
+        ),
+        QrMismatch => (
+            "The QR code on the document does not agree with the printed data. A specialist will check the document.".into(),
+            "Данные QR-кода на документе не совпадают с напечатанными. Документ проверит специалист.".into(),
+        ),
+        LowConfidence => (
+            format!("The {en_field} could not be confirmed automatically. A specialist will check it."),
+            format!("Поле «{ru_field}» не удалось подтвердить автоматически. Его проверит специалист."),
+        ),
+        TransliterationEquivalent => (
+            format!("The {en_field} in the form is a transliteration of the one in the document; accepted."),
+            format!("Поле «{ru_field}» в анкете — транслитерация написания в документе; принято."),
+        ),
+        DateFormatEquivalent => (
+            format!("The {en_field} in the form is the same date in another format; accepted."),
+            format!("Поле «{ru_field}» в анкете — та же дата в другом формате; принято."),
+        ),
+        AutoRotated => (
+            "The scan was rotated; it was turned automatically.".into(),
+            "Скан был повёрнут; он развёрнут автоматически.".into(),
+        ),
+    };
+    (en, ru)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_messages_name_the_field() {
+        let f = finding(ReasonCode::FieldMismatch, Some(Field::Surname));
+        assert!(f.message.contains("surname"));
+        assert!(f.message_ru.contains("фамилия"));
+    }
+}
