@@ -1,1 +1,180 @@
-fn main() {}
+//! The `intake` command line.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use intake::engines::with_thread_engines;
+use intake::{config, CheckRequest, Checker};
+use intake_models::{DocumentKind, Profile, Report};
+use intake_stages::dates::Date;
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "intake",
+    version,
+    about = "Document intake and verification: format, size, 300 dpi, MRZ OCR, cross-match, verdict."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check uploaded scans and print one verdict per file (JSON Lines with --json).
+    Check(CheckArgs),
+    /// Generate synthetic document scans with ground truth and a manifest.
+    Samples {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of good documents (bad files are always added).
+        #[arg(long, default_value_t = 40)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Files to check; several are checked in parallel and reported in order.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The declared document kind: passport, id_card, visa, residence_permit,
+    /// migration_card, address_proof, or auto to tell it from the document.
+    #[arg(long, default_value = "auto")]
+    kind: String,
+    /// The declared profile (JSON with the fields of `document.fields`); applies to every file.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Submission date for validity rules (YYYY-MM-DD); default today (UTC).
+    #[arg(long)]
+    today: Option<String>,
+    /// Configuration file; default ./pipeline.toml if present, else built-in defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print one JSON object per file (JSON Lines).
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    // The PDF sandbox re-executes this binary; it must not parse other arguments.
+    if std::env::args().nth(1).as_deref() == Some(intake::sandbox::CHILD_ARG) {
+        return intake::sandbox::child_main();
+    }
+    // One Tesseract per worker thread: OpenMP inside it would oversubscribe
+    // the cores. Set before any thread or engine exists.
+    if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
+        std::env::set_var("OMP_THREAD_LIMIT", "1");
+    }
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Check(args) => check(args),
+        Command::Samples { out, count, seed } => samples(&out, count, seed),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("intake: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> Result<()> {
+    let config = config::load(args.config.as_deref())?;
+    let kind = match args.kind.as_str() {
+        "auto" => None,
+        k => Some(k.parse::<DocumentKind>().map_err(anyhow::Error::msg)?),
+    };
+    let profile = args.profile.as_deref().map(read_profile).transpose()?;
+    let today = match &args.today {
+        Some(t) => Date::parse_iso(t)
+            .with_context(|| format!("--today {t:?} is not a date in YYYY-MM-DD form"))?,
+        None => today_utc(),
+    };
+    let threads = config.workers.check_threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start worker threads")?;
+    let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
+    let check_one = |path: &PathBuf| -> Result<Report> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        let request = CheckRequest {
+            file_name: &name,
+            bytes: &bytes,
+            kind,
+            profile: profile.as_ref(),
+            today,
+        };
+        with_thread_engines(|engines| checker.check(engines, &request))
+            .with_context(|| format!("{name}: OCR engine failed to start"))
+    };
+    let reports: Vec<Result<Report>> = pool.install(|| args.files.par_iter().map(check_one).collect());
+    let mut out = std::io::stdout().lock();
+    for report in reports {
+        let report = report?;
+        if args.json {
+            serde_json::to_writer(&mut out, &report)?;
+            writeln!(out)?;
+        } else {
+            print_human(&mut out, &report)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_profile(path: &Path) -> Result<Profile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read profile {}", path.display()))?;
+    match serde_json::from_str::<Profile>(&text) {
+        Ok(p) => Ok(p),
+        Err(e) => bail!(
+            "profile {} is not valid: {e}. Expected a JSON object with any of: {}",
+            path.display(),
+            intake_models::Field::ALL.map(|f| f.as_str()).join(", ")
+        ),
+    }
+}
+
+fn today_utc() -> Date {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Date::from_unix_days((secs / 86_400) as i64)
+}
+
+fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
+    writeln!(out, "{}: {}", report.file, report.verdict.as_str())?;
+    for f in &report.findings {
+        let field = f.field.map(|x| format!(" [{}]", x.as_str())).unwrap_or_default();
+        writeln!(out, "  {:?}{field}: {}", f.code, f.message)?;
+    }
+    if let Some(doc) = &report.document {
+        if let Some(mrz) = &doc.mrz {
+            for line in &mrz.lines {
+                writeln!(out, "  | {line}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn samples(out: &Path, count: usize, seed: u64) -> Result<()> {
+    let manifest = intake_samples::generate(out, count, seed)
+        .with_context(|| format!("cannot generate samples in {}", out.display()))?;
+    println!(
+        "wrote {} files and manifest.json to {}",
+        manifest.entries.len(),
+        out.display()
+    );
+    Ok(())
+}

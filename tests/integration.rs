@@ -1,1 +1,3 @@
+//! Integration tests through the public CLI and library API.
 
+mod sandbox;

@@ -1,1 +1,256 @@
-//! (being written)
+//! OCR stage: read the MRZ grid and the visual zone with Tesseract (leptess).
+//!
+//! One engine per worker thread, created once: Tesseract instances are not
+//! thread-safe and loading a model costs far more than reading a line. Run
+//! with `OMP_THREAD_LIMIT=1` (the binary sets it) so each engine stays on
+//! its thread.
+//!
+//! The MRZ is read line by line from a strip resampled along the located
+//! grid (deskewed, scaled to a 30-pixel pitch), with the alphabet restricted
+//! to `A-Z0-9<`. Tesseract's symbols (hOCR character boxes) are then put
+//! into the grid's cells by their position, never by their order: an extra
+//! symbol (the `<` read as `<K`) lands in an occupied cell and loses to the
+//! more confident one, and a dropped symbol (long `<<<<` runs) leaves an empty cell that
+//! is read again on its own.
+
+use crate::locate::{GridLine, MrzLocation};
+use image::{GrayImage, Luma};
+use intake_models::config::Ocr;
+use leptess::tesseract::TessApi;
+use std::ffi::CString;
+use thiserror::Error;
+
+/// Pixels per character cell in the strips handed to Tesseract.
+const STRIP_PITCH: f32 = 30.0;
+const MRZ_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
+
+#[derive(Debug, Error)]
+pub enum OcrError {
+    #[error("cannot start Tesseract with language {language:?} (is tesseract-ocr-{language} installed? `make setup` installs it)")]
+    Init { language: String },
+    #[error("Tesseract rejected setting {name}")]
+    Setting { name: &'static str },
+}
+
+/// Text read from an MRZ grid: one string per line, one character per cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MrzText {
+    pub lines: Vec<String>,
+    /// Cells Tesseract left empty and a second, single-character pass filled.
+    pub reread_cells: usize,
+}
+
+struct Engine {
+    api: TessApi,
+}
+
+impl Engine {
+    fn new(cfg: &Ocr, language: &str) -> Result<Engine, OcrError> {
+        let api = TessApi::new(cfg.tessdata_dir.as_deref(), language).map_err(|_| {
+            OcrError::Init {
+                language: language.to_string(),
+            }
+        })?;
+        let mut engine = Engine { api };
+        // Dictionaries only hurt on codes that are not words; some builds
+        // take these only at start-up, so a refusal is not an error.
+        let _ = engine.set("load_system_dawg", "0");
+        let _ = engine.set("load_freq_dawg", "0");
+        Ok(engine)
+    }
+
+    fn set(&mut self, name: &'static str, value: &str) -> Result<(), OcrError> {
+        let (Ok(n), Ok(v)) = (CString::new(name), CString::new(value)) else {
+            return Err(OcrError::Setting { name });
+        };
+        self.api
+            .raw
+            .set_variable(&n, &v)
+            .map_err(|_| OcrError::Setting { name })
+    }
+
+    /// Hands a grey image to Tesseract; false if it refuses the buffer.
+    fn set_image(&mut self, image: &GrayImage) -> bool {
+        let (w, h) = image.dimensions();
+        let (Ok(w), Ok(h)) = (i32::try_from(w), i32::try_from(h)) else {
+            return false;
+        };
+        self.api.raw.set_image(image.as_raw(), w, h, 1, w).is_ok()
+    }
+}
+
+/// The MRZ reader of one worker thread.
+pub struct MrzOcr {
+    engine: Engine,
+}
+
+impl MrzOcr {
+    pub fn new(cfg: &Ocr) -> Result<MrzOcr, OcrError> {
+        let mut engine = Engine::new(cfg, &cfg.mrz_language)?;
+        engine.set("tessedit_char_whitelist", MRZ_ALPHABET)?;
+        engine.set("tessedit_pageseg_mode", "7")?; // one text line
+        engine.set("hocr_char_boxes", "1")?;
+        Ok(MrzOcr { engine })
+    }
+
+    /// Reads every line of the grid located in `image` (already turned by
+    /// `location.rotation`).
+    pub fn read(&mut self, image: &GrayImage, location: &MrzLocation) -> MrzText {
+        let mut reread_cells = 0;
+        let lines = location
+            .lines
+            .iter()
+            .map(|line| {
+                let strip = strip(image, line);
+                let mut cells = self.read_cells(&strip, line.cells);
+                for (i, cell) in cells.iter_mut().enumerate() {
+                    if cell.is_none() {
+                        reread_cells += 1;
+                        *cell = self.read_one_cell(&strip, i);
+                    }
+                }
+                // A cell nothing could read stays a filler: never a made-up letter.
+                cells.into_iter().map(|c| c.unwrap_or('<')).collect()
+            })
+            .collect();
+        MrzText {
+            lines,
+            reread_cells,
+        }
+    }
+
+    /// Tesseract's symbols on a strip, each put in the cell under its centre;
+    /// of two in one cell the more confident wins.
+    fn read_cells(&mut self, strip: &GrayImage, cells: usize) -> Vec<Option<char>> {
+        let mut best: Vec<Option<(f32, char)>> = vec![None; cells];
+        if !self.engine.set_image(strip) {
+            return vec![None; cells];
+        }
+        let Ok(hocr) = self.engine.api.get_hocr_text(0) else {
+            return vec![None; cells];
+        };
+        for symbol in hocr_symbols(&hocr) {
+            if !MRZ_ALPHABET.contains(symbol.c) {
+                continue;
+            }
+            let index = ((symbol.x0 + symbol.x1) / 2.0 / STRIP_PITCH - 1.0).round();
+            if index < 0.0 || index >= cells as f32 {
+                continue;
+            }
+            let slot = &mut best[index as usize];
+            if slot.is_none_or(|(conf, _)| symbol.conf > conf) {
+                *slot = Some((symbol.conf, symbol.c));
+            }
+        }
+        best.into_iter().map(|s| s.map(|(_, c)| c)).collect()
+    }
+
+    /// Reads cell `index` of a strip on its own (a dropped symbol).
+    fn read_one_cell(&mut self, strip: &GrayImage, index: usize) -> Option<char> {
+        let x0 = (STRIP_PITCH * (index as f32 + 0.5)).max(0.0) as u32;
+        let w = STRIP_PITCH as u32;
+        if x0 + w > strip.width() {
+            return None;
+        }
+        let mut cell = GrayImage::from_pixel(w * 3, strip.height(), Luma([255]));
+        image::imageops::replace(
+            &mut cell,
+            &*image::imageops::crop_imm(strip, x0, 0, w, strip.height()),
+            i64::from(w),
+            0,
+        );
+        if self.engine.set("tessedit_pageseg_mode", "10").is_err() || !self.engine.set_image(&cell) {
+            return None;
+        }
+        let text = self.engine.api.get_utf8_text().ok();
+        let _ = self.engine.set("tessedit_pageseg_mode", "7");
+        text?.chars().find(|c| MRZ_ALPHABET.contains(*c))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Symbol {
+    c: char,
+    x0: f32,
+    x1: f32,
+    conf: f32,
+}
+
+/// Character boxes from Tesseract's hOCR (`hocr_char_boxes`):
+/// `<span class='ocrx_cinfo' title='x_bboxes 23 15 39 39; x_conf 98.9'>P</span>`.
+fn hocr_symbols(hocr: &str) -> Vec<Symbol> {
+    hocr.split("<span class='ocrx_cinfo' title='x_bboxes ")
+        .skip(1)
+        .filter_map(|piece| {
+            let (title, rest) = piece.split_once("'>")?;
+            let (bbox, conf) = title.split_once("; x_conf ")?;
+            let mut coords = bbox.split_whitespace().map(|v| v.parse::<f32>().ok());
+            let (x0, _y0, x1) = (coords.next()??, coords.next()??, coords.next()??);
+            let text = rest.split('<').next()?;
+            let c = match text {
+                "&lt;" => '<',
+                "&gt;" => '>',
+                "&amp;" => '&',
+                _ => text.chars().next()?,
+            };
+            Some(Symbol {
+                c,
+                x0,
+                x1,
+                conf: conf.trim().parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The line resampled onto a straight strip: cell `i` centred at x =
+/// `STRIP_PITCH * (i + 1)`, the text centred vertically, bilinear.
+pub fn strip(image: &GrayImage, line: &GridLine) -> GrayImage {
+    let s = STRIP_PITCH / line.pitch.max(1.0);
+    let width = (STRIP_PITCH * (line.cells as f32 + 1.0)) as u32;
+    let height = ((line.char_height * 2.2 * s).max(24.0)) as u32;
+    let (dx, dy) = line.direction;
+    let (nx, ny) = (-dy, dx);
+    GrayImage::from_fn(width, height, |u, v| {
+        let along = (u as f32 - STRIP_PITCH) / s;
+        let across = (v as f32 - height as f32 / 2.0) / s;
+        let x = line.origin.0 + along * dx + across * nx;
+        let y = line.origin.1 + along * dy + across * ny;
+        Luma([bilinear(image, x, y)])
+    })
+}
+
+fn bilinear(image: &GrayImage, x: f32, y: f32) -> u8 {
+    let (w, h) = image.dimensions();
+    if x < 0.0 || y < 0.0 || x > (w - 1) as f32 || y > (h - 1) as f32 {
+        return 255;
+    }
+    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let p = |x, y| image.get_pixel(x, y)[0] as f32;
+    let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+    let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+    (top * (1.0 - fy) + bottom * fy).round() as u8
+}
+
+/// The visual-zone reader of one worker thread (documents without an MRZ).
+pub struct VizOcr {
+    engine: Engine,
+}
+
+impl VizOcr {
+    pub fn new(cfg: &Ocr) -> Result<VizOcr, OcrError> {
+        let mut engine = Engine::new(cfg, &cfg.viz_languages)?;
+        engine.set("tessedit_pageseg_mode", "4")?; // a column of lines
+        Ok(VizOcr { engine })
+    }
+
+    /// The page's text, lines in reading order.
+    pub fn read(&mut self, image: &GrayImage) -> String {
+        if !self.engine.set_image(image) {
+            return String::new();
+        }
+        self.engine.api.get_utf8_text().unwrap_or_default()
+    }
+}

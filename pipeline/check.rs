@@ -1,0 +1,366 @@
+//! `check`: one file through every stage to one [`Report`].
+//!
+//! The order is the SPEC's: sniff → limits → decode → resolution → quality →
+//! locate+OCR → parse → QR → cross-match → validity → verdict. Cheap checks
+//! come first and stop the file at the first finding that makes reading it
+//! pointless; after decoding, every stage adds its findings and the verdict
+//! weighs them all.
+
+use crate::engines::Engines;
+use image::GrayImage;
+use intake_models::{
+    Checks, Config, Document, DocumentFields, DocumentKind, DpiSource, Field, Finding,
+    MrzReading, Profile, Quality, ReasonCode, Report, Verdict,
+};
+use intake_stages::ocr::OcrError;
+use intake_stages::dates::Date;
+use intake_stages::decode::PdfExtractor;
+use intake_stages::locate::{self, MrzLocation};
+use intake_stages::messages::finding;
+use intake_stages::mrz::ParsedMrz;
+use intake_stages::quality::Region;
+use intake_stages::{
+    cross_match, decode, limits, mrz, qr, quality, resolution, sniff, validity, verdict, viz,
+};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What the caller knows about an upload besides its bytes.
+#[derive(Debug, Clone)]
+pub struct CheckRequest<'a> {
+    /// The name the file came with: shown in the report, and used only to
+    /// word the finding for unrecognised content, never to judge the format.
+    pub file_name: &'a str,
+    pub bytes: &'a [u8],
+    /// The declared kind; `None` tells it from the document.
+    pub kind: Option<DocumentKind>,
+    pub profile: Option<&'a Profile>,
+    /// The submission date for validity rules.
+    pub today: Date,
+}
+
+/// Checks uploads against one configuration.
+pub struct Checker {
+    config: Config,
+    pdf: Box<dyn PdfExtractor>,
+}
+
+/// Per-stage wall-clock times, in milliseconds.
+#[derive(Default)]
+struct Timings(BTreeMap<String, f64>);
+
+impl Timings {
+    fn time<T>(&mut self, stage: &str, work: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = work();
+        *self.0.entry(stage.to_string()).or_default() += start.elapsed().as_secs_f64() * 1000.0;
+        out
+    }
+}
+
+/// The MRZ as read, with where it was found.
+struct MrzRead {
+    location: MrzLocation,
+    lines: Vec<String>,
+    parsed: Option<ParsedMrz>,
+}
+
+impl MrzRead {
+    /// How much of the reading checks out, to choose between 0 and 180 degrees.
+    fn score(&self) -> usize {
+        match &self.parsed {
+            None => 0,
+            Some(p) if p.reading.check_digits_valid => 100,
+            Some(p) => 50usize.saturating_sub(p.failed_checks.len() * 10) + 1,
+        }
+    }
+}
+
+impl Checker {
+    pub fn new(config: Config, pdf: Box<dyn PdfExtractor>) -> Checker {
+        Checker { config, pdf }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs every stage on one upload. Never panics on input; a file that
+    /// stops early still gets a full report with its finding. The only error
+    /// is an OCR engine that cannot start (a broken installation).
+    pub fn check(
+        &self,
+        engines: &mut Engines,
+        request: &CheckRequest<'_>,
+    ) -> Result<Report, OcrError> {
+        let mut timings = Timings::default();
+        let sha256 = timings.time("hash", || hex(&Sha256::digest(request.bytes)));
+        let mut report = Report {
+            file: request.file_name.to_string(),
+            sha256,
+            verdict: Verdict::NeedsCorrection,
+            findings: Vec::new(),
+            checks: Checks {
+                format: intake_models::FileFormat::Unknown,
+                bytes: request.bytes.len() as u64,
+                pages: 0,
+                dpi: None,
+                quality: None,
+            },
+            document: None,
+            matches: Vec::new(),
+            timings_ms: BTreeMap::new(),
+        };
+        match self.run(engines, request, &mut report, &mut timings) {
+            Ok(()) => {}
+            Err(Stop::Finding(stop)) => report.findings.push(stop),
+            Err(Stop::Engine(e)) => return Err(e),
+        }
+        report.verdict = verdict::decide(&report.findings);
+        report.timings_ms = timings.0;
+        Ok(report)
+    }
+
+    /// The stages; an `Err` is what stopped the file.
+    fn run(
+        &self,
+        engines: &mut Engines,
+        request: &CheckRequest<'_>,
+        report: &mut Report,
+        timings: &mut Timings,
+    ) -> Result<(), Stop> {
+        let limits = &self.config.limits;
+        let bytes = request.bytes;
+        timings.time("limits", || limits::check_bytes(bytes.len() as u64, limits))?;
+        let format = timings.time("sniff", || {
+            sniff::accept(sniff::sniff(bytes), Some(request.file_name))
+        });
+        report.checks.format = sniff::sniff(bytes);
+        let format = format?;
+        let decoded = timings.time("decode", || {
+            decode::decode(bytes, format, self.pdf.as_ref(), limits)
+        })?;
+        report.checks.pages = decoded.pages;
+        let metadata_dpi = timings.time("resolution", || resolution::metadata_dpi(bytes, format));
+
+        let wants_mrz = request.kind.is_none_or(DocumentKind::has_mrz);
+        let located = timings.time("locate", || locate::locate(&decoded.image));
+        let (image, read) = match located {
+            Some(location) => {
+                let turned = locate::turn(&decoded.image, location.rotation);
+                let (image, read) =
+                    self.read_mrz(engines, turned, location, request.today, timings)?;
+                (image, Some(read))
+            }
+            None => (decoded.image, None),
+        };
+
+        // Resolution: the MRZ pitch where there is one, else the PDF placement.
+        let measured = match &read {
+            Some(r) => Some((r.location.effective_dpi(), DpiSource::MrzPitch)),
+            None => decoded.placement_dpi.map(|d| (d, DpiSource::PdfPlacement)),
+        };
+        let (dpi, low_dpi) = resolution::decide(metadata_dpi, measured, &self.config.resolution);
+        report.checks.dpi = Some(dpi);
+        report.findings.extend(low_dpi);
+
+        let region = read
+            .as_ref()
+            .map_or(Region::whole(&image), |r| document_region(&image, &r.location));
+        let mut q: Quality = timings.time("quality", || {
+            quality::measure(&image, region, dpi.effective.or(dpi.metadata))
+        });
+        q.rotation = read.as_ref().map_or(0, |r| r.location.rotation);
+        report.checks.quality = Some(q);
+        if let Some(unreadable) = quality::judge(&q, &self.config.quality) {
+            report.findings.push(unreadable);
+        }
+        if q.rotation != 0 {
+            report
+                .findings
+                .push(finding(ReasonCode::AutoRotated, None));
+        }
+
+        let qr = timings.time("qr", || qr::decode(&image));
+
+        let (kind, fields, mrz_reading, names_truncated) = match read {
+            Some(MrzRead {
+                parsed: Some(parsed),
+                ..
+            }) => {
+                let shown = mrz::document_kind(&parsed);
+                let kind = match request.kind {
+                    Some(declared) if mrz::kind_compatible(declared, &parsed) => declared,
+                    Some(_) => {
+                        report
+                            .findings
+                            .push(finding(ReasonCode::DocumentKindMismatch, None));
+                        shown
+                    }
+                    None => shown,
+                };
+                if !parsed.reading.check_digits_valid {
+                    report
+                        .findings
+                        .push(finding(ReasonCode::MrzChecksumFailed, None));
+                }
+                (
+                    kind,
+                    parsed.fields,
+                    Some(parsed.reading),
+                    parsed.names_truncated,
+                )
+            }
+            Some(MrzRead {
+                parsed: None,
+                location,
+                lines,
+            }) => {
+                // Seen but not read: report what was read for the reviewer.
+                report.findings.push(finding(ReasonCode::MrzUnreadable, None));
+                let kind = request.kind.unwrap_or(DocumentKind::Passport);
+                let reading = MrzReading {
+                    format: location.formats()[0],
+                    lines,
+                    check_digits_valid: false,
+                    corrections: 0,
+                };
+                report.document = Some(Document {
+                    kind,
+                    mrz: Some(reading),
+                    fields: DocumentFields::default(),
+                    qr,
+                });
+                return Ok(());
+            }
+            None if wants_mrz && request.kind.is_some() => {
+                return Err(finding(ReasonCode::MrzNotFound, None).into());
+            }
+            None => {
+                let viz = engines.viz(&self.config.ocr).map_err(Stop::Engine)?;
+                let text = timings.time("ocr", || viz.read(&image));
+                let reading = timings.time("parse", || viz::read_fields(&text));
+                let kind = match (request.kind, reading.title_kind) {
+                    (Some(declared), _) => declared,
+                    (None, Some(shown)) => shown,
+                    (None, None) => return Err(finding(ReasonCode::MrzNotFound, None).into()),
+                };
+                // Only validated values count as read; the QR fills what OCR missed
+                // (and is checked against what OCR read, below).
+                let mut fields = DocumentFields::default();
+                for field in Field::ALL {
+                    let value = reading
+                        .confident
+                        .contains(&field)
+                        .then(|| reading.fields.get(field))
+                        .flatten()
+                        .or_else(|| qr.as_ref().and_then(|q| q.fields.get(field)));
+                    fields.set(field, value.map(str::to_string));
+                }
+                // What cannot be confirmed goes to a person, never to `accepted`.
+                if kind.is_stay_document() && fields.expiry_date.is_none() {
+                    report
+                        .findings
+                        .push(finding(ReasonCode::LowConfidence, Some(Field::ExpiryDate)));
+                }
+                if fields == DocumentFields::default() {
+                    report.findings.push(finding(ReasonCode::LowConfidence, None));
+                }
+                (kind, fields, None, false)
+            }
+        };
+
+        if let Some(q) = &qr {
+            report.findings.extend(qr::check_against(q, &fields));
+        }
+        report.findings.extend(timings.time("validity", || {
+            validity::check(kind, &fields, request.today, &self.config.validity)
+        }));
+        if let Some(profile) = request.profile {
+            let (matches, found) = timings.time("match", || {
+                cross_match::compare(profile, &fields, names_truncated)
+            });
+            report.matches = matches;
+            report.findings.extend(found);
+        }
+        report.document = Some(Document {
+            kind,
+            mrz: mrz_reading,
+            fields,
+            qr,
+        });
+        Ok(())
+    }
+
+    /// Reads the grid upright; if that does not check out, upside down.
+    /// Returns the image the way the MRZ reads.
+    fn read_mrz(
+        &self,
+        engines: &mut Engines,
+        image: GrayImage,
+        location: MrzLocation,
+        today: Date,
+        timings: &mut Timings,
+    ) -> Result<(GrayImage, MrzRead), Stop> {
+        let reader = engines.mrz(&self.config.ocr).map_err(Stop::Engine)?;
+        let mut read_at = |location: MrzLocation, image: &GrayImage| {
+            let lines = timings.time("ocr", || reader.read(image, &location).lines);
+            let parsed = timings.time("parse", || mrz::parse(&lines, today).ok());
+            MrzRead {
+                location,
+                lines,
+                parsed,
+            }
+        };
+        let upright = read_at(location.clone(), &image);
+        if upright.score() >= 100 {
+            return Ok((image, upright));
+        }
+        let turned = locate::turn(&image, 180);
+        let flipped = read_at(location.turned_180(image.width(), image.height()), &turned);
+        Ok(if flipped.score() > upright.score() {
+            (turned, flipped)
+        } else {
+            (image, upright)
+        })
+    }
+}
+
+/// Why a file stopped before the verdict.
+enum Stop {
+    /// A finding that makes reading further pointless.
+    Finding(Finding),
+    /// An OCR engine that cannot start: an installation problem, not the file's.
+    Engine(OcrError),
+}
+
+impl From<Finding> for Stop {
+    fn from(f: Finding) -> Stop {
+        Stop::Finding(f)
+    }
+}
+
+/// The document around an MRZ: its width, and upwards to the page's top
+/// (a TD3 page is 88 mm tall, 35 pitches of 2.54 mm).
+fn document_region(image: &GrayImage, location: &MrzLocation) -> Region {
+    let (Some(first), Some(last)) = (location.lines.first(), location.lines.last()) else {
+        return Region::whole(image);
+    };
+    let pitch = location.pitch();
+    let (x0, y0) = first.origin;
+    let (x1, y1) = last.cell_center(last.cells - 1);
+    let height = match location.shape.0 {
+        3 => 21.0, // TD1: 54 mm
+        _ => 34.0,
+    } * pitch;
+    Region::clipped(
+        image,
+        (x0 - 2.0 * pitch, y0 - height),
+        (x1 + 2.0 * pitch, y1 + 2.0 * pitch),
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

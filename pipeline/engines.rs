@@ -1,0 +1,40 @@
+//! OCR engines, one set per worker thread, created once and reused.
+
+use intake_models::config::Ocr;
+use intake_stages::ocr::{MrzOcr, OcrError, VizOcr};
+use std::cell::RefCell;
+
+/// The Tesseract instances of one thread. Each is started on first use: a
+/// batch of passports never pays for loading the Russian model.
+#[derive(Default)]
+pub struct Engines {
+    mrz: Option<MrzOcr>,
+    viz: Option<VizOcr>,
+}
+
+impl Engines {
+    pub fn mrz(&mut self, cfg: &Ocr) -> Result<&mut MrzOcr, OcrError> {
+        let engine = match self.mrz.take() {
+            Some(engine) => engine,
+            None => MrzOcr::new(cfg)?,
+        };
+        Ok(self.mrz.insert(engine))
+    }
+
+    pub fn viz(&mut self, cfg: &Ocr) -> Result<&mut VizOcr, OcrError> {
+        let engine = match self.viz.take() {
+            Some(engine) => engine,
+            None => VizOcr::new(cfg)?,
+        };
+        Ok(self.viz.insert(engine))
+    }
+}
+
+thread_local! {
+    static ENGINES: RefCell<Engines> = RefCell::new(Engines::default());
+}
+
+/// Runs `work` with this thread's engines.
+pub fn with_thread_engines<T>(work: impl FnOnce(&mut Engines) -> T) -> T {
+    ENGINES.with(|engines| work(&mut engines.borrow_mut()))
+}
