@@ -12,7 +12,7 @@
 //! labelled with imageproc's connected components; all on a copy scaled so
 //! its long side is at most [`WORK_SIDE`] pixels.
 
-use image::imageops::{self, FilterType};
+use image::imageops;
 use image::{GrayImage, Luma};
 use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{connected_components, Connectivity};
@@ -185,7 +185,7 @@ impl Blobs {
                 ((h as f32 * f) as u32).max(1),
             );
             (
-                imageops::resize(image, nw, nh, FilterType::Triangle),
+                imageops::thumbnail(image, nw, nh),
                 1.0 / f,
             )
         } else {

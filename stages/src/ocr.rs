@@ -110,7 +110,9 @@ impl MrzOcr {
                     }
                 }
                 // A cell nothing could read stays a filler: never a made-up letter.
-                cells.into_iter().map(|c| c.unwrap_or('<')).collect()
+                let mut text: Vec<char> = cells.into_iter().map(|c| c.unwrap_or('<')).collect();
+                fillers_by_template(&strip, &mut text);
+                text.into_iter().collect()
             })
             .collect();
         MrzText {
@@ -201,6 +203,80 @@ fn hocr_symbols(hocr: &str) -> Vec<Symbol> {
             })
         })
         .collect()
+}
+
+/// Tesseract reads a lone `<` between names as `K`, `X` or `S`, and TD3
+/// names have no check digit to catch it. A line almost always has fillers
+/// Tesseract did read as `<`; their mean image is this line's own `<` in
+/// this scan's own print and blur. A cell read as anything else that looks
+/// like that template (normalised cross-correlation) is a filler. This can
+/// only ever turn a character into `<`, never invent a letter.
+fn fillers_by_template(strip: &GrayImage, text: &mut [char]) {
+    let patches: Vec<Vec<f32>> = (0..text.len()).map(|i| cell_patch(strip, i)).collect();
+    let fillers: Vec<&Vec<f32>> = text
+        .iter()
+        .zip(&patches)
+        .filter(|(c, _)| **c == '<')
+        .map(|(_, p)| p)
+        .collect();
+    if fillers.len() < 3 {
+        return;
+    }
+    let mut template = vec![0.0f32; fillers[0].len()];
+    for p in &fillers {
+        for (t, v) in template.iter_mut().zip(p.iter()) {
+            *t += v / fillers.len() as f32;
+        }
+    }
+    let scores: Vec<f32> = patches.iter().map(|p| ncc(p, &template)).collect();
+    // As like the template as the fillers themselves are: in a blurred scan
+    // every glyph is a blob that correlates well, so a fixed bar is not enough.
+    let mut filler_scores: Vec<f32> = text
+        .iter()
+        .zip(&scores)
+        .filter(|(c, _)| **c == '<')
+        .map(|(_, s)| *s)
+        .collect();
+    filler_scores.sort_by(f32::total_cmp);
+    let bar = (filler_scores[filler_scores.len() / 10] - 0.03).max(MIN_FILLER_LIKENESS);
+    for (c, score) in text.iter_mut().zip(scores) {
+        if *c != '<' && score > bar {
+            *c = '<';
+        }
+    }
+}
+
+/// Correlation with the line's `<` below which a cell is never a filler.
+const MIN_FILLER_LIKENESS: f32 = 0.8;
+
+/// The pixels of cell `i` (one pitch wide, the strip's height), row-major.
+fn cell_patch(strip: &GrayImage, i: usize) -> Vec<f32> {
+    let x0 = (STRIP_PITCH * (i as f32 + 0.5)) as u32;
+    let w = STRIP_PITCH as u32;
+    (0..strip.height())
+        .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
+        .map(|(x, y)| strip.get_pixel_checked(x, y).map_or(255.0, |p| p[0] as f32))
+        .collect()
+}
+
+/// Normalised cross-correlation of two equally long patches, in -1..=1.
+fn ncc(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len()) as f32;
+    if n == 0.0 {
+        return 0.0;
+    }
+    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        let (dx, dy) = (x - ma, y - mb);
+        ab += dx * dy;
+        aa += dx * dx;
+        bb += dy * dy;
+    }
+    if aa <= f32::EPSILON || bb <= f32::EPSILON {
+        return 0.0;
+    }
+    ab / (aa * bb).sqrt()
 }
 
 /// The line resampled onto a straight strip: cell `i` centred at x =
