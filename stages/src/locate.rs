@@ -8,13 +8,14 @@
 //! real resolution (pitch in pixels x 10 = dots per inch), the skew, and the
 //! orientation (rows run across at 0/180 degrees, down at 90/270).
 //!
-//! Blobs come from an adaptive threshold cleaned by a morphological opening,
-//! labelled with imageproc's connected components; all on a copy scaled so
-//! its long side is at most [`WORK_SIDE`] pixels.
+//! Blobs come from an adaptive threshold (robust to uneven light), labelled
+//! with imageproc's connected components, on a copy scaled so its long side
+//! is at most [`WORK_SIDE`] pixels. Rows of blobs replace the usual
+//! morphological band search (PassportEye's): a band says where the MRZ is,
+//! rows also say where every character is.
 
 use image::imageops;
 use image::{GrayImage, Luma};
-use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{connected_components, Connectivity};
 use intake_models::MrzFormat;
 
@@ -194,7 +195,6 @@ impl Blobs {
         // Dark ink on a lighter, possibly unevenly lit, background -> white ink mask.
         let mut ink = imageproc::contrast::adaptive_threshold(&work, 12, 12);
         imageops::invert(&mut ink);
-        let ink = imageproc::morphology::open(&ink, Norm::LInf, 0);
         let labels = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
         let count = labels.pixels().map(|p| p[0]).max().unwrap_or(0) as usize;
         if count == 0 {

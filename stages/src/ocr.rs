@@ -97,26 +97,25 @@ impl MrzOcr {
     /// `location.rotation`).
     pub fn read(&mut self, image: &GrayImage, location: &MrzLocation) -> MrzText {
         let mut reread_cells = 0;
-        let lines = location
-            .lines
+        let strips: Vec<GrayImage> = location.lines.iter().map(|l| strip(image, l)).collect();
+        let mut lines: Vec<Vec<char>> = strips
             .iter()
-            .map(|line| {
-                let strip = strip(image, line);
-                let mut cells = self.read_cells(&strip, line.cells);
+            .zip(&location.lines)
+            .map(|(strip, line)| {
+                let mut cells = self.read_cells(strip, line.cells);
                 for (i, cell) in cells.iter_mut().enumerate() {
                     if cell.is_none() {
                         reread_cells += 1;
-                        *cell = self.read_one_cell(&strip, i);
+                        *cell = self.read_one_cell(strip, i);
                     }
                 }
                 // A cell nothing could read stays a filler: never a made-up letter.
-                let mut text: Vec<char> = cells.into_iter().map(|c| c.unwrap_or('<')).collect();
-                fillers_by_template(&strip, &mut text);
-                text.into_iter().collect()
+                cells.into_iter().map(|c| c.unwrap_or('<')).collect()
             })
             .collect();
+        fillers_by_template(&strips, &mut lines);
         MrzText {
-            lines,
+            lines: lines.into_iter().map(String::from_iter).collect(),
             reread_cells,
         }
     }
@@ -206,42 +205,45 @@ fn hocr_symbols(hocr: &str) -> Vec<Symbol> {
 }
 
 /// Tesseract reads a lone `<` between names as `K`, `X` or `S`, and TD3
-/// names have no check digit to catch it. A line almost always has fillers
-/// Tesseract did read as `<`; their mean image is this line's own `<` in
-/// this scan's own print and blur. A cell read as anything else that looks
-/// like that template (normalised cross-correlation) is a filler. This can
-/// only ever turn a character into `<`, never invent a letter.
-fn fillers_by_template(strip: &GrayImage, text: &mut [char]) {
-    let patches: Vec<Vec<f32>> = (0..text.len()).map(|i| cell_patch(strip, i)).collect();
-    let fillers: Vec<&Vec<f32>> = text
+/// names have no check digit to catch it. An MRZ almost always has fillers
+/// Tesseract did read as `<`; their mean image is this scan's own `<`, in
+/// its own print and blur. A cell read as anything else that looks like that
+/// template (normalised cross-correlation) as much as the fillers do is a
+/// filler. This can only ever turn a character into `<`, never invent one.
+fn fillers_by_template(strips: &[GrayImage], lines: &mut [Vec<char>]) {
+    let patches: Vec<Vec<Vec<f32>>> = strips
+        .iter()
+        .zip(lines.iter())
+        .map(|(strip, text)| (0..text.len()).map(|i| cell_patch(strip, i)).collect())
+        .collect();
+    let is_filler = |(c, _): &(&char, &Vec<f32>)| **c == '<';
+    let fillers: Vec<&Vec<f32>> = lines
         .iter()
         .zip(&patches)
-        .filter(|(c, _)| **c == '<')
-        .map(|(_, p)| p)
+        .flat_map(|(text, p)| text.iter().zip(p).filter(is_filler).map(|(_, p)| p))
         .collect();
+    let Some(first) = fillers.first() else {
+        return;
+    };
     if fillers.len() < 3 {
         return;
     }
-    let mut template = vec![0.0f32; fillers[0].len()];
+    let mut template = vec![0.0f32; first.len()];
     for p in &fillers {
         for (t, v) in template.iter_mut().zip(p.iter()) {
             *t += v / fillers.len() as f32;
         }
     }
-    let scores: Vec<f32> = patches.iter().map(|p| ncc(p, &template)).collect();
+    let mut filler_scores: Vec<f32> = fillers.iter().map(|p| ncc(p, &template)).collect();
+    filler_scores.sort_by(f32::total_cmp);
     // As like the template as the fillers themselves are: in a blurred scan
     // every glyph is a blob that correlates well, so a fixed bar is not enough.
-    let mut filler_scores: Vec<f32> = text
-        .iter()
-        .zip(&scores)
-        .filter(|(c, _)| **c == '<')
-        .map(|(_, s)| *s)
-        .collect();
-    filler_scores.sort_by(f32::total_cmp);
     let bar = (filler_scores[filler_scores.len() / 10] - 0.03).max(MIN_FILLER_LIKENESS);
-    for (c, score) in text.iter_mut().zip(scores) {
-        if *c != '<' && score > bar {
-            *c = '<';
+    for (text, patches) in lines.iter_mut().zip(&patches) {
+        for (c, patch) in text.iter_mut().zip(patches) {
+            if *c != '<' && ncc(patch, &template) > bar {
+                *c = '<';
+            }
         }
     }
 }
@@ -280,11 +282,14 @@ fn ncc(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// The line resampled onto a straight strip: cell `i` centred at x =
-/// `STRIP_PITCH * (i + 1)`, the text centred vertically, bilinear.
+/// `STRIP_PITCH * (i + 1)`, the text centred vertically, bilinear. Every
+/// strip has the same height, so cells of all lines compare pixel for pixel.
 pub fn strip(image: &GrayImage, line: &GridLine) -> GrayImage {
     let s = STRIP_PITCH / line.pitch.max(1.0);
     let width = (STRIP_PITCH * (line.cells as f32 + 1.0)) as u32;
-    let height = ((line.char_height * 2.2 * s).max(24.0)) as u32;
+    // Two pitches: the glyph (about 0.9 pitch tall) with room for skew,
+    // short of the next line (1.65 pitches away, ICAO 9303 line spacing).
+    let height = (STRIP_PITCH * 2.0) as u32;
     let (dx, dy) = line.direction;
     let (nx, ny) = (-dy, dx);
     GrayImage::from_fn(width, height, |u, v| {
