@@ -1,1 +1,448 @@
-//! (being written)
+//! Parse stage: the ICAO 9303 MRZ, every check digit, repairs only with proof.
+//!
+//! A thin adapter over the `mrz` crate (0.9), kept after evaluating it
+//! against our tests rather than writing a parser of our own: it parses all
+//! five layouts (TD1, TD2, TD3, MRV-A, MRV-B), reports each check digit as
+//! verified, refuted or absent, reassembles TD1/TD2 document numbers that
+//! overflow into the optional data (Part 5 note j), and repairs OCR
+//! confusions (O/0, I/1, B/8, S/5, Z/2, G/6, …) by field type, accepting a
+//! repair only when a check digit agrees with it. It never panics on
+//! arbitrary input (property-tested upstream and here).
+//!
+//! What the adapter adds: the layout from the grid's shape, filler cleanup
+//! in the name field (which no check digit covers), correction counting,
+//! dates with centuries relative to the submission date, and our field names.
+
+use crate::dates::{Date, MrzDateRole};
+use intake_models::{DocumentFields, DocumentKind, Field, MrzFormat, MrzReading};
+use thiserror::Error;
+
+/// A parsed MRZ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedMrz {
+    pub reading: MrzReading,
+    pub fields: DocumentFields,
+    /// Fields whose check digit still fails after repair.
+    pub failed_checks: Vec<Field>,
+    /// `None` for MRV-A/MRV-B, which have no composite check digit.
+    pub composite_valid: Option<bool>,
+    /// The name field is full (no trailing filler): the names may be cut short.
+    pub names_truncated: bool,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MrzError {
+    #[error("{count} lines of {lengths:?} characters are no ICAO 9303 layout")]
+    Layout { count: usize, lengths: Vec<usize> },
+    #[error("the lines do not read as an MRZ: {0}")]
+    Unreadable(String),
+}
+
+/// The layout of `lines`, from their count and length (and `V` for visas).
+fn layout(lines: &[String]) -> Result<MrzFormat, MrzError> {
+    let lengths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+    let visa = lines.first().is_some_and(|l| l.starts_with('V'));
+    match (lengths.as_slice(), visa) {
+        ([30, 30, 30], _) => Ok(MrzFormat::TD1),
+        ([36, 36], false) => Ok(MrzFormat::TD2),
+        ([36, 36], true) => Ok(MrzFormat::MrvB),
+        ([44, 44], false) => Ok(MrzFormat::TD3),
+        ([44, 44], true) => Ok(MrzFormat::MrvA),
+        _ => Err(MrzError::Layout {
+            count: lines.len(),
+            lengths,
+        }),
+    }
+}
+
+/// Names use at most `<<` (between surname and given names), so everything
+/// after the first run of three fillers is padding. Returns the cleaned
+/// field and how many characters were turned into `<`; letters are only
+/// ever removed, never made up.
+fn clean_name_field(field: &str) -> (String, u32) {
+    let Some(start) = field.find("<<<") else {
+        return (field.to_string(), 0);
+    };
+    let (names, padding) = field.split_at(start);
+    let changed = padding.chars().filter(|c| *c != '<').count() as u32;
+    (format!("{names}{}", "<".repeat(padding.len())), changed)
+}
+
+/// Where the name field is: (line, first column).
+fn name_field(format: MrzFormat) -> (usize, usize) {
+    match format {
+        MrzFormat::TD1 => (2, 0),
+        _ => (0, 5),
+    }
+}
+
+/// Parses OCR'd MRZ lines. `today` sets the century of two-digit years.
+pub fn parse(lines: &[String], today: Date) -> Result<ParsedMrz, MrzError> {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|l| l.trim().to_ascii_uppercase().replace(' ', ""))
+        .collect();
+    let format = layout(&lines)?;
+    let (name_line, name_col) = name_field(format);
+    let mut input = lines.clone();
+    let mut corrections = 0;
+    if let Some(line) = input.get_mut(name_line) {
+        if let (Some(head), Some(field)) = (line.get(..name_col), line.get(name_col..)) {
+            let (cleaned, changed) = clean_name_field(field);
+            corrections += changed;
+            *line = format!("{head}{cleaned}");
+        }
+    }
+
+    let mut options = mrz::ParseOptions::default();
+    options.pivot_yy = (today.year().rem_euclid(100)) as u32;
+    let data = mrz::find_and_parse_with(&input.join("\n"), &options)
+        .map_err(|e| MrzError::Unreadable(e.to_string()))?;
+    let repaired: Vec<String> = data.mrz_lines.lines().map(str::to_string).collect();
+    if layout(&repaired)? != format {
+        return Err(MrzError::Unreadable("a different layout than the grid".into()));
+    }
+    corrections += input
+        .iter()
+        .zip(&repaired)
+        .map(|(a, b)| a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() as u32)
+        .sum::<u32>();
+
+    let checks = &data.checks;
+    let failed_checks: Vec<Field> = [
+        (checks.document_number, Field::DocumentNumber),
+        (checks.date_of_birth, Field::BirthDate),
+        (checks.date_of_expiry, Field::ExpiryDate),
+        (checks.personal_number, Field::PersonalNumber),
+    ]
+    .into_iter()
+    .filter(|(check, _)| *check == Some(false))
+    .map(|(_, field)| field)
+    .collect();
+
+    let date = |raw: Option<&str>, role| raw.and_then(|r| Date::from_mrz(r, role, today));
+    let (birth, expiry) = dates_of(&repaired, format);
+    let birth = date(birth, MrzDateRole::Birth).map(Date::to_iso);
+    let expiry = date(expiry, MrzDateRole::Expiry).map(Date::to_iso);
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let sex = match data.sex {
+        mrz::Sex::Male => "M",
+        mrz::Sex::Female => "F",
+        _ => "X",
+    };
+    let fields = DocumentFields {
+        document_type: non_empty(&data.document_type),
+        issuing_state: non_empty(&data.issuing_country),
+        surname: non_empty(&data.surname),
+        given_names: non_empty(&data.given_names),
+        document_number: non_empty(data.full_document_number()),
+        nationality: non_empty(&data.nationality),
+        birth_date: birth,
+        sex: Some(sex.to_string()),
+        expiry_date: expiry,
+        personal_number: match format {
+            MrzFormat::TD3 => data.personal_number().map(str::to_string),
+            _ => None,
+        },
+    };
+    let names_truncated = repaired
+        .get(name_line)
+        .is_some_and(|l| !l.ends_with('<'));
+    Ok(ParsedMrz {
+        reading: MrzReading {
+            format,
+            lines: repaired,
+            check_digits_valid: data.checksum_consistent(),
+            corrections,
+        },
+        fields,
+        failed_checks,
+        composite_valid: checks.composite,
+        names_truncated,
+    })
+}
+
+/// The raw `YYMMDD` birth and expiry dates of a layout.
+fn dates_of(lines: &[String], format: MrzFormat) -> (Option<&str>, Option<&str>) {
+    let (line, birth, expiry) = match format {
+        MrzFormat::TD1 => (1, 0..6, 8..14),
+        _ => (1, 13..19, 21..27),
+    };
+    let line = lines.get(line).map(String::as_str);
+    (
+        line.and_then(|l| l.get(birth)),
+        line.and_then(|l| l.get(expiry)),
+    )
+}
+
+/// The kind of document an MRZ shows: `P…` passports, `V…` visas,
+/// `I`/`A`/`C…` identity cards (TD1/TD2).
+pub fn document_kind(parsed: &ParsedMrz) -> DocumentKind {
+    let code = parsed.fields.document_type.as_deref().unwrap_or("");
+    match code.chars().next() {
+        Some('P') => DocumentKind::Passport,
+        Some('V') => DocumentKind::Visa,
+        _ => DocumentKind::IdCard,
+    }
+}
+
+/// Whether an upload declared as `declared` may carry this MRZ. Residence
+/// permits are issued as ID-format cards (`AR`, `IR`, `RP`, …); an identity
+/// card may be declared as a passport-like identity document only if it is one.
+pub fn kind_compatible(declared: DocumentKind, parsed: &ParsedMrz) -> bool {
+    let shown = document_kind(parsed);
+    match declared {
+        DocumentKind::ResidencePermit => shown == DocumentKind::IdCard,
+        DocumentKind::MigrationCard | DocumentKind::AddressProof => false,
+        other => other == shown,
+    }
+}
+
+/// The ICAO 9303 check digit (weights 7, 3, 1; `<` = 0, A–Z = 10–35);
+/// `None` for characters outside the MRZ alphabet.
+pub fn check_digit(s: &str) -> Option<u8> {
+    let mut sum = 0u32;
+    for (i, c) in s.chars().enumerate() {
+        let value = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            'A'..='Z' => c as u32 - 'A' as u32 + 10,
+            '<' => 0,
+            _ => return None,
+        };
+        sum += value * [7, 3, 1][i % 3];
+    }
+    Some((sum % 10) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn today() -> Date {
+        Date::new(2026, 6, 1).unwrap()
+    }
+
+    fn lines(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn field(p: &ParsedMrz, f: Field) -> &str {
+        p.fields.get(f).unwrap_or("")
+    }
+
+    #[test]
+    fn icao_specimens_parse_to_their_published_fields() {
+        // Doc 9303 Part 4 (TD3), Part 5 (TD1), Part 6 (TD2), Part 7 (MRV-A/B) specimens.
+        let td3 = parse(
+            &lines(&[
+                "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(td3.reading.format, MrzFormat::TD3);
+        assert!(td3.reading.check_digits_valid);
+        assert_eq!(td3.reading.corrections, 0);
+        assert_eq!(field(&td3, Field::Surname), "ERIKSSON");
+        assert_eq!(field(&td3, Field::GivenNames), "ANNA MARIA");
+        assert_eq!(field(&td3, Field::DocumentNumber), "L898902C3");
+        assert_eq!(field(&td3, Field::BirthDate), "1974-08-12");
+        assert_eq!(field(&td3, Field::ExpiryDate), "2012-04-15");
+        assert_eq!(field(&td3, Field::Sex), "F");
+        assert_eq!(field(&td3, Field::PersonalNumber), "ZE184226B");
+        assert_eq!(td3.composite_valid, Some(true));
+
+        let td1 = parse(
+            &lines(&[
+                "I<UTOD231458907<<<<<<<<<<<<<<<",
+                "7408122F1204159UTO<<<<<<<<<<<6",
+                "ERIKSSON<<ANNA<MARIA<<<<<<<<<<",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(td1.reading.format, MrzFormat::TD1);
+        assert!(td1.reading.check_digits_valid);
+        assert_eq!(field(&td1, Field::DocumentNumber), "D23145890");
+        assert_eq!(field(&td1, Field::Nationality), "UTO");
+        assert_eq!(document_kind(&td1), DocumentKind::IdCard);
+
+        let td2 = parse(
+            &lines(&[
+                "I<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<",
+                "D231458907UTO7408122F1204159<<<<<<<6",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(td2.reading.format, MrzFormat::TD2);
+        assert!(td2.reading.check_digits_valid);
+        assert_eq!(field(&td2, Field::BirthDate), "1974-08-12");
+
+        let mrva = parse(
+            &lines(&[
+                "V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                "L8988901C4XXX4009078F96121096ZE184226B<<<<<<",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(mrva.reading.format, MrzFormat::MrvA);
+        assert!(mrva.reading.check_digits_valid);
+        assert_eq!(mrva.composite_valid, None);
+        assert_eq!(field(&mrva, Field::BirthDate), "1940-09-07");
+        assert_eq!(field(&mrva, Field::ExpiryDate), "1996-12-10");
+        assert_eq!(document_kind(&mrva), DocumentKind::Visa);
+
+        let mrvb = parse(
+            &lines(&[
+                "V<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<",
+                "L8988901C4XXX4009078F9612109<<<<<<<<",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(mrvb.reading.format, MrzFormat::MrvB);
+        assert!(mrvb.reading.check_digits_valid);
+    }
+
+    #[test]
+    fn ocr_confusions_are_repaired_under_check_digit_control() {
+        // O for 0 in the birth date, S for 5 in the expiry date.
+        let p = parse(
+            &lines(&[
+                "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                "L898902C36UTO74O8122F12O4159ZE184226B<<<<<10",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert!(p.reading.check_digits_valid);
+        assert!(p.reading.corrections >= 2);
+        assert_eq!(field(&p, Field::BirthDate), "1974-08-12");
+    }
+
+    #[test]
+    fn garbage_fillers_never_become_names() {
+        let p = parse(
+            &lines(&[
+                "P<UTOERIKSSON<<ANNA<MARIA<<<K<<<<<KK<<<<<X<<",
+                "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert_eq!(field(&p, Field::GivenNames), "ANNA MARIA");
+        assert_eq!(p.reading.corrections, 4);
+        assert!(!p.names_truncated);
+    }
+
+    #[test]
+    fn a_composite_failure_keeps_the_fields() {
+        let p = parse(
+            &lines(&[
+                "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                "L898902C36UTO7408122F1204159ZE184226B<<<<<15",
+            ]),
+            today(),
+        )
+        .unwrap();
+        assert!(!p.reading.check_digits_valid);
+        assert_eq!(field(&p, Field::Surname), "ERIKSSON");
+    }
+
+    #[test]
+    fn long_td1_document_numbers_overflow_into_optional_data() {
+        // Part 5 note j: 12-character number D23145890734, `<` in the check position.
+        let number = "D23145890734";
+        let cd = check_digit(number).unwrap();
+        let l1 = format!("I<UTO{}<{}{}", &number[..9], &number[9..], cd);
+        let l1 = format!("{l1:<<30}");
+        let l2_head = "7408122F1204159UTO<<<<<<<<<<<";
+        let composite = check_digit(&format!("{}{}{}{}", &l1[5..30], &l2_head[0..7], &l2_head[8..15], &l2_head[18..29])).unwrap();
+        let l2 = format!("{l2_head}{composite}");
+        let p = parse(&lines(&[&l1, &l2, "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]), today()).unwrap();
+        assert!(p.reading.check_digits_valid, "{:?}", p.reading.lines);
+        assert_eq!(field(&p, Field::DocumentNumber), number);
+    }
+
+    #[test]
+    fn truncated_names_are_flagged() {
+        let l1 = "P<UZBABDURAKHMANOVA<<GULNORAKHON<KHURSHIDOVN";
+        assert_eq!(l1.len(), 44);
+        // Line 2 is the specimen's (its composite covers line 2 only).
+        let p = parse(
+            &lines(&[l1, "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]),
+            today(),
+        )
+        .unwrap();
+        assert!(p.names_truncated);
+        assert_eq!(field(&p, Field::Surname), "ABDURAKHMANOVA");
+        assert_eq!(field(&p, Field::GivenNames), "GULNORAKHON KHURSHIDOVN");
+    }
+
+    #[test]
+    fn specimen_check_digits() {
+        assert_eq!(check_digit("L898902C3"), Some(6));
+        assert_eq!(check_digit("740812"), Some(2));
+        assert_eq!(check_digit("120415"), Some(9));
+        assert_eq!(check_digit("ab"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn check_digit_detects_any_single_digit_change(
+            digits in proptest::collection::vec(0u8..10, 6..10), at in 0usize..6, delta in 1u8..10,
+        ) {
+            let s: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+            let mut changed = digits.clone();
+            changed[at] = (changed[at] + delta) % 10;
+            let t: String = changed.iter().map(|d| char::from(b'0' + d)).collect();
+            // Weights 7, 3, 1 are coprime to 10: any one-digit change moves the sum.
+            prop_assert_ne!(check_digit(&s), check_digit(&t));
+        }
+
+        #[test]
+        fn a_digit_read_as_its_lookalike_is_repaired(
+            birth in (1950u32..2005, 1u32..13, 1u32..29), at in 0usize..6,
+        ) {
+            let yymmdd = format!("{:02}{:02}{:02}", birth.0 % 100, birth.1, birth.2);
+            let cd = check_digit(&yymmdd).unwrap();
+            let number = "AB1234567";
+            let ncd = check_digit(number).unwrap();
+            let expiry = "310502";
+            let ecd = check_digit(expiry).unwrap();
+            let personal = "<<<<<<<<<<<<<<";
+            let body = format!("{number}{ncd}UZB{yymmdd}{cd}M{expiry}{ecd}{personal}<");
+            let composite_input = format!("{}{}{}", &body[0..10], &body[13..20], &body[21..43]);
+            let line2 = format!("{body}{}", check_digit(&composite_input).unwrap());
+            let lookalike = |c: char| match c { '0' => 'O', '1' => 'I', '5' => 'S', '8' => 'B', '2' => 'Z', '6' => 'G', c => c };
+            let mut damaged: Vec<char> = line2.chars().collect();
+            damaged[13 + at] = lookalike(damaged[13 + at]);
+            let damaged: String = damaged.into_iter().collect();
+            let l1 = "P<UZBTURSUNOV<<ALISHER<<<<<<<<<<<<<<<<<<<<<<".to_string();
+            let p = parse(&[l1, damaged.clone()], today()).unwrap();
+            prop_assert!(p.reading.check_digits_valid, "{damaged}");
+            prop_assert_eq!(p.reading.lines[1].clone(), line2);
+            prop_assert_eq!(p.reading.corrections, u32::from(damaged != p.reading.lines[1]));
+        }
+
+        #[test]
+        fn filler_noise_never_adds_letters_to_names(noise in proptest::collection::vec(prop_oneof![Just('<'), Just('K'), Just('X'), Just('S')], 20)) {
+            let pad: String = noise.into_iter().collect();
+            let l1 = format!("P<UZBTURSUNOV<<ALISHER<<<{pad}");
+            let l2 = "AA12345674UZB9001314M3105021<<<<<<<<<<<<<<02".to_string();
+            if let Ok(p) = parse(&[l1, l2], today()) {
+                prop_assert_eq!(p.fields.given_names.as_deref(), Some("ALISHER"));
+            }
+        }
+
+        #[test]
+        fn arbitrary_lines_never_panic(a in "[A-Z0-9<KX ]{0,50}", b in "[A-Z0-9<]{0,50}", c in "\\PC{0,40}") {
+            let _ = parse(&[a.clone(), b.clone()], today());
+            let _ = parse(&[a, b, c], today());
+        }
+    }
+}
