@@ -1,1 +1,225 @@
-//! (being written)
+//! Visual-zone stage: fields from the OCR text of a document without an MRZ
+//! (migration card, residence-permit page, registration, proof of address).
+//!
+//! Such documents print one labelled field per line, the label in Russian
+//! and English (`Фамилия / Surname: ТУРСУНОВ / TURSUNOV`). Labels are
+//! matched loosely (OCR misspells them); values are validated strictly, and
+//! only validated values are `confident` — the rest go to a person.
+
+use crate::dates::Date;
+use crate::transliteration::{is_cyrillic, latin_candidates, normalize_latin, skeleton};
+use intake_models::{DocumentFields, DocumentKind, Field};
+
+/// What the visual zone gave.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VizReading {
+    pub fields: DocumentFields,
+    /// The kind the document's title names.
+    pub title_kind: Option<DocumentKind>,
+    /// Fields whose value passed validation.
+    pub confident: Vec<Field>,
+}
+
+/// Label words per field, Russian and English; earlier entries win
+/// (`surname` before the `name` of given names).
+const LABELS: &[(Field, &[&str])] = &[
+    (Field::Surname, &["фамилия", "surname"]),
+    (Field::BirthDate, &["рождения", "birth"]),
+    (Field::GivenNames, &["имя", "given", "names"]),
+    (Field::Sex, &["пол", "sex"]),
+    (Field::Nationality, &["гражданство", "nationality", "citizenship"]),
+    (Field::ExpiryDate, &["действителен", "действительна", "valid", "until", "expiry"]),
+    (Field::DocumentNumber, &["номер", "number"]),
+];
+
+const TITLES: &[(DocumentKind, &[&str])] = &[
+    (DocumentKind::MigrationCard, &["миграционная", "migration"]),
+    (DocumentKind::ResidencePermit, &["жительство", "residence"]),
+    (DocumentKind::AddressProof, &["регистрации", "registration", "address"]),
+];
+
+/// Reads the labelled fields out of OCR text.
+pub fn read_fields(ocr_text: &str) -> VizReading {
+    let mut reading = VizReading::default();
+    for line in ocr_text.lines().take(200) {
+        let line: String = line.chars().take(200).collect();
+        let words = words(&line);
+        if reading.title_kind.is_none() {
+            reading.title_kind = TITLES
+                .iter()
+                .find(|(_, keys)| keys.iter().any(|k| words.iter().any(|w| close(w, k))))
+                .map(|(kind, _)| *kind);
+        }
+        let Some((label, value)) = line.split_once([':', ';']) else {
+            continue;
+        };
+        let label_words = self::words(label);
+        let Some(field) = LABELS
+            .iter()
+            .find(|(_, keys)| keys.iter().any(|k| label_words.iter().any(|w| close(w, k))))
+            .map(|(f, _)| *f)
+        else {
+            continue;
+        };
+        if reading.fields.get(field).is_some() {
+            continue;
+        }
+        let (value, confident) = read_value(field, value.trim());
+        if let Some(value) = value {
+            reading.fields.set(field, Some(value));
+            if confident {
+                reading.confident.push(field);
+            }
+        }
+    }
+    reading
+}
+
+/// A field's value from its printed text, and whether it validated.
+fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
+    match field {
+        Field::BirthDate | Field::ExpiryDate => {
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            match Date::parse(&compact.replace(['O', 'o', 'О', 'о'], "0")) {
+                Some((date, _)) => (Some(date.to_iso()), true),
+                None => (None, false),
+            }
+        }
+        Field::Surname | Field::GivenNames => read_name(text),
+        Field::Sex => {
+            let latin = text.split('/').map(str::trim).find(|p| p.is_ascii() && !p.is_empty());
+            let sex = match (latin, text.trim().chars().next()) {
+                (Some("M"), _) | (_, Some('М')) => Some("M"),
+                (Some("F"), _) | (_, Some('Ж')) => Some("F"),
+                _ => None,
+            };
+            (sex.map(str::to_string), sex.is_some())
+        }
+        Field::Nationality => {
+            let code: String = text.chars().filter(char::is_ascii_alphabetic).collect::<String>().to_uppercase();
+            let ok = code.len() == 3;
+            ((!code.is_empty()).then_some(code), ok)
+        }
+        _ => {
+            // Document numbers: digits and capitals; O read for 0 among digits is fixed.
+            let number: String = text
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            let digits = number.chars().filter(char::is_ascii_digit).count();
+            let number = if digits * 2 > number.len() { number.replace('O', "0") } else { number };
+            let ok = (6..=15).contains(&number.len());
+            ((!number.is_empty()).then_some(number), ok)
+        }
+    }
+}
+
+/// A name printed `КИРИЛЛИЦА / LATIN`: the Latin part, else the Cyrillic one
+/// in ICAO transliteration. Confident when it is letters only and, if both
+/// parts are there, they agree under transliteration.
+fn read_name(text: &str) -> (Option<String>, bool) {
+    let parts: Vec<&str> = text.split('/').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let cyrillic = parts.iter().find(|p| is_cyrillic(p));
+    let latin = parts.iter().find(|p| !is_cyrillic(p)).map(|p| normalize_latin(p));
+    let letters_only = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
+    match (cyrillic, latin) {
+        (Some(cyr), Some(lat)) => {
+            let agree = latin_candidates(cyr).iter().any(|c| skeleton(c) == skeleton(&lat));
+            let ok = agree && letters_only(&lat);
+            (Some(lat), ok)
+        }
+        (None, Some(lat)) => {
+            let ok = letters_only(&lat);
+            (Some(lat), ok)
+        }
+        (Some(cyr), None) => {
+            let lat = latin_candidates(cyr).into_iter().next().unwrap_or_default();
+            let ok = letters_only(cyr);
+            ((!lat.is_empty()).then_some(lat), ok)
+        }
+        (None, None) => (None, false),
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Equal, or one edit apart for words of five letters or more.
+fn close(word: &str, key: &str) -> bool {
+    word == key || (key.chars().count() >= 5 && edit_distance(word, key) <= 1)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return 2;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut row = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            row.push((prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1));
+        }
+        prev = row;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CARD: &str = "МИГРАЦИОННАЯ КАРТА / MIGRATION CARD\n\
+        Номер / Number: 4619 1234567\n\
+        Фамилия / Surname: ТУРСУНОВ / TURSUNOV\n\
+        Имя / Given names: АЛИШЕР / ALISHER\n\
+        Дата рождения / Date of birth: 31.01.1990\n\
+        Пол / Sex: М / M\n\
+        Гражданство / Nationality: UZB\n\
+        Действителен до / Valid until: 02.05.2027\n";
+
+    #[test]
+    fn a_clean_card() {
+        let r = read_fields(CARD);
+        assert_eq!(r.title_kind, Some(DocumentKind::MigrationCard));
+        let f = &r.fields;
+        assert_eq!(f.document_number.as_deref(), Some("46191234567"));
+        assert_eq!(f.surname.as_deref(), Some("TURSUNOV"));
+        assert_eq!(f.given_names.as_deref(), Some("ALISHER"));
+        assert_eq!(f.birth_date.as_deref(), Some("1990-01-31"));
+        assert_eq!(f.sex.as_deref(), Some("M"));
+        assert_eq!(f.nationality.as_deref(), Some("UZB"));
+        assert_eq!(f.expiry_date.as_deref(), Some("2027-05-02"));
+        assert_eq!(r.confident.len(), 7);
+    }
+
+    #[test]
+    fn ocr_noise_is_tolerated_but_not_trusted_blindly() {
+        let noisy = "\n\nМИГРАЦИОННАЯ КАРТА / MIGRATI0N CARD\n\
+            Номер / Numbcr: 4619 12345O7\n\
+            Фамилня / Surname: ТУРСУНОВ / TURSUNQV\n\
+            Дата рождения / Date of birth: 31.0l.1990\n\
+            Действителен до / Valid untl: 02.05.2027\n";
+        let r = read_fields(noisy);
+        assert_eq!(r.title_kind, Some(DocumentKind::MigrationCard));
+        assert_eq!(r.fields.document_number.as_deref(), Some("46191234507"));
+        // The Latin surname disagrees with the Cyrillic one: read, not confident.
+        assert_eq!(r.fields.surname.as_deref(), Some("TURSUNQV"));
+        assert!(!r.confident.contains(&Field::Surname));
+        // An unparseable date is not read at all.
+        assert_eq!(r.fields.birth_date, None);
+        assert_eq!(r.fields.expiry_date.as_deref(), Some("2027-05-02"));
+    }
+
+    #[test]
+    fn unrelated_text_gives_nothing() {
+        let r = read_fields("Lorem ipsum\n12345\n:::\n");
+        assert_eq!(r, VizReading::default());
+    }
+}
