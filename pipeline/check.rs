@@ -272,7 +272,9 @@ impl Checker {
         };
 
         if let Some(q) = &qr {
-            report.findings.extend(qr::check_against(q, &fields));
+            report
+                .findings
+                .extend(qr::check_against(q, &fields, names_truncated));
         }
         report.findings.extend(timings.time("validity", || {
             validity::check(kind, &fields, request.today, &self.config.validity)

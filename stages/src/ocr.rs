@@ -22,6 +22,8 @@ use thiserror::Error;
 
 /// Pixels per character cell in the strips handed to Tesseract.
 const STRIP_PITCH: f32 = 30.0;
+/// Most empty cells per line read again one by one.
+const MAX_REREAD_CELLS: usize = 4;
 const MRZ_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
 
 #[derive(Debug, Error)]
@@ -103,10 +105,14 @@ impl MrzOcr {
             .zip(&location.lines)
             .map(|(strip, line)| {
                 let mut cells = self.read_cells(strip, line.cells);
-                for (i, cell) in cells.iter_mut().enumerate() {
-                    if cell.is_none() {
-                        reread_cells += 1;
-                        *cell = self.read_one_cell(strip, i);
+                // A few dropped symbols are read again one by one; a line
+                // with many is not text the right way up, and not worth it.
+                if cells.iter().filter(|c| c.is_none()).count() <= MAX_REREAD_CELLS {
+                    for (i, cell) in cells.iter_mut().enumerate() {
+                        if cell.is_none() {
+                            reread_cells += 1;
+                            *cell = self.read_one_cell(strip, i);
+                        }
                     }
                 }
                 // A cell nothing could read stays a filler: never a made-up letter.

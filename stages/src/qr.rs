@@ -13,20 +13,17 @@ use image::GrayImage;
 use intake_models::{DocumentFields, Field, Finding, MatchResult, QrPayload, ReasonCode};
 
 /// Long sides tried, smallest first.
-const SCALES: [u32; 2] = [1400, 2400];
+const SCALES: [u32; 2] = [1200, 2400];
 /// Grids decoded per scale at most.
 const MAX_GRIDS: usize = 6;
 /// Longest payload kept.
 const MAX_TEXT: usize = 2048;
 
-/// The first QR code that decodes, if any.
+/// The first QR code that decodes, if any. A second, sharper look is taken
+/// only when the first saw a code it could not read.
 pub fn decode(image: &GrayImage) -> Option<QrPayload> {
     let long = image.width().max(image.height());
-    let mut tried_full = false;
     for side in SCALES {
-        if tried_full {
-            break;
-        }
         let scaled = if long > side {
             let f = side as f32 / long as f32;
             let (w, h) = (
@@ -35,27 +32,37 @@ pub fn decode(image: &GrayImage) -> Option<QrPayload> {
             );
             imageops::thumbnail(image, w, h)
         } else {
-            tried_full = true;
             image.clone()
         };
-        if let Some(text) = decode_at(scaled) {
-            return Some(parse_payload(&text));
+        match decode_at(scaled) {
+            Look::Decoded(text) => return Some(parse_payload(&text)),
+            Look::Unreadable if long > side => continue,
+            _ => return None,
         }
     }
     None
 }
 
-fn decode_at(image: GrayImage) -> Option<String> {
+enum Look {
+    Nothing,
+    Unreadable,
+    Decoded(String),
+}
+
+fn decode_at(image: GrayImage) -> Look {
     std::panic::catch_unwind(move || {
         let mut prepared = rqrr::PreparedImage::prepare(image);
-        prepared
-            .detect_grids()
+        let grids = prepared.detect_grids();
+        if grids.is_empty() {
+            return Look::Nothing;
+        }
+        grids
             .into_iter()
             .take(MAX_GRIDS)
-            .find_map(|grid| grid.decode().ok().map(|(_, text)| text))
+            .find_map(|grid| grid.decode().ok().map(|(_, text)| Look::Decoded(text)))
+            .unwrap_or(Look::Unreadable)
     })
-    .ok()
-    .flatten()
+    .unwrap_or(Look::Nothing)
 }
 
 /// Reads `INTAKE1|kind=…|number=…|surname=…|given_names=…|birth_date=…|
