@@ -9,15 +9,15 @@
 use crate::engines::Engines;
 use image::GrayImage;
 use intake_models::{
-    Checks, Config, Document, DocumentFields, DocumentKind, DpiSource, Field, Finding,
-    MrzReading, Profile, Quality, ReasonCode, Report, Verdict,
+    Checks, Config, Document, DocumentFields, DocumentKind, DpiSource, Field, Finding, MrzReading,
+    Profile, Quality, ReasonCode, Report, Verdict,
 };
-use intake_stages::ocr::OcrError;
 use intake_stages::dates::Date;
 use intake_stages::decode::PdfExtractor;
 use intake_stages::locate::{self, MrzLocation};
 use intake_stages::messages::finding;
 use intake_stages::mrz::ParsedMrz;
+use intake_stages::ocr::OcrError;
 use intake_stages::quality::Region;
 use intake_stages::{
     cross_match, decode, limits, mrz, qr, quality, resolution, sniff, validity, verdict, viz,
@@ -165,9 +165,9 @@ impl Checker {
         report.checks.dpi = Some(dpi);
         report.findings.extend(low_dpi);
 
-        let region = read
-            .as_ref()
-            .map_or(Region::whole(&image), |r| document_region(&image, &r.location));
+        let region = read.as_ref().map_or(Region::whole(&image), |r| {
+            document_region(&image, &r.location)
+        });
         let mut q: Quality = timings.time("quality", || {
             quality::measure(&image, region, dpi.effective.or(dpi.metadata))
         });
@@ -177,9 +177,7 @@ impl Checker {
             report.findings.push(unreadable);
         }
         if q.rotation != 0 {
-            report
-                .findings
-                .push(finding(ReasonCode::AutoRotated, None));
+            report.findings.push(finding(ReasonCode::AutoRotated, None));
         }
 
         let qr = timings.time("qr", || qr::decode(&image));
@@ -218,7 +216,9 @@ impl Checker {
                 lines,
             }) => {
                 // Seen but not read: report what was read for the reviewer.
-                report.findings.push(finding(ReasonCode::MrzUnreadable, None));
+                report
+                    .findings
+                    .push(finding(ReasonCode::MrzUnreadable, None));
                 let kind = request.kind.unwrap_or(DocumentKind::Passport);
                 let reading = MrzReading {
                     format: location.formats()[0],
@@ -265,7 +265,9 @@ impl Checker {
                         .push(finding(ReasonCode::LowConfidence, Some(Field::ExpiryDate)));
                 }
                 if fields == DocumentFields::default() {
-                    report.findings.push(finding(ReasonCode::LowConfidence, None));
+                    report
+                        .findings
+                        .push(finding(ReasonCode::LowConfidence, None));
                 }
                 (kind, fields, None, false)
             }

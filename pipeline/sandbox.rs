@@ -82,7 +82,9 @@ impl PdfExtractor for SandboxedPdf {
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -104,8 +106,7 @@ fn read_result(output: &[u8]) -> Result<PdfImage, Finding> {
     let mut reader = BufReader::new(output);
     let mut header = String::new();
     reader.read_line(&mut header).map_err(|_| corrupt())?;
-    let result: Result<PdfImage, Finding> =
-        serde_json::from_str(&header).map_err(|_| corrupt())?;
+    let result: Result<PdfImage, Finding> = serde_json::from_str(&header).map_err(|_| corrupt())?;
     let mut image = result?;
     reader.read_to_end(&mut image.data).map_err(|_| corrupt())?;
     Ok(image)
@@ -147,7 +148,10 @@ pub fn child_main() -> ExitCode {
 fn limit_resources(limits: &Limits) {
     let cpu_seconds = limits.pdf_timeout_ms.div_ceil(1000).max(1);
     let caps = [
-        (libc::RLIMIT_AS, limits.pdf_memory_mib.saturating_mul(1024 * 1024)),
+        (
+            libc::RLIMIT_AS,
+            limits.pdf_memory_mib.saturating_mul(1024 * 1024),
+        ),
         (libc::RLIMIT_CPU, cpu_seconds),
         (libc::RLIMIT_FSIZE, 0),
         (libc::RLIMIT_CORE, 0),

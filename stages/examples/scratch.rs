@@ -12,9 +12,22 @@ fn main() {
             Some(loc) => {
                 let turned = locate::turn(&img, loc.rotation);
                 let text = reader.read(&turned, &loc);
-                println!("{path}: rot {} shape {:?} dpi {:.1} locate {t1:?} total {:?} reread {}", loc.rotation, loc.shape, loc.effective_dpi(), t.elapsed(), text.reread_cells);
-                for l in &text.lines { println!("  {l}"); }
-                if std::env::var("STRIP").is_ok() { ocr::strip(&turned, &loc.lines[0]).save("/tmp/exp/strip0.png").unwrap(); }
+                println!(
+                    "{path}: rot {} shape {:?} dpi {:.1} locate {t1:?} total {:?} reread {}",
+                    loc.rotation,
+                    loc.shape,
+                    loc.effective_dpi(),
+                    t.elapsed(),
+                    text.reread_cells
+                );
+                for l in &text.lines {
+                    println!("  {l}");
+                }
+                if std::env::var("STRIP").is_ok() {
+                    ocr::strip(&turned, &loc.lines[0])
+                        .save("/tmp/exp/strip0.png")
+                        .unwrap();
+                }
             }
         }
     }

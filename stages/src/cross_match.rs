@@ -70,7 +70,11 @@ fn plain(a: String, b: String) -> (MatchResult, Option<ReasonCode>) {
     }
 }
 
-fn compare_names(declared: &str, extracted: &str, truncated: bool) -> (MatchResult, Option<ReasonCode>) {
+fn compare_names(
+    declared: &str,
+    extracted: &str,
+    truncated: bool,
+) -> (MatchResult, Option<ReasonCode>) {
     let extracted = normalize_latin(extracted);
     let candidates = latin_candidates(declared);
     let cyrillic = is_cyrillic(declared);
@@ -100,9 +104,10 @@ fn compare_names(declared: &str, extracted: &str, truncated: bool) -> (MatchResu
 fn compare_dates(declared: &str, extracted: &str) -> (MatchResult, Option<ReasonCode>) {
     match (Date::parse(declared), Date::parse_iso(extracted)) {
         (Some((d, DateStyle::Iso)), Some(e)) if d == e => (MatchResult::Match, None),
-        (Some((d, DateStyle::Dotted)), Some(e)) if d == e => {
-            (MatchResult::Equivalent, Some(ReasonCode::DateFormatEquivalent))
-        }
+        (Some((d, DateStyle::Dotted)), Some(e)) if d == e => (
+            MatchResult::Equivalent,
+            Some(ReasonCode::DateFormatEquivalent),
+        ),
         _ => (MatchResult::Mismatch, None),
     }
 }
@@ -199,7 +204,10 @@ mod tests {
             ..Default::default()
         };
         let (matches, findings) = compare(&same, &extracted(), false);
-        assert!(matches.iter().all(|m| m.result == MatchResult::Match), "{matches:?}");
+        assert!(
+            matches.iter().all(|m| m.result == MatchResult::Match),
+            "{matches:?}"
+        );
         assert!(findings.is_empty());
 
         let cyrillic = Profile {
@@ -249,15 +257,27 @@ mod tests {
         assert_eq!(m[1].result, MatchResult::Equivalent);
         assert!(f.is_empty());
         // Without truncation the same shortening is a mismatch.
-        assert_eq!(compare(&declared, &doc, false).0[1].result, MatchResult::Mismatch);
+        assert_eq!(
+            compare(&declared, &doc, false).0[1].result,
+            MatchResult::Mismatch
+        );
         // And truncation never lets a different name through.
-        let other = Profile { given_names: Some("Gulnora Khurshidovna".into()), ..Default::default() };
-        assert_eq!(compare(&other, &doc, true).0[0].result, MatchResult::Mismatch);
+        let other = Profile {
+            given_names: Some("Gulnora Khurshidovna".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            compare(&other, &doc, true).0[0].result,
+            MatchResult::Mismatch
+        );
     }
 
     #[test]
     fn undeclared_fields_are_skipped_and_unread_ones_need_a_person() {
-        let declared = Profile { personal_number: Some("12345".into()), ..Default::default() };
+        let declared = Profile {
+            personal_number: Some("12345".into()),
+            ..Default::default()
+        };
         let (m, f) = compare(&declared, &extracted(), false);
         assert!(m.is_empty());
         assert_eq!(f[0].code, ReasonCode::LowConfidence);

@@ -77,7 +77,11 @@ impl Date {
         if parts.next().is_some() {
             return None;
         }
-        let date = Date::new(digits(y, 4)? as i32, digits(m, 2)? as u8, digits(d, 2)? as u8)?;
+        let date = Date::new(
+            digits(y, 4)? as i32,
+            digits(m, 2)? as u8,
+            digits(d, 2)? as u8,
+        )?;
         Some((date, DateStyle::Dotted))
     }
 
@@ -88,7 +92,11 @@ impl Date {
         if parts.next().is_some() {
             return None;
         }
-        Date::new(digits(y, 4)? as i32, digits(m, 2)? as u8, digits(d, 2)? as u8)
+        Date::new(
+            digits(y, 4)? as i32,
+            digits(m, 2)? as u8,
+            digits(d, 2)? as u8,
+        )
     }
 
     /// An MRZ `YYMMDD`. Birth dates are never in the future: 20YY when that
@@ -159,9 +167,22 @@ mod tests {
 
     #[test]
     fn both_form_styles_parse_to_the_same_date() {
-        assert_eq!(Date::parse("1990-01-31"), Some((d(1990, 1, 31), DateStyle::Iso)));
-        assert_eq!(Date::parse(" 31.01.1990 "), Some((d(1990, 1, 31), DateStyle::Dotted)));
-        for bad in ["31.02.2020", "2020-13-01", "1.1.1990", "1990/01/31", "", "31.01.1990.1"] {
+        assert_eq!(
+            Date::parse("1990-01-31"),
+            Some((d(1990, 1, 31), DateStyle::Iso))
+        );
+        assert_eq!(
+            Date::parse(" 31.01.1990 "),
+            Some((d(1990, 1, 31), DateStyle::Dotted))
+        );
+        for bad in [
+            "31.02.2020",
+            "2020-13-01",
+            "1.1.1990",
+            "1990/01/31",
+            "",
+            "31.01.1990.1",
+        ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
         assert!(Date::parse("29.02.2024").is_some());
@@ -171,10 +192,22 @@ mod tests {
     #[test]
     fn mrz_centuries() {
         let today = d(2026, 6, 1);
-        assert_eq!(Date::from_mrz("900131", MrzDateRole::Birth, today), Some(d(1990, 1, 31)));
-        assert_eq!(Date::from_mrz("050131", MrzDateRole::Birth, today), Some(d(2005, 1, 31)));
-        assert_eq!(Date::from_mrz("310502", MrzDateRole::Expiry, today), Some(d(2031, 5, 2)));
-        assert_eq!(Date::from_mrz("120415", MrzDateRole::Expiry, today), Some(d(2012, 4, 15)));
+        assert_eq!(
+            Date::from_mrz("900131", MrzDateRole::Birth, today),
+            Some(d(1990, 1, 31))
+        );
+        assert_eq!(
+            Date::from_mrz("050131", MrzDateRole::Birth, today),
+            Some(d(2005, 1, 31))
+        );
+        assert_eq!(
+            Date::from_mrz("310502", MrzDateRole::Expiry, today),
+            Some(d(2031, 5, 2))
+        );
+        assert_eq!(
+            Date::from_mrz("120415", MrzDateRole::Expiry, today),
+            Some(d(2012, 4, 15))
+        );
         assert_eq!(Date::from_mrz("9913O1", MrzDateRole::Birth, today), None);
     }
 

@@ -147,7 +147,10 @@ fn raw_to_gray(
     match (components, bits) {
         (1 | 3 | 4, 8) => {
             let c = components as usize;
-            let needed = w.checked_mul(h).and_then(|n| n.checked_mul(c)).ok_or_else(corrupt)?;
+            let needed = w
+                .checked_mul(h)
+                .and_then(|n| n.checked_mul(c))
+                .ok_or_else(corrupt)?;
             let samples = data.get(..needed).ok_or_else(corrupt)?;
             let gray: Vec<u8> = samples
                 .chunks_exact(c)
@@ -185,8 +188,10 @@ fn luma(r: u8, g: u8, b: u8) -> u8 {
 /// takes that image out, with every size checked before it is inflated.
 pub fn extract_pdf(bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding> {
     let corrupt = || finding(ReasonCode::FileCorrupt, None);
-    let mut options = LoadOptions::default();
-    options.max_decompressed_size = Some(limits.max_pdf_stream_bytes as usize);
+    let options = LoadOptions {
+        max_decompressed_size: Some(limits.max_pdf_stream_bytes as usize),
+        ..LoadOptions::default()
+    };
     let doc = Document::load_mem_with_options(bytes, options).map_err(|_| corrupt())?;
     if doc.objects.len() as u64 > u64::from(limits.max_pdf_objects) {
         return Err(corrupt());
@@ -205,16 +210,21 @@ pub fn extract_pdf(bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding> {
 }
 
 /// The largest image a page draws, with its placement; `Ok(None)` when it draws none.
-fn page_image(doc: &Document, page_id: ObjectId, limits: &Limits) -> Result<Option<PdfImage>, Finding> {
+fn page_image(
+    doc: &Document,
+    page_id: ObjectId,
+    limits: &Limits,
+) -> Result<Option<PdfImage>, Finding> {
     let corrupt = || finding(ReasonCode::FileCorrupt, None);
     let placements = placements(doc, page_id, limits);
     let Ok((resources, inherited)) = doc.get_page_resources(page_id) else {
         return Ok(None);
     };
-    let dictionaries = resources
-        .into_iter()
-        .cloned()
-        .chain(inherited.into_iter().filter_map(|id| doc.get_dictionary(id).ok().cloned()));
+    let dictionaries = resources.into_iter().cloned().chain(
+        inherited
+            .into_iter()
+            .filter_map(|id| doc.get_dictionary(id).ok().cloned()),
+    );
     let mut best: Option<(u64, PdfImage)> = None;
     for resources in dictionaries {
         let Ok(xobjects) = resources
@@ -305,7 +315,10 @@ fn page_image(doc: &Document, page_id: ObjectId, limits: &Limits) -> Result<Opti
 fn filter_names(dict: &lopdf::Dictionary) -> Vec<Vec<u8>> {
     match dict.get(b"Filter") {
         Ok(Object::Name(n)) => vec![n.clone()],
-        Ok(Object::Array(a)) => a.iter().filter_map(|o| o.as_name().ok().map(<[u8]>::to_vec)).collect(),
+        Ok(Object::Array(a)) => a
+            .iter()
+            .filter_map(|o| o.as_name().ok().map(<[u8]>::to_vec))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -318,7 +331,14 @@ fn colour_space(doc: &Document, dict: &lopdf::Dictionary) -> Option<Vec<u8>> {
         Object::Array(a) => match a.first().and_then(|o| o.as_name().ok()) {
             Some(b"ICCBased") => {
                 let (_, s) = doc.dereference(a.get(1)?).ok()?;
-                match s.as_stream().ok()?.dict.get(b"N").and_then(Object::as_i64).ok()? {
+                match s
+                    .as_stream()
+                    .ok()?
+                    .dict
+                    .get(b"N")
+                    .and_then(Object::as_i64)
+                    .ok()?
+                {
                     1 => Some(b"DeviceGray".to_vec()),
                     3 => Some(b"DeviceRGB".to_vec()),
                     4 => Some(b"DeviceCMYK".to_vec()),
@@ -335,7 +355,9 @@ fn colour_space(doc: &Document, dict: &lopdf::Dictionary) -> Option<Vec<u8>> {
 /// Placed width in inches of each image XObject the page draws (`Do`), from
 /// the current transformation matrix (`cm`, saved and restored by `q`/`Q`).
 fn placements(doc: &Document, page_id: ObjectId, limits: &Limits) -> Vec<(Vec<u8>, f32)> {
-    let Ok(content) = doc.get_page_content_with_limit(page_id, limits.max_pdf_stream_bytes as usize) else {
+    let Ok(content) =
+        doc.get_page_content_with_limit(page_id, limits.max_pdf_stream_bytes as usize)
+    else {
         return Vec::new();
     };
     let Ok(content) = Content::decode(&content) else {
@@ -360,7 +382,11 @@ fn placements(doc: &Document, page_id: ObjectId, limits: &Limits) -> Vec<(Vec<u8
             "q" if stack.len() < 64 => stack.push(ctm),
             "Q" => ctm = stack.pop().unwrap_or(ctm),
             "cm" if op.operands.len() == 6 => {
-                let v: Vec<f32> = op.operands.iter().filter_map(|o| o.as_float().ok()).collect();
+                let v: Vec<f32> = op
+                    .operands
+                    .iter()
+                    .filter_map(|o| o.as_float().ok())
+                    .collect();
                 if let [a, b, c, d, e, f] = v[..] {
                     ctm = multiply([a, b, c, d, e, f], ctm);
                 }
@@ -371,7 +397,11 @@ fn placements(doc: &Document, page_id: ObjectId, limits: &Limits) -> Vec<(Vec<u8
                     let width_pt = (ctm[0] * ctm[0] + ctm[1] * ctm[1]).sqrt();
                     let height_pt = (ctm[2] * ctm[2] + ctm[3] * ctm[3]).sqrt();
                     // A quarter-turned image is drawn with its width along the page's height.
-                    let across = if ctm[0].abs() >= ctm[1].abs() { width_pt } else { height_pt.max(width_pt) };
+                    let across = if ctm[0].abs() >= ctm[1].abs() {
+                        width_pt
+                    } else {
+                        height_pt.max(width_pt)
+                    };
                     found.push((name.to_vec(), across / 72.0));
                 }
             }
@@ -431,7 +461,11 @@ mod tests {
     fn flate_gray_image_and_its_dpi() {
         // 300 x 150 px placed at 1 x 0.5 inch: 300 dpi.
         let samples: Vec<u8> = (0..300 * 150).map(|i| (i % 251) as u8).collect();
-        let pdf = pdf_with_image(gray_image_stream(300, 150, samples.clone(), true), 72.0, 36.0);
+        let pdf = pdf_with_image(
+            gray_image_stream(300, 150, samples.clone(), true),
+            72.0,
+            36.0,
+        );
         let decoded = decode(&pdf, FileFormat::Pdf, &InProcessPdf, &Limits::default()).unwrap();
         assert_eq!(decoded.image.dimensions(), (300, 150));
         assert_eq!(decoded.image.as_raw(), &samples);
@@ -443,7 +477,8 @@ mod tests {
     fn dct_image_is_the_embedded_jpeg() {
         let img = GrayImage::from_fn(64, 32, |x, y| image::Luma([(x * 4 + y) as u8]));
         let mut jpeg = Vec::new();
-        img.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+        img.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
         let stream = Stream::new(
             dictionary! {
                 "Type" => "XObject", "Subtype" => "Image", "Width" => 64, "Height" => 32,
@@ -463,12 +498,17 @@ mod tests {
         let code = |pdf: &[u8]| extract_pdf(pdf, &limits).unwrap_err().code;
         // Claims 100000 x 100000 pixels: refused before inflating anything.
         let huge = gray_image_stream(100_000, 100_000, vec![0; 16], false);
-        assert_eq!(code(&pdf_with_image(huge, 72.0, 72.0)), ReasonCode::ImageTooLarge);
+        assert_eq!(
+            code(&pdf_with_image(huge, 72.0, 72.0)),
+            ReasonCode::ImageTooLarge
+        );
         // Fewer samples than the image needs.
         let short = gray_image_stream(100, 100, vec![0; 10], true);
         let pdf = pdf_with_image(short, 72.0, 72.0);
         assert_eq!(
-            decode(&pdf, FileFormat::Pdf, &InProcessPdf, &limits).unwrap_err().code,
+            decode(&pdf, FileFormat::Pdf, &InProcessPdf, &limits)
+                .unwrap_err()
+                .code,
             ReasonCode::FileCorrupt
         );
         assert_eq!(code(b"%PDF-1.4\n garbage"), ReasonCode::FileCorrupt);
@@ -482,7 +522,9 @@ mod tests {
         });
         doc.objects.insert(
             pages_id,
-            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
+            Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+            ),
         );
         let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
         doc.trailer.set("Root", catalog_id);
@@ -497,7 +539,11 @@ mod tests {
         for format in [ImageFormat::Jpeg, ImageFormat::Png] {
             let mut bytes = Vec::new();
             img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
-            let ours = if format == ImageFormat::Png { FileFormat::Png } else { FileFormat::Jpeg };
+            let ours = if format == ImageFormat::Png {
+                FileFormat::Png
+            } else {
+                FileFormat::Jpeg
+            };
             assert!(decode(&bytes, ours, &InProcessPdf, &Limits::default()).is_ok());
             let half = &bytes[..bytes.len() / 2];
             let err = decode(half, ours, &InProcessPdf, &Limits::default()).unwrap_err();

@@ -6,18 +6,18 @@
 
 pub mod messages;
 
-pub mod sniff;
-pub mod limits;
-pub mod decode;
-pub mod resolution;
-pub mod quality;
-pub mod locate;
-pub mod ocr;
-pub mod mrz;
-pub mod qr;
-pub mod viz;
-pub mod dates;
-pub mod transliteration;
 pub mod cross_match;
+pub mod dates;
+pub mod decode;
+pub mod limits;
+pub mod locate;
+pub mod mrz;
+pub mod ocr;
+pub mod qr;
+pub mod quality;
+pub mod resolution;
+pub mod sniff;
+pub mod transliteration;
 pub mod validity;
 pub mod verdict;
+pub mod viz;

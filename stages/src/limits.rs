@@ -56,7 +56,10 @@ mod tests {
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
         for (kind, data) in [
             (b"IHDR", ihdr),
-            (b"IDAT", vec![0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]),
+            (
+                b"IDAT",
+                vec![0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+            ),
             (b"IEND", Vec::new()),
         ] {
             png.extend((data.len() as u32).to_be_bytes());
@@ -72,7 +75,11 @@ mod tests {
         for &b in data {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -81,7 +88,10 @@ mod tests {
     #[test]
     fn bytes() {
         let limits = Limits::default();
-        assert_eq!(check_bytes(0, &limits).unwrap_err().code, ReasonCode::FileEmpty);
+        assert_eq!(
+            check_bytes(0, &limits).unwrap_err().code,
+            ReasonCode::FileEmpty
+        );
         assert!(check_bytes(5 * 1024 * 1024, &limits).is_ok());
         assert_eq!(
             check_bytes(5 * 1024 * 1024 + 1, &limits).unwrap_err().code,
@@ -102,7 +112,13 @@ mod tests {
     #[test]
     fn unreadable_headers_are_corrupt() {
         let code = |b: &[u8], f| image_dimensions(b, f).unwrap_err().code;
-        assert_eq!(code(b"\x89PNG\r\n\x1a\n\0\0", FileFormat::Png), ReasonCode::FileCorrupt);
-        assert_eq!(code(b"\xFF\xD8\xFF\xE0", FileFormat::Jpeg), ReasonCode::FileCorrupt);
+        assert_eq!(
+            code(b"\x89PNG\r\n\x1a\n\0\0", FileFormat::Png),
+            ReasonCode::FileCorrupt
+        );
+        assert_eq!(
+            code(b"\xFF\xD8\xFF\xE0", FileFormat::Jpeg),
+            ReasonCode::FileCorrupt
+        );
     }
 }

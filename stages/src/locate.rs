@@ -185,10 +185,7 @@ impl Blobs {
                 ((w as f32 * f) as u32).max(1),
                 ((h as f32 * f) as u32).max(1),
             );
-            (
-                imageops::thumbnail(image, nw, nh),
-                1.0 / f,
-            )
+            (imageops::thumbnail(image, nw, nh), 1.0 / f)
         } else {
             (image.clone(), 1.0)
         };
@@ -464,9 +461,11 @@ fn grid_from_rows(group: &[Row], scale: f32) -> Option<MrzLocation> {
     let span = median(&mut spans);
     let cells = match group.len() {
         3 => 30,
-        _ => *[36usize, 44]
-            .iter()
-            .min_by(|a, b| (**a as f32 - span).abs().total_cmp(&(**b as f32 - span).abs()))?,
+        _ => *[36usize, 44].iter().min_by(|a, b| {
+            (**a as f32 - span)
+                .abs()
+                .total_cmp(&(**b as f32 - span).abs())
+        })?,
     };
     // Most blobs present: the widest row must cover nearly the whole line.
     let widest = spans.iter().copied().fold(0.0f32, f32::max);

@@ -100,7 +100,9 @@ pub fn parse(lines: &[String], today: Date) -> Result<ParsedMrz, MrzError> {
         .map_err(|e| MrzError::Unreadable(e.to_string()))?;
     let repaired: Vec<String> = data.mrz_lines.lines().map(str::to_string).collect();
     if layout(&repaired)? != format {
-        return Err(MrzError::Unreadable("a different layout than the grid".into()));
+        return Err(MrzError::Unreadable(
+            "a different layout than the grid".into(),
+        ));
     }
     corrections += input
         .iter()
@@ -145,9 +147,7 @@ pub fn parse(lines: &[String], today: Date) -> Result<ParsedMrz, MrzError> {
             _ => None,
         },
     };
-    let names_truncated = repaired
-        .get(name_line)
-        .is_some_and(|l| !l.ends_with('<'));
+    let names_truncated = repaired.get(name_line).is_some_and(|l| !l.ends_with('<'));
     Ok(ParsedMrz {
         reading: MrzReading {
             format,
@@ -361,9 +361,20 @@ mod tests {
         let l1 = format!("I<UTO{}<{}{}", &number[..9], &number[9..], cd);
         let l1 = format!("{l1:<<30}");
         let l2_head = "7408122F1204159UTO<<<<<<<<<<<";
-        let composite = check_digit(&format!("{}{}{}{}", &l1[5..30], &l2_head[0..7], &l2_head[8..15], &l2_head[18..29])).unwrap();
+        let composite = check_digit(&format!(
+            "{}{}{}{}",
+            &l1[5..30],
+            &l2_head[0..7],
+            &l2_head[8..15],
+            &l2_head[18..29]
+        ))
+        .unwrap();
         let l2 = format!("{l2_head}{composite}");
-        let p = parse(&lines(&[&l1, &l2, "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]), today()).unwrap();
+        let p = parse(
+            &lines(&[&l1, &l2, "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"]),
+            today(),
+        )
+        .unwrap();
         assert!(p.reading.check_digits_valid, "{:?}", p.reading.lines);
         assert_eq!(field(&p, Field::DocumentNumber), number);
     }

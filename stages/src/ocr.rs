@@ -48,11 +48,10 @@ struct Engine {
 
 impl Engine {
     fn new(cfg: &Ocr, language: &str) -> Result<Engine, OcrError> {
-        let api = TessApi::new(cfg.tessdata_dir.as_deref(), language).map_err(|_| {
-            OcrError::Init {
+        let api =
+            TessApi::new(cfg.tessdata_dir.as_deref(), language).map_err(|_| OcrError::Init {
                 language: language.to_string(),
-            }
-        })?;
+            })?;
         let mut engine = Engine { api };
         // Dictionaries only hurt on codes that are not words; some builds
         // take these only at start-up, so a refusal is not an error.
@@ -166,7 +165,8 @@ impl MrzOcr {
             i64::from(w),
             0,
         );
-        if self.engine.set("tessedit_pageseg_mode", "10").is_err() || !self.engine.set_image(&cell) {
+        if self.engine.set("tessedit_pageseg_mode", "10").is_err() || !self.engine.set_image(&cell)
+        {
             return None;
         }
         let text = self.engine.api.get_utf8_text().ok();

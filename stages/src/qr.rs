@@ -103,7 +103,11 @@ pub fn parse_payload(text: &str) -> QrPayload {
 /// `qr_mismatch` when the QR and the document disagree on a field both
 /// carry, by the cross-match rules (so spellings and formats that are
 /// equivalent agree). `names_truncated`: the document's names may be cut.
-pub fn check_against(qr: &QrPayload, document: &DocumentFields, names_truncated: bool) -> Option<Finding> {
+pub fn check_against(
+    qr: &QrPayload,
+    document: &DocumentFields,
+    names_truncated: bool,
+) -> Option<Finding> {
     Field::ALL.into_iter().find_map(|field| {
         let (q, d) = (qr.fields.get(field)?, document.get(field)?);
         let (result, _) = compare_field(field, q, d, names_truncated);
@@ -125,14 +129,20 @@ mod tests {
         let modules = code.to_colors();
         let width = code.width();
         let module_px = (25.0 / 25.4 * 300.0 / width as f32) as u32;
-        let mut page = GrayImage::from_fn(1748, 1240, |x, y| Luma([235 - ((x * 7 + y * 13) % 17) as u8]));
+        let mut page = GrayImage::from_fn(1748, 1240, |x, y| {
+            Luma([235 - ((x * 7 + y * 13) % 17) as u8])
+        });
         let (x0, y0) = (1300, 700);
         for (i, color) in modules.iter().enumerate() {
             if *color == qrcode::Color::Dark {
                 let (mx, my) = ((i % width) as u32, (i / width) as u32);
                 for dy in 0..module_px {
                     for dx in 0..module_px {
-                        page.put_pixel(x0 + mx * module_px + dx, y0 + my * module_px + dy, Luma([25]));
+                        page.put_pixel(
+                            x0 + mx * module_px + dx,
+                            y0 + my * module_px + dy,
+                            Luma([25]),
+                        );
                     }
                 }
             }
@@ -158,7 +168,10 @@ mod tests {
         assert!(check_against(&qr, &doc, false).is_none());
         doc.birth_date = Some("1990-01-30".into());
         let f = check_against(&qr, &doc, false).unwrap();
-        assert_eq!((f.code, f.field), (ReasonCode::QrMismatch, Some(Field::BirthDate)));
+        assert_eq!(
+            (f.code, f.field),
+            (ReasonCode::QrMismatch, Some(Field::BirthDate))
+        );
     }
 
     #[test]
@@ -167,6 +180,9 @@ mod tests {
         let qr = parse_payload(&long);
         assert!(qr.text.len() <= MAX_TEXT);
         assert_eq!(qr.fields.surname.map(|s| s.len()), Some(128));
-        assert_eq!(parse_payload("ST00012|Name=x").fields, DocumentFields::default());
+        assert_eq!(
+            parse_payload("ST00012|Name=x").fields,
+            DocumentFields::default()
+        );
     }
 }

@@ -32,8 +32,14 @@ impl Region {
     /// The rectangle spanning two corners, clipped to `image`.
     pub fn clipped(image: &GrayImage, (x0, y0): (f32, f32), (x1, y1): (f32, f32)) -> Region {
         let clamp = |v: f32, max: u32| v.max(0.0).min(max as f32) as u32;
-        let (x0, x1) = (clamp(x0.min(x1), image.width()), clamp(x0.max(x1), image.width()));
-        let (y0, y1) = (clamp(y0.min(y1), image.height()), clamp(y0.max(y1), image.height()));
+        let (x0, x1) = (
+            clamp(x0.min(x1), image.width()),
+            clamp(x0.max(x1), image.width()),
+        );
+        let (y0, y1) = (
+            clamp(y0.min(y1), image.height()),
+            clamp(y0.max(y1), image.height()),
+        );
         Region {
             x: x0,
             y: y0,
@@ -65,12 +71,13 @@ pub fn measure(image: &GrayImage, region: Region, dpi: Option<f32>) -> Quality {
     for p in view.pixels() {
         histogram[p[0] as usize] += 1;
     }
-    let total = view.pixels().len() as u64;
     let mean_of = |range: std::ops::Range<usize>| {
         let (sum, n) = histogram[range.clone()]
             .iter()
             .zip(range)
-            .fold((0u64, 0u64), |(s, n), (count, v)| (s + v as u64 * count, n + count));
+            .fold((0u64, 0u64), |(s, n), (count, v)| {
+                (s + v as u64 * count, n + count)
+            });
         (n > 0).then(|| sum as f32 / n as f32)
     };
     let mean = mean_of(0..256).unwrap_or(0.0);
@@ -125,7 +132,11 @@ pub fn measure(image: &GrayImage, region: Region, dpi: Option<f32>) -> Quality {
         ratio_sum += (g / (4.0 * (hi - lo).max(1) as f32)).min(1.0);
         edges += 1;
     }
-    let sharpness = if edges > 0 { ratio_sum / edges as f32 } else { 0.0 };
+    let sharpness = if edges > 0 {
+        ratio_sum / edges as f32
+    } else {
+        0.0
+    };
     Quality {
         sharpness,
         brightness: mean / 255.0,

@@ -60,11 +60,24 @@ fn exif_dpi(bytes: &[u8]) -> Option<f32> {
     };
     let u16_at = |o: usize| {
         let b = [*tiff.get(o)?, *tiff.get(o + 1)?];
-        Some(if little { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
     };
     let u32_at = |o: usize| {
-        let b = [*tiff.get(o)?, *tiff.get(o + 1)?, *tiff.get(o + 2)?, *tiff.get(o + 3)?];
-        Some(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        let b = [
+            *tiff.get(o)?,
+            *tiff.get(o + 1)?,
+            *tiff.get(o + 2)?,
+            *tiff.get(o + 3)?,
+        ];
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     };
     let ifd = u32_at(4)? as usize;
     let entries = u16_at(ifd)? as usize;
@@ -206,7 +219,9 @@ mod tests {
         let (_, low) = decide(Some(300.0), Some((150.4, DpiSource::MrzPitch)), &cfg);
         assert_eq!(low.unwrap().code, ReasonCode::ResolutionTooLow);
         // A measurement a little low is within tolerance; metadata is not.
-        assert!(decide(None, Some((292.0, DpiSource::PdfPlacement)), &cfg).1.is_none());
+        assert!(decide(None, Some((292.0, DpiSource::PdfPlacement)), &cfg)
+            .1
+            .is_none());
         assert!(decide(Some(292.0), None, &cfg).1.is_some());
         let (unknown, none) = decide(None, None, &cfg);
         assert_eq!(unknown.source, DpiSource::None);

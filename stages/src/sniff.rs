@@ -61,7 +61,10 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), FileFormat::Png);
         assert_eq!(sniff(b"%PDF-1.7\n"), FileFormat::Pdf);
         assert_eq!(sniff(b"\xEF\xBB\xBF%PDF-1.4"), FileFormat::Pdf);
-        assert_eq!(sniff(&[b"BM".as_slice(), &[0; 60]].concat()), FileFormat::Bmp);
+        assert_eq!(
+            sniff(&[b"BM".as_slice(), &[0; 60]].concat()),
+            FileFormat::Bmp
+        );
         assert_eq!(sniff(b"II*\0\x08\0\0\0"), FileFormat::Tiff);
         assert_eq!(sniff(b"GIF89a\x01\0"), FileFormat::Gif);
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), FileFormat::Webp);
@@ -71,10 +74,22 @@ mod tests {
     #[test]
     fn the_name_words_the_refusal_but_never_accepts() {
         let code = |f, n| accept(f, n).unwrap_err().code;
-        assert_eq!(code(FileFormat::Unknown, Some("scan.PDF")), ReasonCode::FileCorrupt);
-        assert_eq!(code(FileFormat::Unknown, Some("scan.docx")), ReasonCode::FormatUnsupported);
-        assert_eq!(code(FileFormat::Bmp, Some("scan.jpg")), ReasonCode::FormatUnsupported);
-        assert_eq!(accept(FileFormat::Png, Some("scan.jpg")), Ok(FileFormat::Png));
+        assert_eq!(
+            code(FileFormat::Unknown, Some("scan.PDF")),
+            ReasonCode::FileCorrupt
+        );
+        assert_eq!(
+            code(FileFormat::Unknown, Some("scan.docx")),
+            ReasonCode::FormatUnsupported
+        );
+        assert_eq!(
+            code(FileFormat::Bmp, Some("scan.jpg")),
+            ReasonCode::FormatUnsupported
+        );
+        assert_eq!(
+            accept(FileFormat::Png, Some("scan.jpg")),
+            Ok(FileFormat::Png)
+        );
     }
 
     proptest! {

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn passport_boundaries() {
         use DocumentKind::Passport;
-        assert_eq!(codes(Passport, "2026-05-31", "2026-06-01"), [ReasonCode::DocumentExpired]);
+        assert_eq!(
+            codes(Passport, "2026-05-31", "2026-06-01"),
+            [ReasonCode::DocumentExpired]
+        );
         // Valid through its expiry day, but not more than 6 months past today.
         assert_eq!(
             codes(Passport, "2026-06-01", "2026-06-01"),
@@ -74,11 +77,21 @@ mod tests {
 
     #[test]
     fn stay_documents_need_only_be_valid_today() {
-        for kind in [DocumentKind::Visa, DocumentKind::MigrationCard, DocumentKind::ResidencePermit] {
+        for kind in [
+            DocumentKind::Visa,
+            DocumentKind::MigrationCard,
+            DocumentKind::ResidencePermit,
+        ] {
             assert!(codes(kind, "2026-06-01", "2026-06-01").is_empty());
-            assert_eq!(codes(kind, "2026-05-31", "2026-06-01"), [ReasonCode::StayDocumentExpired]);
+            assert_eq!(
+                codes(kind, "2026-05-31", "2026-06-01"),
+                [ReasonCode::StayDocumentExpired]
+            );
         }
-        assert_eq!(codes(DocumentKind::IdCard, "2020-01-01", "2026-06-01"), [ReasonCode::DocumentExpired]);
+        assert_eq!(
+            codes(DocumentKind::IdCard, "2020-01-01", "2026-06-01"),
+            [ReasonCode::DocumentExpired]
+        );
         assert!(codes(DocumentKind::IdCard, "2026-07-01", "2026-06-01").is_empty());
         assert!(codes(DocumentKind::AddressProof, "2020-01-01", "2026-06-01").is_empty());
     }

@@ -27,8 +27,14 @@ mod tests {
         let review = finding(ReasonCode::FieldMismatch, Some(Field::Surname));
         let fix = finding(ReasonCode::ResolutionTooLow, None);
         let reject = finding(ReasonCode::DocumentExpired, None);
-        assert_eq!(decide(&[info.clone(), review.clone()]), Verdict::NeedsReview);
-        assert_eq!(decide(&[review.clone(), fix.clone()]), Verdict::NeedsCorrection);
+        assert_eq!(
+            decide(&[info.clone(), review.clone()]),
+            Verdict::NeedsReview
+        );
+        assert_eq!(
+            decide(&[review.clone(), fix.clone()]),
+            Verdict::NeedsCorrection
+        );
         assert_eq!(decide(&[fix, reject, review]), Verdict::Rejected);
     }
 }

@@ -27,15 +27,24 @@ const LABELS: &[(Field, &[&str])] = &[
     (Field::BirthDate, &["рождения", "birth"]),
     (Field::GivenNames, &["имя", "given", "names"]),
     (Field::Sex, &["пол", "sex"]),
-    (Field::Nationality, &["гражданство", "nationality", "citizenship"]),
-    (Field::ExpiryDate, &["действителен", "действительна", "valid", "until", "expiry"]),
+    (
+        Field::Nationality,
+        &["гражданство", "nationality", "citizenship"],
+    ),
+    (
+        Field::ExpiryDate,
+        &["действителен", "действительна", "valid", "until", "expiry"],
+    ),
     (Field::DocumentNumber, &["номер", "number"]),
 ];
 
 const TITLES: &[(DocumentKind, &[&str])] = &[
     (DocumentKind::MigrationCard, &["миграционная", "migration"]),
     (DocumentKind::ResidencePermit, &["жительство", "residence"]),
-    (DocumentKind::AddressProof, &["регистрации", "registration", "address"]),
+    (
+        DocumentKind::AddressProof,
+        &["регистрации", "registration", "address"],
+    ),
 ];
 
 /// Reads the labelled fields out of OCR text.
@@ -87,7 +96,10 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
         }
         Field::Surname | Field::GivenNames => read_name(text),
         Field::Sex => {
-            let latin = text.split('/').map(str::trim).find(|p| p.is_ascii() && !p.is_empty());
+            let latin = text
+                .split('/')
+                .map(str::trim)
+                .find(|p| p.is_ascii() && !p.is_empty());
             let sex = match (latin, text.trim().chars().next()) {
                 (Some("M"), _) | (_, Some('М')) => Some("M"),
                 (Some("F"), _) | (_, Some('Ж')) => Some("F"),
@@ -96,7 +108,11 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
             (sex.map(str::to_string), sex.is_some())
         }
         Field::Nationality => {
-            let code: String = text.chars().filter(char::is_ascii_alphabetic).collect::<String>().to_uppercase();
+            let code: String = text
+                .chars()
+                .filter(char::is_ascii_alphabetic)
+                .collect::<String>()
+                .to_uppercase();
             let ok = code.len() == 3;
             ((!code.is_empty()).then_some(code), ok)
         }
@@ -108,7 +124,11 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
                 .map(|c| c.to_ascii_uppercase())
                 .collect();
             let digits = number.chars().filter(char::is_ascii_digit).count();
-            let number = if digits * 2 > number.len() { number.replace('O', "0") } else { number };
+            let number = if digits * 2 > number.len() {
+                number.replace('O', "0")
+            } else {
+                number
+            };
             let ok = (6..=15).contains(&number.len());
             ((!number.is_empty()).then_some(number), ok)
         }
@@ -119,13 +139,23 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
 /// in ICAO transliteration. Confident when it is letters only and, if both
 /// parts are there, they agree under transliteration.
 fn read_name(text: &str) -> (Option<String>, bool) {
-    let parts: Vec<&str> = text.split('/').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = text
+        .split('/')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
     let cyrillic = parts.iter().find(|p| is_cyrillic(p));
-    let latin = parts.iter().find(|p| !is_cyrillic(p)).map(|p| normalize_latin(p));
-    let letters_only = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
+    let latin = parts
+        .iter()
+        .find(|p| !is_cyrillic(p))
+        .map(|p| normalize_latin(p));
+    let letters_only =
+        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
     match (cyrillic, latin) {
         (Some(cyr), Some(lat)) => {
-            let agree = latin_candidates(cyr).iter().any(|c| skeleton(c) == skeleton(&lat));
+            let agree = latin_candidates(cyr)
+                .iter()
+                .any(|c| skeleton(c) == skeleton(&lat));
             let ok = agree && letters_only(&lat);
             (Some(lat), ok)
         }
