@@ -30,7 +30,13 @@ fn several_files_give_json_lines_in_the_order_given() {
     let empty = dir.path().join("empty.png");
     fs::write(&empty, b"").unwrap();
     let noise = dir.path().join("noise.pdf");
-    fs::write(&noise, (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()).unwrap();
+    fs::write(
+        &noise,
+        (0..4096u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let bmp = dir.path().join("scan.bmp");
     let mut header = b"BM".to_vec();
     header.extend([0u8; 60]);
@@ -38,7 +44,10 @@ fn several_files_give_json_lines_in_the_order_given() {
 
     let reports = check_json(&[&noise, &empty, &bmp, &empty], &[]);
     assert_eq!(reports.len(), 4);
-    let files: Vec<&str> = reports.iter().map(|r| r["file"].as_str().unwrap()).collect();
+    let files: Vec<&str> = reports
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
     assert!(files[0].ends_with("noise.pdf") && files[1].ends_with("empty.png"));
     assert!(files[2].ends_with("scan.bmp") && files[3].ends_with("empty.png"));
     assert_eq!(codes(&reports[0]), ["file_corrupt"]);
