@@ -26,17 +26,6 @@ struct Cli {
 enum Command {
     /// Check uploaded scans and print one verdict per file (JSON Lines with --json).
     Check(CheckArgs),
-    /// Generate synthetic document scans with ground truth and a manifest.
-    Samples {
-        /// Output directory (created if missing).
-        #[arg(long)]
-        out: PathBuf,
-        /// Number of good documents (bad files are always added).
-        #[arg(long, default_value_t = 40)]
-        count: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
 }
 
 #[derive(clap::Args)]
@@ -63,19 +52,19 @@ struct CheckArgs {
 }
 
 fn main() -> ExitCode {
+    // One Tesseract per worker thread: OpenMP threads inside each would
+    // oversubscribe the cores (8x slower measured). libgomp reads its
+    // environment when the library loads, before main, so set it and start over.
+    if std::env::var_os(OMP_THREAD_LIMIT).is_none() {
+        return restart_with_one_omp_thread();
+    }
     // The PDF sandbox re-executes this binary; it must not parse other arguments.
     if std::env::args().nth(1).as_deref() == Some(intake::sandbox::CHILD_ARG) {
         return intake::sandbox::child_main();
     }
-    // One Tesseract per worker thread: OpenMP inside it would oversubscribe
-    // the cores. Set before any thread or engine exists.
-    if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
-        std::env::set_var("OMP_THREAD_LIMIT", "1");
-    }
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Check(args) => check(args),
-        Command::Samples { out, count, seed } => samples(&out, count, seed),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,6 +73,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+const OMP_THREAD_LIMIT: &str = "OMP_THREAD_LIMIT";
+
+fn restart_with_one_omp_thread() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let error = match std::env::current_exe() {
+        Ok(exe) => std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env(OMP_THREAD_LIMIT, "1")
+            .exec(),
+        Err(e) => e,
+    };
+    eprintln!(
+        "intake: cannot restart with {OMP_THREAD_LIMIT}=1 ({error}); set it in the environment"
+    );
+    ExitCode::from(2)
 }
 
 fn check(args: CheckArgs) -> Result<()> {
@@ -117,7 +123,8 @@ fn check(args: CheckArgs) -> Result<()> {
         with_thread_engines(|engines| checker.check(engines, &request))
             .with_context(|| format!("{name}: OCR engine failed to start"))
     };
-    let reports: Vec<Result<Report>> = pool.install(|| args.files.par_iter().map(check_one).collect());
+    let reports: Vec<Result<Report>> =
+        pool.install(|| args.files.par_iter().map(check_one).collect());
     let mut out = std::io::stdout().lock();
     for report in reports {
         let report = report?;
@@ -155,7 +162,10 @@ fn today_utc() -> Date {
 fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     writeln!(out, "{}: {}", report.file, report.verdict.as_str())?;
     for f in &report.findings {
-        let field = f.field.map(|x| format!(" [{}]", x.as_str())).unwrap_or_default();
+        let field = f
+            .field
+            .map(|x| format!(" [{}]", x.as_str()))
+            .unwrap_or_default();
         writeln!(out, "  {:?}{field}: {}", f.code, f.message)?;
     }
     if let Some(doc) = &report.document {
@@ -165,16 +175,5 @@ fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
             }
         }
     }
-    Ok(())
-}
-
-fn samples(out: &Path, count: usize, seed: u64) -> Result<()> {
-    let manifest = intake_samples::generate(out, count, seed)
-        .with_context(|| format!("cannot generate samples in {}", out.display()))?;
-    println!(
-        "wrote {} files and manifest.json to {}",
-        manifest.entries.len(),
-        out.display()
-    );
     Ok(())
 }
