@@ -239,8 +239,24 @@ impl Checker {
             }
             None => {
                 let viz = engines.viz(&self.config.ocr).map_err(Stop::Engine)?;
-                let text = timings.time("ocr", || viz.read(&image));
-                let reading = timings.time("parse", || viz::read_fields(&text));
+                // No MRZ to tell the orientation: read upright, and only if
+                // nothing is recognised there, turned.
+                let mut reading = viz::VizReading::default();
+                for degrees in [0, 180, 90, 270] {
+                    let turned = (degrees != 0).then(|| locate::turn(&image, degrees));
+                    let page = turned.as_ref().unwrap_or(&image);
+                    let text = timings.time("ocr", || viz.read(page));
+                    reading = timings.time("parse", || viz::read_fields(&text));
+                    if reading.title_kind.is_some() || !reading.confident.is_empty() {
+                        if degrees != 0 {
+                            report.findings.push(finding(ReasonCode::AutoRotated, None));
+                            if let Some(q) = report.checks.quality.as_mut() {
+                                q.rotation = degrees;
+                            }
+                        }
+                        break;
+                    }
+                }
                 let kind = match (request.kind, reading.title_kind) {
                     (Some(declared), _) => declared,
                     (None, Some(shown)) => shown,

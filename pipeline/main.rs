@@ -26,6 +26,17 @@ struct Cli {
 enum Command {
     /// Check uploaded scans and print one verdict per file (JSON Lines with --json).
     Check(CheckArgs),
+    /// Generate synthetic document scans with ground truth and a manifest.
+    Samples {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of good documents (bad files are always added).
+        #[arg(long, default_value_t = 40)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -65,6 +76,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Check(args) => check(args),
+        Command::Samples { out, count, seed } => samples(&out, count, seed),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,5 +187,16 @@ fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn samples(out: &Path, count: usize, seed: u64) -> Result<()> {
+    let manifest = intake_samples::generate(out, count, seed)
+        .with_context(|| format!("cannot generate samples in {}", out.display()))?;
+    println!(
+        "wrote {} files, their profiles and manifest.json to {}",
+        manifest.entries.len(),
+        out.display()
+    );
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! Tesseract, lopdf in the sandbox, and samples from the generator.
 
 mod cli;
+mod samples;
 mod sandbox;
 
 use std::path::Path;

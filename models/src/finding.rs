@@ -44,6 +44,8 @@ pub enum ReasonCode {
     DocumentKindMismatch,
     // rejected
     DocumentExpired,
+    // snake_case would make it `under6_months`; SPEC spells `under_6_months`.
+    #[serde(rename = "passport_validity_under_6_months")]
     PassportValidityUnder6Months,
     StayDocumentExpired,
     // needs_review
@@ -83,4 +85,43 @@ pub struct Finding {
     pub field: Option<Field>,
     pub message: String,
     pub message_ru: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes exactly as SPEC writes them, in its order.
+    const SPEC_CODES: [&str; 21] = [
+        "file_empty",
+        "format_unsupported",
+        "file_corrupt",
+        "file_too_large",
+        "image_too_large",
+        "pdf_no_image",
+        "resolution_too_low",
+        "image_unreadable",
+        "mrz_not_found",
+        "mrz_unreadable",
+        "document_kind_mismatch",
+        "document_expired",
+        "passport_validity_under_6_months",
+        "stay_document_expired",
+        "field_mismatch",
+        "mrz_checksum_failed",
+        "qr_mismatch",
+        "low_confidence",
+        "transliteration_equivalent",
+        "date_format_equivalent",
+        "auto_rotated",
+    ];
+
+    #[test]
+    fn codes_serialise_as_spec_spells_them() {
+        for code in SPEC_CODES {
+            let parsed: ReasonCode = serde_json::from_value(serde_json::json!(code))
+                .unwrap_or_else(|e| panic!("{code}: {e}"));
+            assert_eq!(serde_json::to_value(parsed).unwrap(), code);
+        }
+    }
 }

@@ -1,1 +1,405 @@
 //! Deterministic generator of synthetic document scans with ground truth.
+//!
+//! `generate(out, count, seed)` writes `count` document scans (TD3 passports,
+//! TD1 and TD2 ID cards, MRV-A visas, migration cards and residence-permit
+//! pages), each rendered at a true dpi with the MRZ at its physical 2.54 mm
+//! pitch, degraded like a real scan and saved as JPEG, PNG or PDF with
+//! correct, missing or wrong density metadata; then the bad files every
+//! upload handler meets; then `manifest.json` with the ground truth, the
+//! expected verdict and declared profiles (matching, equivalent, mismatched).
+//! The same seed gives the same files.
+
+pub mod bad;
+pub mod date;
+pub mod degrade;
+pub mod documents;
+pub mod encode;
+pub mod mrz;
+pub mod people;
+pub mod render;
+pub mod translit;
+
+use date::{Date, TODAY};
+use degrade::Degradation;
+use documents::{Document, Validity};
+use encode::PdfImage;
+use intake_models::{DocumentFields, DocumentKind, MrzFormat};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Why the generator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SamplesError {
+    #[error(transparent)]
+    Fonts(#[from] render::FontError),
+    #[error(transparent)]
+    Encode(#[from] encode::EncodeError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The ground truth of a generated set.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub seed: u64,
+    /// The submission date the expected verdicts assume (`--today`).
+    pub today: String,
+    pub entries: Vec<Entry>,
+}
+
+/// One generated file.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    pub file: String,
+    /// The content format (`jpeg`, `png`, `pdf`, or what a bad file is).
+    pub format: String,
+    pub kind: Option<DocumentKind>,
+    pub mrz_format: Option<MrzFormat>,
+    pub true_dpi: Option<f32>,
+    /// The density the file claims, if any.
+    pub metadata_dpi: Option<f32>,
+    pub degradation: Option<&'static str>,
+    /// The fields as intake must report them; `null` for bad files.
+    pub fields: Option<DocumentFields>,
+    pub mrz_lines: Vec<String>,
+    pub qr: Option<String>,
+    pub names_truncated: bool,
+    /// Without a profile, on `today`.
+    pub expected_verdict: &'static str,
+    pub expected_codes: Vec<&'static str>,
+    pub profiles: Vec<ProfileFile>,
+}
+
+/// A declared profile written next to the scans.
+#[derive(Debug, Serialize)]
+pub struct ProfileFile {
+    /// `matching`, `transliteration`, `transliteration_old`, `date_format`,
+    /// or `mismatch_<field>`.
+    pub name: String,
+    pub file: String,
+}
+
+/// The MRZ layouts drawn, in turn; `None` is a document without an MRZ.
+const LAYOUTS: [Option<MrzFormat>; 6] = [
+    Some(MrzFormat::TD3),
+    Some(MrzFormat::TD1),
+    Some(MrzFormat::MrvA),
+    Some(MrzFormat::TD3),
+    Some(MrzFormat::TD2),
+    None,
+];
+
+/// Clean scans come at these true resolutions, in turn.
+const CLEAN_DPI: [f32; 4] = [300.0, 400.0, 300.0, 600.0];
+
+/// Writes `count` documents, the bad files and `manifest.json` to `out`.
+pub fn generate(out: &Path, count: usize, seed: u64) -> Result<Manifest, SamplesError> {
+    write(out, "profiles/.keep", b"")?;
+    let fonts = render::Fonts::load()?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut entries = Vec::with_capacity(count + 12);
+    for i in 0..count {
+        entries.push(document_entry(out, i, &fonts, &mut rng)?);
+    }
+    let sample = Document::generate(&mut rng, Some(MrzFormat::TD3), Validity::Valid);
+    let scan = sample.render(&fonts, 300.0);
+    for file in bad::all(&scan, &mut rng)? {
+        write(out, file.name, &file.bytes)?;
+        entries.push(Entry {
+            file: file.name.to_string(),
+            format: file.format.to_string(),
+            kind: None,
+            mrz_format: None,
+            true_dpi: None,
+            metadata_dpi: None,
+            degradation: None,
+            fields: None,
+            mrz_lines: Vec::new(),
+            qr: None,
+            names_truncated: false,
+            expected_verdict: "needs_correction",
+            expected_codes: vec![file.expected_code],
+            profiles: Vec::new(),
+        });
+    }
+    let manifest = Manifest {
+        seed,
+        today: TODAY.iso(),
+        entries,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::from);
+    let json = json.map_err(|source| SamplesError::Write {
+        path: out.join("manifest.json"),
+        source,
+    })?;
+    write(out, "manifest.json", &json)?;
+    Ok(manifest)
+}
+
+/// The `i`-th document: layouts, degradations, dpi and formats rotate so that
+/// any dozen consecutive documents cover them all; one document in two is clean.
+fn document_entry(
+    out: &Path,
+    i: usize,
+    fonts: &render::Fonts,
+    rng: &mut StdRng,
+) -> Result<Entry, SamplesError> {
+    // Pairs share a layout; the pairing of layouts and degradations shifts
+    // every 24 documents.
+    let layout = LAYOUTS[(i / 2 + i / 24) % LAYOUTS.len()];
+    let validity = match rng.gen_range(0..12) {
+        0 => Validity::Expired,
+        1 if layout == Some(MrzFormat::TD3) => Validity::ExpiringSoon,
+        _ => Validity::Valid,
+    };
+    let doc = Document::generate(rng, layout, validity);
+    let degradation = if i % 2 == 0 {
+        Degradation::Clean
+    } else {
+        Degradation::ALL[1 + (i / 2) % (Degradation::ALL.len() - 1)]
+    };
+    let dpi = match degradation {
+        Degradation::Clean => CLEAN_DPI[(i / 2) % CLEAN_DPI.len()],
+        Degradation::LowDpi => rng.gen_range(150.0..220.0f32).round(),
+        _ => 300.0,
+    };
+    let scan = degrade::apply(doc.render(fonts, dpi), degradation, dpi, rng);
+
+    // Formats rotate independently of layouts; an A4 page is never a PNG
+    // (a 300 dpi A4 PNG of a real scan is over the size limit).
+    let mut format = ["jpeg", "png", "pdf"][(i / 6 + i) % 3];
+    if degradation == Degradation::A4Page && format == "png" {
+        format = "jpeg";
+    }
+    let metadata_dpi = match (format, i % 5) {
+        ("pdf", _) => None,
+        (_, 3) => None,
+        // A scanner default that does not match the scan.
+        (_, 4) => Some(72.0),
+        _ => Some(dpi),
+    };
+    let stem = format!(
+        "{i:03}_{}_{}",
+        layout.map_or(doc.kind.as_str(), mrz_format_name),
+        degradation.as_str()
+    );
+    // One PNG in six is named .jpg: judged by content, it passes.
+    let extension = match format {
+        "png" if i % 6 == 1 => "jpg",
+        "jpeg" => "jpg",
+        other => other,
+    };
+    let bytes = match format {
+        "jpeg" => {
+            let quality = if degradation == Degradation::JpegLow {
+                35
+            } else {
+                90
+            };
+            encode::jpeg(&scan, quality, metadata_dpi.map(|d| d as u16))?
+        }
+        "png" => encode::png(&scan, metadata_dpi)?,
+        _ => {
+            let how = if i % 4 < 2 {
+                PdfImage::Jpeg
+            } else {
+                PdfImage::Flate
+            };
+            encode::pdf(&scan, dpi, how)?
+        }
+    };
+    let file = format!("{stem}.{extension}");
+    write(out, &file, &bytes)?;
+
+    let (mut verdict, mut codes) = doc.expected();
+    if let Some(code) = degradation.expected_code() {
+        verdict = "needs_correction";
+        codes.push(code);
+    }
+    codes.extend(degradation.info_code());
+    let profiles = write_profiles(out, &stem, &doc)?;
+    Ok(Entry {
+        file,
+        format: format.to_string(),
+        kind: Some(doc.kind),
+        mrz_format: doc.mrz_format,
+        true_dpi: Some(dpi),
+        metadata_dpi,
+        degradation: Some(degradation.as_str()),
+        fields: Some(doc.fields.clone()),
+        mrz_lines: doc.mrz_lines.clone(),
+        qr: doc.qr.clone(),
+        names_truncated: doc.names_truncated,
+        expected_verdict: verdict,
+        expected_codes: codes,
+        profiles,
+    })
+}
+
+fn mrz_format_name(format: MrzFormat) -> &'static str {
+    match format {
+        MrzFormat::TD1 => "td1",
+        MrzFormat::TD2 => "td2",
+        MrzFormat::TD3 => "td3",
+        MrzFormat::MrvA => "mrva",
+        MrzFormat::MrvB => "mrvb",
+    }
+}
+
+/// The profiles an applicant could declare for `doc`: the form as filled in
+/// (full names, ISO dates), equivalent spellings, and one-field mismatches.
+fn write_profiles(
+    out: &Path,
+    stem: &str,
+    doc: &Document,
+) -> Result<Vec<ProfileFile>, SamplesError> {
+    let truth = &doc.fields;
+    let latin = &doc.holder.latin;
+    let matching = DocumentFields {
+        surname: Some(latin.surname.clone()),
+        given_names: Some(latin.given_names.clone()).filter(|g| !g.is_empty()),
+        document_number: truth.document_number.clone(),
+        nationality: truth.nationality.clone(),
+        birth_date: truth.birth_date.clone(),
+        sex: truth.sex.clone(),
+        expiry_date: truth.expiry_date.clone(),
+        ..DocumentFields::default()
+    };
+    let mut profiles = vec![("matching", matching.clone())];
+    if let Some(cyrillic) = &doc.holder.cyrillic {
+        profiles.push((
+            "transliteration",
+            DocumentFields {
+                surname: Some(cyrillic.surname.clone()),
+                given_names: Some(cyrillic.given_names.clone()).filter(|g| !g.is_empty()),
+                ..matching.clone()
+            },
+        ));
+    }
+    if let Some(old) = doc.holder.older_latin() {
+        profiles.push((
+            "transliteration_old",
+            DocumentFields {
+                surname: Some(old.surname),
+                given_names: Some(old.given_names).filter(|g| !g.is_empty()),
+                ..matching.clone()
+            },
+        ));
+    }
+    let dotted = |iso: &Option<String>| iso.as_deref().and_then(Date::parse_iso).map(Date::dotted);
+    profiles.push((
+        "date_format",
+        DocumentFields {
+            birth_date: dotted(&matching.birth_date),
+            expiry_date: dotted(&matching.expiry_date),
+            ..matching.clone()
+        },
+    ));
+    profiles.push((
+        "mismatch_surname",
+        DocumentFields {
+            surname: Some(change_one_letter(&latin.surname)),
+            ..matching.clone()
+        },
+    ));
+    profiles.push((
+        "mismatch_birth_date",
+        DocumentFields {
+            birth_date: matching
+                .birth_date
+                .as_deref()
+                .and_then(Date::parse_iso)
+                .map(|d| d.add_years(-1).iso()),
+            ..matching.clone()
+        },
+    ));
+    profiles.push((
+        "mismatch_document_number",
+        DocumentFields {
+            document_number: matching.document_number.as_deref().map(change_last_digit),
+            ..matching.clone()
+        },
+    ));
+
+    let mut files = Vec::with_capacity(profiles.len());
+    for (name, profile) in profiles {
+        let file = format!("profiles/{stem}.{name}.json");
+        let json = serde_json::to_vec_pretty(&profile).map_err(|e| SamplesError::Write {
+            path: out.join(&file),
+            source: e.into(),
+        })?;
+        write(out, &file, &json)?;
+        files.push(ProfileFile {
+            name: name.to_string(),
+            file,
+        });
+    }
+    Ok(files)
+}
+
+/// A typo no transliteration explains: a middle letter becomes `M` (or `R`).
+fn change_one_letter(name: &str) -> String {
+    let mut chars: Vec<char> = name.chars().collect();
+    let middle = chars.len() / 2;
+    if let Some(c) = chars.get_mut(middle) {
+        *c = if *c == 'M' { 'R' } else { 'M' };
+    }
+    chars.into_iter().collect()
+}
+
+fn change_last_digit(number: &str) -> String {
+    let mut chars: Vec<char> = number.chars().collect();
+    if let Some(c) = chars.iter_mut().rev().find(|c| c.is_ascii_digit()) {
+        *c = if *c == '7' { '3' } else { '7' };
+    }
+    chars.into_iter().collect()
+}
+
+fn write(out: &Path, name: &str, bytes: &[u8]) -> Result<(), SamplesError> {
+    let path = out.join(name);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, bytes));
+    written.map_err(|source| SamplesError::Write { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_change_exactly_one_character() {
+        assert_eq!(change_one_letter("TURSUNOV"), "TURSMNOV");
+        assert_eq!(change_last_digit("FA1234567"), "FA1234563");
+        assert_eq!(change_last_digit("AB12"), "AB17");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_set() {
+        let a = tempdir("a");
+        let b = tempdir("b");
+        let ma = generate(&a, 7, 11).unwrap();
+        let mb = generate(&b, 7, 11).unwrap();
+        assert_eq!(ma.entries.len(), mb.entries.len());
+        for e in &ma.entries {
+            let x = std::fs::read(a.join(&e.file)).unwrap();
+            let y = std::fs::read(b.join(&e.file)).unwrap();
+            assert!(x == y, "{} differs between runs", e.file);
+        }
+        let _ = std::fs::remove_dir_all(a);
+        let _ = std::fs::remove_dir_all(b);
+    }
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("intake-samples-unit-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+}

@@ -104,6 +104,10 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "The QR code on the document does not agree with the printed data. A specialist will check the document.".into(),
             "Данные QR-кода на документе не совпадают с напечатанными. Документ проверит специалист.".into(),
         ),
+        LowConfidence if field.is_none() => (
+            "The document's data could not be read with confidence. A specialist will check the document.".into(),
+            "Данные документа не удалось уверенно распознать. Документ проверит специалист.".into(),
+        ),
         LowConfidence => (
             format!("The {en_field} could not be confirmed automatically. A specialist will check it."),
             format!("Поле «{ru_field}» не удалось подтвердить автоматически. Его проверит специалист."),

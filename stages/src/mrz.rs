@@ -77,7 +77,170 @@ fn name_field(format: MrzFormat) -> (usize, usize) {
 }
 
 /// Parses OCR'd MRZ lines. `today` sets the century of two-digit years.
+///
+/// Beyond the crate's repairs, two that only proof may make: a document
+/// number mixes letters and digits, so only its check digit (and the
+/// composite) can tell `0` from `O`; and a country code has no check digit,
+/// so a confusion is undone only when exactly one reading is a known code.
 pub fn parse(lines: &[String], today: Date) -> Result<ParsedMrz, MrzError> {
+    let mut parsed = parse_lines(lines, today)?;
+    if parsed.failed_checks.contains(&Field::DocumentNumber) {
+        if let Some(repaired) = repair_document_number(&parsed, today) {
+            parsed = repaired;
+        }
+    }
+    Ok(repair_country_codes(parsed, today))
+}
+
+/// OCR-B look-alikes across letters and digits.
+fn look_alikes(c: char) -> &'static [char] {
+    match c {
+        '0' => &['O', 'D', 'Q'],
+        'O' | 'D' | 'Q' => &['0'],
+        '1' => &['I'],
+        'I' => &['1', 'J'],
+        'J' => &['I'],
+        '8' => &['B'],
+        'B' => &['8'],
+        '5' => &['S'],
+        'S' => &['5'],
+        '2' => &['Z'],
+        'Z' => &['2'],
+        '6' => &['G'],
+        'G' => &['6'],
+        _ => &[],
+    }
+}
+
+/// The document number's characters: (line, columns), with the TD1 overflow
+/// into the optional data (Part 5 note j) when the check digit is `<`.
+fn document_number_span(lines: &[String], format: MrzFormat) -> (usize, std::ops::Range<usize>) {
+    match format {
+        MrzFormat::TD1 => {
+            let line = lines.first().map(String::as_bytes).unwrap_or_default();
+            if line.get(14) == Some(&b'<') {
+                let end = (15..30).find(|&i| line.get(i) == Some(&b'<')).unwrap_or(30);
+                (0, 5..end)
+            } else {
+                (0, 5..14)
+            }
+        }
+        _ => (1, 0..9),
+    }
+}
+
+/// Swaps of one or two look-alikes in the document number that make every
+/// check digit agree. Of the candidates (the crate may repair further), the
+/// one closest to what was read is taken, and only if no other is as close
+/// (or, as close, as usual in shape: letters before digits).
+fn repair_document_number(parsed: &ParsedMrz, today: Date) -> Option<ParsedMrz> {
+    let lines = &parsed.reading.lines;
+    let (line, span) = document_number_span(lines, parsed.reading.format);
+    let chars: Vec<char> = lines.get(line)?.chars().collect();
+    let swaps: Vec<(usize, char)> = span
+        .filter(|i| chars.get(*i) != Some(&'<'))
+        .flat_map(|i| {
+            chars
+                .get(i)
+                .map(|c| look_alikes(*c).iter().map(move |a| (i, *a)))
+        })
+        .flatten()
+        .take(24)
+        .collect();
+    let mut candidates: Vec<(u32, ParsedMrz)> = Vec::new();
+    let mut consider = |picked: &[(usize, char)]| {
+        let mut fixed = chars.clone();
+        for &(i, c) in picked {
+            fixed[i] = c;
+        }
+        let mut candidate = lines.clone();
+        candidate[line] = fixed.into_iter().collect();
+        let Some(repaired) = parse_lines(&candidate, today).ok() else {
+            return;
+        };
+        if !repaired.reading.check_digits_valid
+            || candidates
+                .iter()
+                .any(|(_, c)| c.reading.lines == repaired.reading.lines)
+        {
+            return;
+        }
+        let distance = lines
+            .iter()
+            .zip(&repaired.reading.lines)
+            .map(|(a, b)| a.chars().zip(b.chars()).filter(|(x, y)| x != y).count() as u32)
+            .sum();
+        candidates.push((distance, repaired));
+    };
+    for (n, a) in swaps.iter().enumerate() {
+        consider(&[*a]);
+        for b in swaps.iter().skip(n + 1).filter(|b| b.0 != a.0) {
+            consider(&[*a, *b]);
+        }
+    }
+    // Ties go to the usual shape of document numbers: letters, then digits.
+    let rank = |(distance, c): &(u32, ParsedMrz)| {
+        let number = c.fields.document_number.as_deref().unwrap_or("");
+        let first_digit = number
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(number.len());
+        let late_letters = number[first_digit..]
+            .chars()
+            .filter(char::is_ascii_alphabetic)
+            .count() as u32;
+        (*distance, late_letters)
+    };
+    let closest = candidates.iter().map(rank).min()?;
+    let mut best = candidates.into_iter().filter(|c| rank(c) == closest);
+    let (distance, mut repaired) = best.next()?;
+    if best.next().is_some() {
+        return None;
+    }
+    repaired.reading.corrections += parsed.reading.corrections + distance;
+    Some(repaired)
+}
+
+/// Issuing state and nationality: an unknown code with exactly one known
+/// look-alike (`TIK` → `TJK`) is read as that code.
+fn repair_country_codes(mut parsed: ParsedMrz, today: Date) -> ParsedMrz {
+    let spans = match parsed.reading.format {
+        MrzFormat::TD1 => [(0, 2..5), (1, 15..18)],
+        _ => [(0, 2..5), (1, 10..13)],
+    };
+    for (line, span) in spans {
+        let Some(text) = parsed.reading.lines.get(line) else {
+            continue;
+        };
+        let Some(code) = text.get(span.clone()) else {
+            continue;
+        };
+        let known = |c: &str| mrz::country_name(c.trim_end_matches('<')).is_some();
+        if known(code) {
+            continue;
+        }
+        let mut found = Vec::new();
+        for (i, c) in code.char_indices() {
+            for alike in look_alikes(c).iter().filter(|a| a.is_ascii_uppercase()) {
+                let mut candidate = code.to_string();
+                candidate.replace_range(i..i + 1, &alike.to_string());
+                if known(&candidate) {
+                    found.push(candidate);
+                }
+            }
+        }
+        if let [only] = found.as_slice() {
+            let mut lines = parsed.reading.lines.clone();
+            lines[line].replace_range(span, only);
+            if let Ok(mut repaired) = parse_lines(&lines, today) {
+                repaired.reading.corrections += parsed.reading.corrections + 1;
+                parsed = repaired;
+            }
+        }
+    }
+    parsed
+}
+
+fn parse_lines(lines: &[String], today: Date) -> Result<ParsedMrz, MrzError> {
     let lines: Vec<String> = lines
         .iter()
         .map(|l| l.trim().to_ascii_uppercase().replace(' ', ""))
@@ -225,6 +388,51 @@ mod tests {
 
     fn lines(l: &[&str]) -> Vec<String> {
         l.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A TD3 second line with correct check digits for `number`.
+    fn td3_line2(number: &str, nationality: &str) -> String {
+        let cd = |s: &str| char::from(b'0' + check_digit(s).unwrap());
+        let body = format!(
+            "{number}{}{nationality}740812{}F120415{}{}<",
+            cd(number),
+            cd("740812"),
+            cd("120415"),
+            "<".repeat(14)
+        );
+        let composite = format!("{}{}{}", &body[0..10], &body[13..20], &body[21..43]);
+        format!("{body}{}", cd(&composite))
+    }
+
+    #[test]
+    fn zero_and_letter_o_in_a_document_number_are_told_apart_by_its_check_digit() {
+        let truth = td3_line2("AO1234567", "UTO");
+        let read = truth.replacen("AO", "A0", 1);
+        let line1 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<".to_string();
+        let p = parse(&[line1, read], today()).unwrap();
+        assert_eq!(field(&p, Field::DocumentNumber), "AO1234567");
+        assert!(p.reading.check_digits_valid);
+        assert!(p.reading.corrections >= 1);
+    }
+
+    #[test]
+    fn a_tie_goes_to_letters_before_digits() {
+        // `C1…` repairs to `CI…` or to `…D…`: both pass every check digit.
+        let line1 = "P<MDALUPU<<MIHAI<<<<<<<<<<<<<<<<<<<<<<<<<<<<".to_string();
+        let read = "C169970997MDA8603094M26082715819650208975234".to_string();
+        let p = parse(&[line1, read], today()).unwrap();
+        assert_eq!(field(&p, Field::DocumentNumber), "CI6997099");
+    }
+
+    #[test]
+    fn an_unknown_country_code_is_repaired_only_to_the_one_known_look_alike() {
+        let line1 = "P<TJKERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<".to_string();
+        let read = td3_line2("L898902C3", "TIK");
+        let p = parse(&[line1.clone(), read], today()).unwrap();
+        assert_eq!(field(&p, Field::Nationality), "TJK");
+        // A known code is never changed, even if a look-alike is known too.
+        let p = parse(&[line1, td3_line2("L898902C3", "UTO")], today()).unwrap();
+        assert_eq!(field(&p, Field::Nationality), "UTO");
     }
 
     fn field(p: &ParsedMrz, f: Field) -> &str {

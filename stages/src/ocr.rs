@@ -25,6 +25,23 @@ const STRIP_PITCH: f32 = 30.0;
 /// Most empty cells per line read again one by one.
 const MAX_REREAD_CELLS: usize = 4;
 const MRZ_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
+const DIGITS: &str = "0123456789<";
+
+/// Cells that hold only digits or `<` (dates and check digits, ICAO 9303
+/// Parts 4–7) in a grid of `shape` = (lines, characters): (line, column).
+fn digit_cells(shape: (usize, usize)) -> Vec<(usize, usize)> {
+    let mut cells = Vec::new();
+    match shape {
+        (3, 30) => {
+            cells.push((0, 14));
+            cells.extend((0..7).chain(8..15).chain(29..30).map(|c| (1, c)));
+        }
+        // TD2, TD3 and visas alike; their last column is a digit only in TD2/TD3.
+        (2, _) => cells.extend([9].into_iter().chain(13..20).chain(21..28).map(|c| (1, c))),
+        _ => {}
+    }
+    cells
+}
 
 #[derive(Debug, Error)]
 pub enum OcrError {
@@ -57,6 +74,9 @@ impl Engine {
         // take these only at start-up, so a refusal is not an error.
         let _ = engine.set("load_system_dawg", "0");
         let _ = engine.set("load_freq_dawg", "0");
+        // Strips are handed over at a known scale; this also stops Tesseract
+        // printing its own resolution guess on stderr.
+        let _ = engine.set("user_defined_dpi", "300");
         Ok(engine)
     }
 
@@ -110,7 +130,7 @@ impl MrzOcr {
                     for (i, cell) in cells.iter_mut().enumerate() {
                         if cell.is_none() {
                             reread_cells += 1;
-                            *cell = self.read_one_cell(strip, i);
+                            *cell = self.read_one_cell(strip, i, MRZ_ALPHABET);
                         }
                     }
                 }
@@ -119,6 +139,19 @@ impl MrzOcr {
             })
             .collect();
         fillers_by_template(&strips, &mut lines);
+        // A letter where only a digit may stand is read again as a digit
+        // (`9` read as `I` defeats the parser's I→1 repair).
+        for (line, column) in digit_cells(location.shape) {
+            let (Some(strip), Some(row)) = (strips.get(line), lines.get_mut(line)) else {
+                continue;
+            };
+            if row.get(column).is_some_and(char::is_ascii_alphabetic) {
+                reread_cells += 1;
+                if let Some(digit) = self.read_one_cell(strip, column, DIGITS) {
+                    row[column] = digit;
+                }
+            }
+        }
         MrzText {
             lines: lines.into_iter().map(String::from_iter).collect(),
             reread_cells,
@@ -151,8 +184,8 @@ impl MrzOcr {
         best.into_iter().map(|s| s.map(|(_, c)| c)).collect()
     }
 
-    /// Reads cell `index` of a strip on its own (a dropped symbol).
-    fn read_one_cell(&mut self, strip: &GrayImage, index: usize) -> Option<char> {
+    /// Reads cell `index` of a strip on its own, as one of `alphabet`.
+    fn read_one_cell(&mut self, strip: &GrayImage, index: usize, alphabet: &str) -> Option<char> {
         let x0 = (STRIP_PITCH * (index as f32 + 0.5)).max(0.0) as u32;
         let w = STRIP_PITCH as u32;
         if x0 + w > strip.width() {
@@ -165,13 +198,17 @@ impl MrzOcr {
             i64::from(w),
             0,
         );
-        if self.engine.set("tessedit_pageseg_mode", "10").is_err() || !self.engine.set_image(&cell)
+        let text = if self.engine.set("tessedit_pageseg_mode", "10").is_ok()
+            && self.engine.set("tessedit_char_whitelist", alphabet).is_ok()
+            && self.engine.set_image(&cell)
         {
-            return None;
-        }
-        let text = self.engine.api.get_utf8_text().ok();
+            self.engine.api.get_utf8_text().ok()
+        } else {
+            None
+        };
         let _ = self.engine.set("tessedit_pageseg_mode", "7");
-        text?.chars().find(|c| MRZ_ALPHABET.contains(*c))
+        let _ = self.engine.set("tessedit_char_whitelist", MRZ_ALPHABET);
+        text?.chars().find(|c| alphabet.contains(*c))
     }
 }
 

@@ -1,0 +1,375 @@
+//! The documents the generator draws: a passport data page (TD3), ID cards
+//! (TD1, TD2), a Russian visa (MRV-A) and a Cyrillic migration card or
+//! residence-permit page without an MRZ, each at its physical size.
+
+use crate::date::{Date, TODAY};
+use crate::mrz::{self, MrzInput};
+use crate::people::{Names, Person};
+use crate::render::{Fonts, Page, MRZ_PITCH_MM};
+use image::GrayImage;
+use intake_models::{DocumentFields, DocumentKind, MrzFormat};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+/// Distance between MRZ lines, cap top to cap top.
+const MRZ_LINE_PITCH_MM: f32 = 4.2;
+
+/// A document with its ground truth, ready to render at any dpi.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub kind: DocumentKind,
+    pub mrz_format: Option<MrzFormat>,
+    pub holder: Person,
+    /// The fields exactly as intake should report them.
+    pub fields: DocumentFields,
+    pub mrz_lines: Vec<String>,
+    /// The QR payload printed on the document, if any.
+    pub qr: Option<String>,
+    /// Whether the MRZ name field cut the holder's names short.
+    pub names_truncated: bool,
+    /// Printed in the visual zone.
+    issue_date: Date,
+    expiry: Date,
+    number: String,
+}
+
+/// Which validity case to draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    Valid,
+    /// Expired before the submission date.
+    Expired,
+    /// A passport expiring within six months of the submission date.
+    ExpiringSoon,
+}
+
+impl Document {
+    /// A document of `format` (or, with `None`, a migration card or residence
+    /// permit page) for a holder drawn from `rng`.
+    pub fn generate(rng: &mut StdRng, format: Option<MrzFormat>, validity: Validity) -> Document {
+        let holder = Person::generate(rng);
+        let kind = match format {
+            Some(MrzFormat::TD3) => DocumentKind::Passport,
+            Some(MrzFormat::MrvA) | Some(MrzFormat::MrvB) => DocumentKind::Visa,
+            Some(_) => DocumentKind::IdCard,
+            None if rng.gen_ratio(1, 3) => DocumentKind::ResidencePermit,
+            None => DocumentKind::MigrationCard,
+        };
+        let expiry = match validity {
+            Validity::Expired => TODAY.add_days(-rng.gen_range(10..900)),
+            Validity::ExpiringSoon => TODAY.add_days(rng.gen_range(5..170)),
+            Validity::Valid if kind.is_stay_document() => TODAY.add_days(rng.gen_range(20..700)),
+            Validity::Valid => TODAY.add_days(rng.gen_range(200..3600)),
+        };
+        let issue_date = expiry.add_years(if kind.is_stay_document() { -1 } else { -10 });
+        let code = holder.country.code;
+        let number = match kind {
+            DocumentKind::Passport => holder
+                .country
+                .passport_number
+                .chars()
+                .map(|c| match c {
+                    'L' => letter(rng),
+                    _ => char::from(b'0' + rng.gen_range(0..10u8)),
+                })
+                .collect(),
+            DocumentKind::Visa => {
+                format!("{:09}", rng.gen_range(100_000_000..1_000_000_000u64))
+            }
+            // One TD1 card in four has a number longer than nine characters
+            // (ICAO 9303 Part 5 note j: it overflows into the optional data).
+            DocumentKind::IdCard if format == Some(MrzFormat::TD1) && rng.gen_ratio(1, 4) => {
+                format!(
+                    "{}{:011}",
+                    letter(rng),
+                    rng.gen_range(0..100_000_000_000u64)
+                )
+            }
+            DocumentKind::IdCard => format!("{}{:08}", letter(rng), rng.gen_range(0..100_000_000)),
+            _ => format!(
+                "{:04}{:07}",
+                rng.gen_range(1000..10000),
+                rng.gen_range(0..10_000_000)
+            ),
+        };
+
+        let mut doc = Document {
+            kind,
+            mrz_format: format,
+            holder,
+            fields: DocumentFields::default(),
+            mrz_lines: Vec::new(),
+            qr: None,
+            names_truncated: false,
+            issue_date,
+            expiry,
+            number,
+        };
+        match format {
+            Some(format) => {
+                let input = doc.mrz_input(format, code, expiry, rng);
+                // Inputs are built from MRZ-clean parts; a failure is a generator bug.
+                let lines = mrz::build(&input).unwrap_or_else(|e| panic!("MRZ builder: {e}"));
+                doc.fields = mrz::fields(&input, &lines);
+                doc.names_truncated = doc.fields.surname.as_deref()
+                    != Some(doc.holder.latin.surname.as_str())
+                    || doc.fields.given_names.as_deref()
+                        != Some(doc.holder.latin.given_names.as_str()).filter(|g| !g.is_empty());
+                doc.mrz_lines = lines;
+            }
+            None => {
+                doc.fields = DocumentFields {
+                    surname: Some(doc.holder.latin.surname.clone()),
+                    given_names: Some(doc.holder.latin.given_names.clone()),
+                    document_number: Some(doc.number.clone()),
+                    nationality: Some(code.to_string()),
+                    birth_date: Some(doc.holder.birth_date.iso()),
+                    sex: Some(doc.holder.sex.latin().to_string()),
+                    expiry_date: Some(expiry.iso()),
+                    ..DocumentFields::default()
+                };
+            }
+        }
+        // Residence permits and migration cards carry a QR code; so do some cards.
+        if format.is_none() || (format == Some(MrzFormat::TD1) && rng.gen_ratio(1, 2)) {
+            doc.qr = Some(doc.qr_payload());
+        }
+        doc
+    }
+
+    fn mrz_input(&self, format: MrzFormat, code: &str, expiry: Date, rng: &mut StdRng) -> MrzInput {
+        let (document_code, issuing_state) = match format {
+            MrzFormat::TD3 => ("P<", code),
+            MrzFormat::TD1 => ("ID", code),
+            MrzFormat::TD2 => ("I<", code),
+            _ => ("V<", "RUS"),
+        };
+        let optional_data = match format {
+            MrzFormat::TD3 if rng.gen_bool(0.5) => format!(
+                "{:014}",
+                rng.gen_range(0..u64::MAX / 2) % 100_000_000_000_000
+            ),
+            _ => String::new(),
+        };
+        MrzInput {
+            format,
+            document_code: document_code.into(),
+            issuing_state: issuing_state.into(),
+            surname: self.holder.latin.surname.clone(),
+            given_names: self.holder.latin.given_names.clone(),
+            document_number: self.number.clone(),
+            nationality: code.into(),
+            birth_date: self.holder.birth_date,
+            sex: self.holder.sex.latin().into(),
+            expiry_date: expiry,
+            optional_data,
+        }
+    }
+
+    /// The structured payload intake's QR stage reads.
+    fn qr_payload(&self) -> String {
+        let f = &self.fields;
+        let get = |v: &Option<String>| v.clone().unwrap_or_default();
+        format!(
+            "INTAKE1|kind={}|number={}|surname={}|given_names={}|birth_date={}|expiry_date={}|nationality={}|sex={}",
+            self.kind.as_str(),
+            get(&f.document_number),
+            self.holder.latin.surname,
+            self.holder.latin.given_names,
+            get(&f.birth_date),
+            get(&f.expiry_date),
+            get(&f.nationality),
+            get(&f.sex),
+        )
+    }
+
+    /// Width and height in millimetres.
+    pub fn size_mm(&self) -> (f32, f32) {
+        match self.mrz_format {
+            Some(MrzFormat::TD3) => (125.0, 88.0),
+            Some(MrzFormat::TD1) => (85.6, 54.0),
+            Some(MrzFormat::TD2) => (105.0, 74.0),
+            Some(_) => (120.0, 80.0),
+            None => (148.0, 105.0),
+        }
+    }
+
+    /// The document as a scanner at `dpi` would see it, upright and clean.
+    pub fn render(&self, fonts: &Fonts, dpi: f32) -> GrayImage {
+        let (w, h) = self.size_mm();
+        let mut page = Page::new(w, h, dpi);
+        match self.mrz_format {
+            Some(format) => self.draw_mrz_document(&mut page, fonts, format),
+            None => self.draw_stay_card(&mut page, fonts),
+        }
+        page.image
+    }
+
+    fn draw_mrz_document(&self, page: &mut Page, fonts: &Fonts, format: MrzFormat) {
+        let (w, h) = self.size_mm();
+        let width = self.mrz_lines.first().map_or(44, String::len) as f32;
+        let rows = self.mrz_lines.len() as f32;
+        let mrz_top = h - 5.0 - (rows - 1.0) * MRZ_LINE_PITCH_MM - 2.4;
+        let small = w < 100.0;
+        let (label, value) = if small { (1.3, 1.9) } else { (1.5, 2.3) };
+        let row = if small { 4.6 } else { 6.0 };
+        page.guilloche(0.0, 0.0, w, mrz_top - 2.0);
+
+        let title = match format {
+            MrzFormat::TD3 => "PASSPORT / ПАСПОРТ",
+            MrzFormat::MrvA | MrzFormat::MrvB => "ВИЗА / VISA",
+            _ => "IDENTITY CARD",
+        };
+        let state = match format {
+            MrzFormat::MrvA | MrzFormat::MrvB => "РОССИЙСКАЯ ФЕДЕРАЦИЯ / RUSSIAN FEDERATION",
+            _ => self.holder.country.state_name,
+        };
+        page.text(&fonts.bold, 4.0, 2.5, value * 0.9, state);
+        page.text(&fonts.bold, w * 0.55, 2.5 + row * 0.6, value * 0.9, title);
+
+        let photo_w = if small { 20.0 } else { 30.0 };
+        page.photo(4.0, 8.0, photo_w, (mrz_top - 11.0).min(photo_w * 1.3));
+        let x = photo_w + 8.0;
+        let f = &self.fields;
+        let dash = String::from("-");
+        let names = &self.holder.latin;
+        let mut rows: Vec<(&str, String)> = vec![
+            ("Surname / Фамилия", names.surname.clone()),
+            ("Given names / Имя", names.given_names.clone()),
+            (
+                "Nationality / Гражданство",
+                self.holder.country.short_name.to_string(),
+            ),
+            (
+                "Date of birth / Дата рождения",
+                self.holder.birth_date.spelled(),
+            ),
+            (
+                "Sex / Пол",
+                format!(
+                    "{} / {}",
+                    self.holder.sex.cyrillic(),
+                    self.holder.sex.latin()
+                ),
+            ),
+            (
+                "Date of expiry / Дата окончания срока",
+                f.expiry_date
+                    .as_ref()
+                    .map_or(dash.clone(), |_| self.expiry().spelled()),
+            ),
+            ("Document No. / Номер", self.number.clone()),
+        ];
+        if !small {
+            rows.insert(
+                4,
+                (
+                    "Place of birth / Место рождения",
+                    self.holder.birth_place.to_string(),
+                ),
+            );
+            rows.push(("Date of issue / Дата выдачи", self.issue_date.spelled()));
+        }
+        if let Some(cyr) = &self.holder.cyrillic {
+            if !small {
+                rows[0].1 = format!("{} / {}", cyr.surname, names.surname);
+                rows[1].1 = format!("{} / {}", cyr.given_names, names.given_names);
+            }
+        }
+        let mut y = 8.0;
+        for (label_text, value_text) in rows {
+            if y + label + value + 1.0 > mrz_top - 1.0 {
+                break;
+            }
+            page.text(&fonts.sans, x, y, label, label_text);
+            page.text(&fonts.bold, x, y + label + 0.7, value, &value_text);
+            y += row;
+        }
+        if let Some(qr) = &self.qr {
+            let size = (mrz_top - 9.0).min(22.0);
+            page.qr(w - size - 2.0, 7.0, size, qr);
+        }
+        let x0 = (w - width * MRZ_PITCH_MM) / 2.0;
+        page.mrz(fonts, x0, mrz_top, MRZ_LINE_PITCH_MM, &self.mrz_lines);
+    }
+
+    /// A Russian migration card or residence-permit page: labelled lines,
+    /// Russian and English, names in Cyrillic and Latin, a QR code.
+    fn draw_stay_card(&self, page: &mut Page, fonts: &Fonts) {
+        let (w, h) = self.size_mm();
+        let title = match self.kind {
+            DocumentKind::ResidencePermit => "ВИД НА ЖИТЕЛЬСТВО / RESIDENCE PERMIT",
+            _ => "МИГРАЦИОННАЯ КАРТА / MIGRATION CARD",
+        };
+        page.text(&fonts.bold, 6.0, 5.0, 3.2, title);
+        page.text(
+            &fonts.sans,
+            6.0,
+            11.0,
+            2.0,
+            "РОССИЙСКАЯ ФЕДЕРАЦИЯ / RUSSIAN FEDERATION",
+        );
+        let names = |pick: fn(&Names) -> &String| match &self.holder.cyrillic {
+            Some(c) => format!("{} / {}", pick(c), pick(&self.holder.latin)),
+            None => pick(&self.holder.latin).clone(),
+        };
+        let number = format!("{} {}", &self.number[..4], &self.number[4..]);
+        let rows = [
+            ("Номер / Number", number),
+            ("Фамилия / Surname", names(|n| &n.surname)),
+            ("Имя / Given names", names(|n| &n.given_names)),
+            (
+                "Дата рождения / Date of birth",
+                self.holder.birth_date.dotted(),
+            ),
+            (
+                "Пол / Sex",
+                format!(
+                    "{} / {}",
+                    self.holder.sex.cyrillic(),
+                    self.holder.sex.latin()
+                ),
+            ),
+            (
+                "Гражданство / Nationality",
+                self.holder.country.code.to_string(),
+            ),
+            ("Действительна до / Valid until", self.expiry().dotted()),
+        ];
+        let mut y = 19.0;
+        for (label, value) in rows {
+            page.text(&fonts.sans, 6.0, y, 2.4, &format!("{label}: {value}"));
+            y += 6.5;
+        }
+        if let Some(qr) = &self.qr {
+            page.qr(w - 36.0, h - 40.0, 32.0, qr);
+        }
+    }
+
+    fn expiry(&self) -> Date {
+        self.expiry
+    }
+
+    /// The verdict and codes a perfect reader gives this document on
+    /// [`TODAY`] without a profile.
+    pub fn expected(&self) -> (&'static str, Vec<&'static str>) {
+        let expiry = self.expiry();
+        let expired = expiry < TODAY;
+        let code = match self.kind {
+            k if k.is_stay_document() => expired.then_some("stay_document_expired"),
+            _ if expired => Some("document_expired"),
+            DocumentKind::Passport if expiry <= TODAY.add_months(6) => {
+                Some("passport_validity_under_6_months")
+            }
+            _ => None,
+        };
+        match code {
+            Some(code) => ("rejected", vec![code]),
+            None => ("accepted", Vec::new()),
+        }
+    }
+}
+
+fn letter(rng: &mut StdRng) -> char {
+    char::from(b'A' + rng.gen_range(0..26u8))
+}
