@@ -17,7 +17,7 @@ use intake_stages::decode::PdfExtractor;
 use intake_stages::locate::{self, MrzLocation};
 use intake_stages::messages::finding;
 use intake_stages::mrz::ParsedMrz;
-use intake_stages::ocr::OcrError;
+use intake_stages::ocr::{MrzText, OcrError};
 use intake_stages::quality::Region;
 use intake_stages::{
     cross_match, decode, limits, mrz, qr, quality, resolution, sniff, validity, verdict, viz,
@@ -325,11 +325,38 @@ impl Checker {
     ) -> Result<(GrayImage, MrzRead), Stop> {
         let reader = engines.mrz(&self.config.ocr).map_err(Stop::Engine)?;
         let mut read_at = |location: MrzLocation, image: &GrayImage| {
-            let lines = timings.time("ocr", || reader.read(image, &location).lines);
-            let parsed = timings.time("parse", || mrz::parse(&lines, today).ok());
+            let mut text = timings.time("ocr", || reader.read(image, &location));
+            let mut parsed = timings.time("parse", || mrz::parse(&text.lines, today).ok());
+            // A failed check digit: its field is read again cell by cell, and
+            // the second reading is kept only if the check digits then agree.
+            let failed = parsed
+                .as_ref()
+                .map_or(Vec::new(), |p| p.failed_checks.clone());
+            for field in failed {
+                let Some(p) = parsed.as_ref() else { break };
+                let Some((cells, digits)) =
+                    mrz::checked_cells(&p.reading.lines, p.reading.format, field)
+                else {
+                    continue;
+                };
+                let mut second = MrzText {
+                    lines: p.reading.lines.clone(),
+                    reread_cells: 0,
+                };
+                timings.time("ocr", || {
+                    reader.reread(image, &location, &mut second, &cells, digits)
+                });
+                let reparsed = timings.time("parse", || mrz::parse(&second.lines, today).ok());
+                if let Some(better) =
+                    reparsed.filter(|r| r.failed_checks.len() < p.failed_checks.len())
+                {
+                    text = second;
+                    parsed = Some(better);
+                }
+            }
             MrzRead {
                 location,
-                lines,
+                lines: text.lines,
                 parsed,
             }
         };

@@ -38,3 +38,10 @@ thread_local! {
 pub fn with_thread_engines<T>(work: impl FnOnce(&mut Engines) -> T) -> T {
     ENGINES.with(|engines| work(&mut engines.borrow_mut()))
 }
+
+/// Shuts this thread's engines down now rather than at thread exit, which
+/// may come after the process has begun to exit (Tesseract then reports
+/// its shared models as leaked).
+pub fn release_thread_engines() {
+    ENGINES.with(|engines| *engines.borrow_mut() = Engines::default());
+}

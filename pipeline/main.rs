@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use intake::engines::with_thread_engines;
+use intake::engines::{release_thread_engines, with_thread_engines};
 use intake::{config, CheckRequest, Checker};
 use intake_models::{DocumentKind, Profile, Report};
 use intake_stages::dates::Date;
@@ -137,6 +137,8 @@ fn check(args: CheckArgs) -> Result<()> {
     };
     let reports: Vec<Result<Report>> =
         pool.install(|| args.files.par_iter().map(check_one).collect());
+    pool.broadcast(|_| release_thread_engines());
+    release_thread_engines();
     let mut out = std::io::stdout().lock();
     for report in reports {
         let report = report?;

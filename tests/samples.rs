@@ -157,6 +157,32 @@ fn degraded_scans_are_read_or_flagged_never_wrongly_accepted() {
         .filter(|e| has_mrz(e) && e["degradation"] != "clean")
         .collect();
     accuracy(&degraded, "degradation");
+    // Scans below 300 dpi or out of focus get the finding that says so.
+    let disqualified: Vec<&Value> = degraded
+        .iter()
+        .copied()
+        .filter(|e| e["expected_verdict"] == "needs_correction")
+        .collect();
+    assert!(!disqualified.is_empty());
+    let paths: Vec<PathBuf> = disqualified.iter().map(|e| set.path(e)).collect();
+    let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    for (entry, report) in disqualified
+        .iter()
+        .zip(check_json(&files, &["--today", &set.today()]))
+    {
+        let got = codes(&report);
+        for expected in entry["expected_codes"].as_array().unwrap() {
+            let expected = expected.as_str().unwrap();
+            if expected == "resolution_too_low" || expected == "image_unreadable" {
+                assert!(
+                    got.iter().any(|c| c == expected),
+                    "{}: expected {expected}, got {got:?}",
+                    entry["file"]
+                );
+            }
+        }
+        assert_eq!(report["verdict"], "needs_correction", "{}", entry["file"]);
+    }
     // With its matching profile, a document read wrong must not be accepted.
     for entry in degraded {
         let Some(profile) = profile_file(entry, "matching") else {

@@ -83,7 +83,7 @@ pub struct QualityThresholds {
 impl Default for QualityThresholds {
     fn default() -> Self {
         QualityThresholds {
-            min_sharpness: 0.25,
+            min_sharpness: 0.45,
             min_brightness: 0.15,
             max_brightness: 0.97,
             min_contrast: 0.08,

@@ -158,7 +158,7 @@ fn document_entry(
         _ => Validity::Valid,
     };
     let doc = Document::generate(rng, layout, validity);
-    let degradation = if i % 2 == 0 {
+    let degradation = if i.is_multiple_of(2) {
         Degradation::Clean
     } else {
         Degradation::ALL[1 + (i / 2) % (Degradation::ALL.len() - 1)]
@@ -217,9 +217,19 @@ fn document_entry(
     write(out, &file, &bytes)?;
 
     let (mut verdict, mut codes) = doc.expected();
-    if let Some(code) = degradation.expected_code() {
+    // Without an MRZ nothing on the page measures the resolution, so a file
+    // that claims less than 300 dpi is taken at its word.
+    let claims_too_low = layout.is_none() && metadata_dpi.is_some_and(|d| d < 300.0);
+    let low_resolution = claims_too_low.then_some("resolution_too_low");
+    for code in degradation
+        .expected_code()
+        .into_iter()
+        .chain(low_resolution)
+    {
         verdict = "needs_correction";
-        codes.push(code);
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
     }
     codes.extend(degradation.info_code());
     let profiles = write_profiles(out, &stem, &doc)?;

@@ -129,6 +129,37 @@ fn document_number_span(lines: &[String], format: MrzFormat) -> (usize, std::ops
     }
 }
 
+/// The cells of a check-digit-covered `field` and of its check digit, as
+/// (line, column), for a second reading when the check digit fails; `None`
+/// for fields no check digit covers. `digits` says whether only digits (and
+/// `<`) may stand there.
+pub fn checked_cells(
+    lines: &[String],
+    format: MrzFormat,
+    field: Field,
+) -> Option<(Vec<(usize, usize)>, bool)> {
+    let td1 = format == MrzFormat::TD1;
+    let (line, columns, digits) = match field {
+        Field::DocumentNumber => {
+            let (line, span) = document_number_span(lines, format);
+            // The check digit follows the number, or ends the TD1 overflow.
+            let end = if td1 && span.end > 15 {
+                span.end
+            } else {
+                span.end + 1
+            };
+            (line, span.start..end, false)
+        }
+        Field::BirthDate if td1 => (1, 0..7, true),
+        Field::ExpiryDate if td1 => (1, 8..15, true),
+        Field::BirthDate => (1, 13..20, true),
+        Field::ExpiryDate => (1, 21..28, true),
+        Field::PersonalNumber if format == MrzFormat::TD3 => (1, 28..43, false),
+        _ => return None,
+    };
+    Some((columns.map(|c| (line, c)).collect(), digits))
+}
+
 /// Swaps of one or two look-alikes in the document number that make every
 /// check digit agree. Of the candidates (the crate may repair further), the
 /// one closest to what was read is taken, and only if no other is as close

@@ -158,6 +158,34 @@ impl MrzOcr {
         }
     }
 
+    /// Reads the given (line, column) cells of `text` again, one by one, as
+    /// digits when `digits` is set: for fields whose check digit failed.
+    pub fn reread(
+        &mut self,
+        image: &GrayImage,
+        location: &MrzLocation,
+        text: &mut MrzText,
+        cells: &[(usize, usize)],
+        digits: bool,
+    ) {
+        let alphabet = if digits { DIGITS } else { MRZ_ALPHABET };
+        let mut strips: Vec<Option<GrayImage>> = vec![None; location.lines.len()];
+        for &(line, column) in cells {
+            let (Some(grid_line), Some(row)) = (location.lines.get(line), text.lines.get_mut(line))
+            else {
+                continue;
+            };
+            let strip = strips[line].get_or_insert_with(|| strip(image, grid_line));
+            let Some(c) = self.read_one_cell(strip, column, alphabet) else {
+                continue;
+            };
+            if column < row.len() && row.is_char_boundary(column) {
+                row.replace_range(column..column + 1, &c.to_string());
+                text.reread_cells += 1;
+            }
+        }
+    }
+
     /// Tesseract's symbols on a strip, each put in the cell under its centre;
     /// of two in one cell the more confident wins.
     fn read_cells(&mut self, strip: &GrayImage, cells: usize) -> Vec<Option<char>> {
@@ -327,7 +355,41 @@ fn ncc(a: &[f32], b: &[f32]) -> f32 {
 /// The line resampled onto a straight strip: cell `i` centred at x =
 /// `STRIP_PITCH * (i + 1)`, the text centred vertically, bilinear. Every
 /// strip has the same height, so cells of all lines compare pixel for pixel.
+/// Ink and paper are stretched to black and white: Tesseract misreads grey
+/// on grey (`L` as `E`, `I` as `T` on faded scans).
 pub fn strip(image: &GrayImage, line: &GridLine) -> GrayImage {
+    let mut strip = resample(image, line);
+    stretch_contrast(&mut strip);
+    strip
+}
+
+/// Maps the 2nd percentile to black and the 98th to white.
+fn stretch_contrast(strip: &mut GrayImage) {
+    let mut histogram = [0usize; 256];
+    for p in strip.pixels() {
+        histogram[p.0[0] as usize] += 1;
+    }
+    let total = strip.pixels().len();
+    let percentile = |q: usize| {
+        let mut seen = 0;
+        histogram
+            .iter()
+            .position(|n| {
+                seen += n;
+                seen * 100 >= total * q
+            })
+            .unwrap_or(255) as f32
+    };
+    let (low, high) = (percentile(2), percentile(98));
+    if high - low < 8.0 {
+        return;
+    }
+    for p in strip.pixels_mut() {
+        p.0[0] = ((p.0[0] as f32 - low) * 255.0 / (high - low)).clamp(0.0, 255.0) as u8;
+    }
+}
+
+fn resample(image: &GrayImage, line: &GridLine) -> GrayImage {
     let s = STRIP_PITCH / line.pitch.max(1.0);
     let width = (STRIP_PITCH * (line.cells as f32 + 1.0)) as u32;
     // Two pitches: the glyph (about 0.9 pitch tall) with room for skew,
