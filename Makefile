@@ -31,13 +31,17 @@ samples: build
 	$(INTAKE) samples --out $(DEMO_DIR) --count 12 --seed 7
 
 demo: setup samples
-	@echo "== committed samples =="
-	$(INTAKE) check samples/committed/*.jpg samples/committed/*.png samples/committed/*.pdf samples/committed/*.bmp \
-	  --profile samples/committed/profile.json --today 2026-06-01 --json \
-	  | python3 -c 'import sys,json; [print(f"{(r:=json.loads(l))[\"file\"]:<48} {r[\"verdict\"]:<17} {\",\".join(f[\"code\"] for f in r[\"findings\"])}") for l in sys.stdin]'
-	@echo "== generated samples ($(DEMO_DIR)) =="
-	$(INTAKE) check $(DEMO_DIR)/*.jpg $(DEMO_DIR)/*.png $(DEMO_DIR)/*.pdf --today 2026-06-01 --json \
-	  | python3 -c 'import sys,json; [print(f"{(r:=json.loads(l))[\"file\"]:<48} {r[\"verdict\"]:<17} {\",\".join(f[\"code\"] for f in r[\"findings\"])}") for l in sys.stdin]'
+	@echo "== committed samples (samples/committed), no declared profile =="
+	$(INTAKE) check samples/committed/*.jpg samples/committed/*.pdf samples/committed/*.bmp --today 2026-06-01
+	@echo
+	@echo "== samples/committed/passport.jpg against each declared profile =="
+	@for p in samples/committed/profiles/passport.*.json; do \
+	  echo "-- $$p"; $(INTAKE) check samples/committed/passport.jpg --profile $$p --today 2026-06-01 | grep -v '^  |'; \
+	done
+	@echo
+	@echo "== generated samples ($(DEMO_DIR)): verdicts =="
+	$(INTAKE) check $(DEMO_DIR)/*.jpg $(DEMO_DIR)/*.png $(DEMO_DIR)/*.pdf $(DEMO_DIR)/*.bmp \
+	  $(DEMO_DIR)/*.gif $(DEMO_DIR)/*.tiff $(DEMO_DIR)/*.webp --today 2026-06-01 | grep -v '^  |'
 
 fmt:
 	$(CARGO) fmt --all -- --check

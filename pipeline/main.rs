@@ -36,6 +36,9 @@ enum Command {
         count: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Write the small fixed set kept in samples/committed instead.
+        #[arg(long)]
+        showcase: bool,
     },
 }
 
@@ -76,7 +79,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Check(args) => check(args),
-        Command::Samples { out, count, seed } => samples(&out, count, seed),
+        Command::Samples {
+            out,
+            count,
+            seed,
+            showcase,
+        } => samples(&out, count, seed, showcase),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -192,9 +200,14 @@ fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     Ok(())
 }
 
-fn samples(out: &Path, count: usize, seed: u64) -> Result<()> {
-    let manifest = intake_samples::generate(out, count, seed)
-        .with_context(|| format!("cannot generate samples in {}", out.display()))?;
+fn samples(out: &Path, count: usize, seed: u64, showcase: bool) -> Result<()> {
+    let manifest = if showcase {
+        intake_samples::showcase(out)
+    } else {
+        intake_samples::generate(out, count, seed)
+    };
+    let manifest =
+        manifest.with_context(|| format!("cannot generate samples in {}", out.display()))?;
     println!(
         "wrote {} files, their profiles and manifest.json to {}",
         manifest.entries.len(),

@@ -285,3 +285,42 @@ fn mismatched_profiles_are_never_accepted_equivalent_ones_are() {
     }
     assert!(checked >= 20, "only {checked} profile checks");
 }
+
+#[test]
+fn committed_samples_get_their_expected_verdicts_and_fields() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/committed");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("manifest.json")).expect("committed manifest"),
+    )
+    .expect("manifest is JSON");
+    let entries = manifest["entries"].as_array().expect("entries");
+    let paths: Vec<PathBuf> = entries
+        .iter()
+        .map(|e| dir.join(e["file"].as_str().unwrap()))
+        .collect();
+    let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let today = manifest["today"].as_str().unwrap();
+    let reports = check_json(&files, &["--today", today]);
+    for (entry, report) in entries.iter().zip(&reports) {
+        assert_eq!(
+            report["verdict"], entry["expected_verdict"],
+            "{}: {report}",
+            entry["file"]
+        );
+        let got = codes(report);
+        for expected in entry["expected_codes"].as_array().unwrap() {
+            assert!(
+                got.iter().any(|c| c == expected.as_str().unwrap()),
+                "{}: {got:?}",
+                entry["file"]
+            );
+        }
+        if has_mrz(entry) {
+            assert!(
+                all_fields_right(report, &entry["fields"]),
+                "{}: {report}",
+                entry["file"]
+            );
+        }
+    }
+}

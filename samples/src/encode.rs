@@ -71,7 +71,12 @@ pub enum PdfImage {
 
 /// A one-page PDF showing `image` at `dpi`: the page has the scan's
 /// physical size, so the placement gives the true resolution back.
-pub fn pdf(image: &GrayImage, dpi: f32, how: PdfImage) -> Result<Vec<u8>, EncodeError> {
+pub fn pdf(
+    image: &GrayImage,
+    dpi: f32,
+    how: PdfImage,
+    jpeg_quality: u8,
+) -> Result<Vec<u8>, EncodeError> {
     let (w, h) = image.dimensions();
     let (w_pt, h_pt) = (w as f32 * 72.0 / dpi, h as f32 * 72.0 / dpi);
     let info = dictionary! {
@@ -83,7 +88,7 @@ pub fn pdf(image: &GrayImage, dpi: f32, how: PdfImage) -> Result<Vec<u8>, Encode
         PdfImage::Jpeg => {
             let mut dict = info;
             dict.set("Filter", "DCTDecode");
-            Stream::new(dict, jpeg(image, 90, None)?).with_compression(false)
+            Stream::new(dict, jpeg(image, jpeg_quality, None)?).with_compression(false)
         }
         PdfImage::Flate => {
             let mut s = Stream::new(info, image.as_raw().clone());

@@ -23,6 +23,7 @@ use date::{Date, TODAY};
 use degrade::Degradation;
 use documents::{Document, Validity};
 use encode::PdfImage;
+use image::GrayImage;
 use intake_models::{DocumentFields, DocumentKind, MrzFormat};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -110,35 +111,55 @@ pub fn generate(out: &Path, count: usize, seed: u64) -> Result<Manifest, Samples
     let scan = sample.render(&fonts, 300.0);
     for file in bad::all(&scan, &mut rng)? {
         write(out, file.name, &file.bytes)?;
-        entries.push(Entry {
-            file: file.name.to_string(),
-            format: file.format.to_string(),
-            kind: None,
-            mrz_format: None,
-            true_dpi: None,
-            metadata_dpi: None,
-            degradation: None,
-            fields: None,
-            mrz_lines: Vec::new(),
-            qr: None,
-            names_truncated: false,
-            expected_verdict: "needs_correction",
-            expected_codes: vec![file.expected_code],
-            profiles: Vec::new(),
-        });
+        entries.push(bad_entry(file.name, file.format, file.expected_code));
     }
+    write_manifest(out, seed, entries)
+}
+
+fn bad_entry(name: &str, format: &str, expected_code: &'static str) -> Entry {
+    Entry {
+        file: name.to_string(),
+        format: format.to_string(),
+        kind: None,
+        mrz_format: None,
+        true_dpi: None,
+        metadata_dpi: None,
+        degradation: None,
+        fields: None,
+        mrz_lines: Vec::new(),
+        qr: None,
+        names_truncated: false,
+        expected_verdict: "needs_correction",
+        expected_codes: vec![expected_code],
+        profiles: Vec::new(),
+    }
+}
+
+fn write_manifest(out: &Path, seed: u64, entries: Vec<Entry>) -> Result<Manifest, SamplesError> {
     let manifest = Manifest {
         seed,
         today: TODAY.iso(),
         entries,
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::from);
-    let json = json.map_err(|source| SamplesError::Write {
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| SamplesError::Write {
         path: out.join("manifest.json"),
-        source,
+        source: e.into(),
     })?;
     write(out, "manifest.json", &json)?;
     Ok(manifest)
+}
+
+/// How one document is scanned and saved.
+struct Scan {
+    stem: String,
+    degradation: Degradation,
+    dpi: f32,
+    /// `jpeg`, `png` or `pdf`.
+    format: &'static str,
+    extension: &'static str,
+    metadata_dpi: Option<f32>,
+    pdf_image: PdfImage,
+    jpeg_quality: u8,
 }
 
 /// The `i`-th document: layouts, degradations, dpi and formats rotate so that
@@ -168,8 +189,6 @@ fn document_entry(
         Degradation::LowDpi => rng.gen_range(150.0..220.0f32).round(),
         _ => 300.0,
     };
-    let scan = degrade::apply(doc.render(fonts, dpi), degradation, dpi, rng);
-
     // Formats rotate independently of layouts; an A4 page is never a PNG
     // (a 300 dpi A4 PNG of a real scan is over the size limit).
     let mut format = ["jpeg", "png", "pdf"][(i / 6 + i) % 3];
@@ -183,43 +202,63 @@ fn document_entry(
         (_, 4) => Some(72.0),
         _ => Some(dpi),
     };
-    let stem = format!(
-        "{i:03}_{}_{}",
-        layout.map_or(doc.kind.as_str(), mrz_format_name),
-        degradation.as_str()
-    );
     // One PNG in six is named .jpg: judged by content, it passes.
     let extension = match format {
         "png" if i % 6 == 1 => "jpg",
         "jpeg" => "jpg",
         other => other,
     };
-    let bytes = match format {
-        "jpeg" => {
-            let quality = if degradation == Degradation::JpegLow {
-                35
-            } else {
-                90
-            };
-            encode::jpeg(&scan, quality, metadata_dpi.map(|d| d as u16))?
-        }
-        "png" => encode::png(&scan, metadata_dpi)?,
-        _ => {
-            let how = if i % 4 < 2 {
-                PdfImage::Jpeg
-            } else {
-                PdfImage::Flate
-            };
-            encode::pdf(&scan, dpi, how)?
-        }
+    let scan = Scan {
+        stem: format!(
+            "{i:03}_{}_{}",
+            layout.map_or(doc.kind.as_str(), mrz_format_name),
+            degradation.as_str()
+        ),
+        degradation,
+        dpi,
+        format,
+        extension,
+        metadata_dpi,
+        pdf_image: if i % 4 < 2 {
+            PdfImage::Jpeg
+        } else {
+            PdfImage::Flate
+        },
+        jpeg_quality: if degradation == Degradation::JpegLow {
+            35
+        } else {
+            90
+        },
     };
-    let file = format!("{stem}.{extension}");
+    write_scan(out, &doc, &scan, fonts, rng)
+}
+
+/// Renders, degrades and saves `doc` as `scan` says, with its profiles.
+fn write_scan(
+    out: &Path,
+    doc: &Document,
+    scan: &Scan,
+    fonts: &render::Fonts,
+    rng: &mut StdRng,
+) -> Result<Entry, SamplesError> {
+    let (degradation, dpi) = (scan.degradation, scan.dpi);
+    let image = degrade::apply(doc.render(fonts, dpi), degradation, dpi, rng);
+    let bytes = match scan.format {
+        "jpeg" => encode::jpeg(
+            &image,
+            scan.jpeg_quality,
+            scan.metadata_dpi.map(|d| d as u16),
+        )?,
+        "png" => encode::png(&image, scan.metadata_dpi)?,
+        _ => encode::pdf(&image, dpi, scan.pdf_image, scan.jpeg_quality)?,
+    };
+    let file = format!("{}.{}", scan.stem, scan.extension);
     write(out, &file, &bytes)?;
 
     let (mut verdict, mut codes) = doc.expected();
     // Without an MRZ nothing on the page measures the resolution, so a file
     // that claims less than 300 dpi is taken at its word.
-    let claims_too_low = layout.is_none() && metadata_dpi.is_some_and(|d| d < 300.0);
+    let claims_too_low = doc.mrz_format.is_none() && scan.metadata_dpi.is_some_and(|d| d < 300.0);
     let low_resolution = claims_too_low.then_some("resolution_too_low");
     for code in degradation
         .expected_code()
@@ -232,14 +271,14 @@ fn document_entry(
         }
     }
     codes.extend(degradation.info_code());
-    let profiles = write_profiles(out, &stem, &doc)?;
+    let profiles = write_profiles(out, &scan.stem, doc)?;
     Ok(Entry {
         file,
-        format: format.to_string(),
+        format: scan.format.to_string(),
         kind: Some(doc.kind),
         mrz_format: doc.mrz_format,
         true_dpi: Some(dpi),
-        metadata_dpi,
+        metadata_dpi: scan.metadata_dpi,
         degradation: Some(degradation.as_str()),
         fields: Some(doc.fields.clone()),
         mrz_lines: doc.mrz_lines.clone(),
@@ -249,6 +288,71 @@ fn document_entry(
         expected_codes: codes,
         profiles,
     })
+}
+
+/// The small set committed under `samples/committed/` for the README, the
+/// demo and the tests: one of each kind, an upside-down scan, a lying
+/// extension and a BMP, under 2 MB in all.
+pub fn showcase(out: &Path) -> Result<Manifest, SamplesError> {
+    let fonts = render::Fonts::load()?;
+    let mut rng = StdRng::seed_from_u64(2026);
+    let scan = |stem: &str, degradation, format, extension| Scan {
+        stem: stem.to_string(),
+        degradation,
+        dpi: 300.0,
+        format,
+        extension,
+        metadata_dpi: Some(300.0),
+        pdf_image: PdfImage::Jpeg,
+        // Small enough to commit, still far above what reading needs.
+        jpeg_quality: 75,
+    };
+    let plan = [
+        (
+            Some(MrzFormat::TD3),
+            scan("passport", Degradation::Clean, "jpeg", "jpg"),
+        ),
+        (
+            Some(MrzFormat::TD3),
+            scan("passport_upside_down", Degradation::Rot180, "jpeg", "jpg"),
+        ),
+        (
+            Some(MrzFormat::TD1),
+            scan("id_card", Degradation::Clean, "pdf", "pdf"),
+        ),
+        (
+            Some(MrzFormat::TD1),
+            scan("id_card_png_named_jpg", Degradation::Clean, "png", "jpg"),
+        ),
+        (
+            Some(MrzFormat::MrvA),
+            scan("visa", Degradation::Skew, "jpeg", "jpg"),
+        ),
+        (
+            None,
+            scan("migration_card", Degradation::Clean, "jpeg", "jpg"),
+        ),
+    ];
+    let mut entries = Vec::new();
+    for (layout, scan) in plan {
+        // Holders from Central Asia, whose names have Cyrillic originals.
+        let doc = loop {
+            let doc = Document::generate(&mut rng, layout, Validity::Valid);
+            if doc.holder.cyrillic.is_some() && doc.kind != DocumentKind::ResidencePermit {
+                break doc;
+            }
+        };
+        entries.push(write_scan(out, &doc, &scan, &fonts, &mut rng)?);
+    }
+    let bmp = bad::all(&GrayImage::new(8, 8), &mut rng)?
+        .into_iter()
+        .find(|f| f.format == "bmp");
+    if let Some(file) = bmp {
+        let name = "passport_scan.bmp";
+        write(out, name, &file.bytes)?;
+        entries.push(bad_entry(name, file.format, file.expected_code));
+    }
+    write_manifest(out, 2026, entries)
 }
 
 fn mrz_format_name(format: MrzFormat) -> &'static str {
