@@ -63,6 +63,8 @@ impl Timings {
 struct MrzRead {
     location: MrzLocation,
     lines: Vec<String>,
+    /// Cells OCR read with low confidence.
+    unsure: Vec<(usize, usize)>,
     parsed: Option<ParsedMrz>,
 }
 
@@ -185,6 +187,7 @@ impl Checker {
         let (kind, fields, mrz_reading, names_truncated) = match read {
             Some(MrzRead {
                 parsed: Some(parsed),
+                unsure,
                 ..
             }) => {
                 let shown = mrz::document_kind(&parsed);
@@ -203,6 +206,20 @@ impl Checker {
                         .findings
                         .push(finding(ReasonCode::MrzChecksumFailed, None));
                 }
+                // A doubtful letter where no check digit can confirm it.
+                let mut doubtful: Vec<Field> = Vec::new();
+                for &(line, column) in &unsure {
+                    let lines = &parsed.reading.lines;
+                    let field = mrz::unchecked_field(lines, parsed.reading.format, line, column);
+                    if let Some(field) = field.filter(|f| !doubtful.contains(f)) {
+                        doubtful.push(field);
+                    }
+                }
+                for field in doubtful {
+                    report
+                        .findings
+                        .push(finding(ReasonCode::LowConfidence, Some(field)));
+                }
                 (
                     kind,
                     parsed.fields,
@@ -214,6 +231,7 @@ impl Checker {
                 parsed: None,
                 location,
                 lines,
+                ..
             }) => {
                 // Seen but not read: report what was read for the reviewer.
                 report
@@ -342,6 +360,7 @@ impl Checker {
                 let mut second = MrzText {
                     lines: p.reading.lines.clone(),
                     reread_cells: 0,
+                    unsure: text.unsure.clone(),
                 };
                 timings.time("ocr", || {
                     reader.reread(image, &location, &mut second, &cells, digits)
@@ -357,6 +376,7 @@ impl Checker {
             MrzRead {
                 location,
                 lines: text.lines,
+                unsure: text.unsure,
                 parsed,
             }
         };

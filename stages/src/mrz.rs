@@ -56,15 +56,25 @@ fn layout(lines: &[String]) -> Result<MrzFormat, MrzError> {
 }
 
 /// Names use at most `<<` (between surname and given names), so everything
-/// after the first run of three fillers is padding. Returns the cleaned
-/// field and how many characters were turned into `<`; letters are only
-/// ever removed, never made up.
+/// after the first run of three fillers is padding. Names hold no digits, so
+/// a digit among the letters is its look-alike letter (`ZHA0` is `ZHAO`).
+/// Returns the cleaned field and how many characters changed; no letter is
+/// ever made up where the scan shows none.
 fn clean_name_field(field: &str) -> (String, u32) {
-    let Some(start) = field.find("<<<") else {
-        return (field.to_string(), 0);
-    };
-    let (names, padding) = field.split_at(start);
-    let changed = padding.chars().filter(|c| *c != '<').count() as u32;
+    let (names, padding) = field.split_at(field.find("<<<").unwrap_or(field.len()));
+    let mut changed = padding.chars().filter(|c| *c != '<').count() as u32;
+    let names: String = names
+        .chars()
+        .map(
+            |c| match (c, look_alikes(c).iter().find(|a| a.is_ascii_uppercase())) {
+                (digit, Some(letter)) if digit.is_ascii_digit() => {
+                    changed += 1;
+                    *letter
+                }
+                _ => c,
+            },
+        )
+        .collect();
     (format!("{names}{}", "<".repeat(padding.len())), changed)
 }
 
@@ -99,7 +109,9 @@ fn look_alikes(c: char) -> &'static [char] {
         'O' | 'D' | 'Q' => &['0'],
         '1' => &['I'],
         'I' => &['1', 'J'],
-        'J' => &['I'],
+        'J' => &['I', 'U'],
+        'U' => &['J', 'V'],
+        'V' => &['U'],
         '8' => &['B'],
         'B' => &['8'],
         '5' => &['S'],
@@ -158,6 +170,43 @@ pub fn checked_cells(
         _ => return None,
     };
     Some((columns.map(|c| (line, c)).collect(), digits))
+}
+
+/// The field at (line, column) when no check digit covers it (names,
+/// nationality, issuing state, sex, document code, and a `G`/`6` in the
+/// document number): a misread there cannot be caught by the parser.
+pub fn unchecked_field(
+    lines: &[String],
+    format: MrzFormat,
+    line: usize,
+    column: usize,
+) -> Option<Field> {
+    let (name_line, name_start) = name_field(format);
+    if line == name_line && column >= name_start {
+        let field = lines.get(line)?.get(name_start..)?;
+        let split = field.find("<<").map_or(usize::MAX, |p| p + name_start);
+        return Some(if column < split {
+            Field::Surname
+        } else {
+            Field::GivenNames
+        });
+    }
+    let td1 = format == MrzFormat::TD1;
+    // `G` and `6` have check-digit values ten apart: no check digit sees the swap.
+    let (number_line, number_span) = document_number_span(lines, format);
+    if line == number_line && number_span.contains(&column) {
+        let c = lines.get(line)?.chars().nth(column)?;
+        return matches!(c, 'G' | '6').then_some(Field::DocumentNumber);
+    }
+    match (line, column) {
+        (0, 0..=1) => Some(Field::DocumentType),
+        (0, 2..=4) => Some(Field::IssuingState),
+        (1, 15..=17) if td1 => Some(Field::Nationality),
+        (1, 7) if td1 => Some(Field::Sex),
+        (1, 10..=12) if !td1 => Some(Field::Nationality),
+        (1, 20) if !td1 => Some(Field::Sex),
+        _ => None,
+    }
 }
 
 /// Swaps of one or two look-alikes in the document number that make every
@@ -561,6 +610,15 @@ mod tests {
         assert!(p.reading.check_digits_valid);
         assert!(p.reading.corrections >= 2);
         assert_eq!(field(&p, Field::BirthDate), "1974-08-12");
+    }
+
+    #[test]
+    fn digits_in_names_are_their_look_alike_letters() {
+        assert_eq!(
+            clean_name_field("ZHA0<<QIANG<<<<"),
+            ("ZHAO<<QIANG<<<<".into(), 1)
+        );
+        assert_eq!(clean_name_field("1VANOV<<<<<"), ("IVANOV<<<<<".into(), 1));
     }
 
     #[test]
