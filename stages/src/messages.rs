@@ -35,6 +35,14 @@ fn field_names(field: Option<Field>) -> (&'static str, &'static str) {
 fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
     use ReasonCode::*;
     let (en_field, ru_field) = field_names(field);
+    // "Given names" takes the plural.
+    let verb = |one: &'static str, many: &'static str| {
+        if field == Some(Field::GivenNames) {
+            many
+        } else {
+            one
+        }
+    };
     let (en, ru): (String, String) = match code {
         FileEmpty => (
             "The file is empty. Upload the scan again.".into(),
@@ -93,7 +101,7 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "Документ, подтверждающий право пребывания, недействителен на дату подачи. Загрузите действующую визу, миграционную карту или разрешение.".into(),
         ),
         FieldMismatch => (
-            format!("The {en_field} in the form differs from the document. A specialist will check it; you may be asked to correct the form."),
+            format!("The {en_field} in the form {} from the document. A specialist will check {}; you may be asked to correct the form.", verb("differs", "differ"), verb("it", "them")),
             format!("Поле «{ru_field}» в анкете не совпадает с документом. Его проверит специалист; возможно, потребуется исправить анкету."),
         ),
         MrzChecksumFailed => (
@@ -109,11 +117,11 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "Данные документа не удалось уверенно распознать. Документ проверит специалист.".into(),
         ),
         LowConfidence => (
-            format!("The {en_field} could not be confirmed automatically. A specialist will check it."),
+            format!("The {en_field} could not be confirmed automatically. A specialist will check {}.", verb("it", "them")),
             format!("Поле «{ru_field}» не удалось подтвердить автоматически. Его проверит специалист."),
         ),
         TransliterationEquivalent => (
-            format!("The {en_field} in the form is a transliteration of the one in the document; accepted."),
+            format!("The {en_field} in the form {} a transliteration of the document's spelling; accepted.", verb("is", "are")),
             format!("Поле «{ru_field}» в анкете — транслитерация написания в документе; принято."),
         ),
         DateFormatEquivalent => (
