@@ -6,7 +6,7 @@ use crate::encode::{self, png_chunk};
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use image::GrayImage;
-use lopdf::{dictionary, Document, Object, Stream};
+use lopdf::dictionary;
 use rand::rngs::StdRng;
 use rand::RngCore;
 use std::io::Write;
@@ -121,30 +121,13 @@ fn webp() -> Vec<u8> {
 
 /// A PDF page with text and no image: a form printed to PDF instead of a scan.
 fn text_only_pdf() -> std::io::Result<Vec<u8>> {
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let font_id = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
-    });
-    let content = b"BT /F1 14 Tf 72 720 Td (Passport: see attached) Tj ET".to_vec();
-    let content_id = doc.add_object(Stream::new(dictionary! {}, content));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        "Contents" => content_id,
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out)?;
-    Ok(out)
+    let content = "BT /F1 14 Tf 72 720 Td (Passport: see attached) Tj ET".to_string();
+    encode::one_page_pdf((595.0, 842.0), content, |doc| {
+        let font_id = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        dictionary! { "Font" => dictionary! { "F1" => font_id } }
+    })
 }
 
 /// A complete, valid 1-bit PNG of `w` x `h` white pixels: a few hundred

@@ -97,17 +97,30 @@ pub fn pdf(
             s
         }
     };
+    let content = format!("q {w_pt:.3} 0 0 {h_pt:.3} 0 0 cm /Im0 Do Q");
+    Ok(one_page_pdf((w_pt, h_pt), content, |doc| {
+        let image_id = doc.add_object(stream);
+        dictionary! { "XObject" => dictionary! { "Im0" => image_id } }
+    })?)
+}
+
+/// A one-page PDF of `size_pt`, drawing `content` with the resources that
+/// `resources` adds to the document.
+pub fn one_page_pdf(
+    (width_pt, height_pt): (f32, f32),
+    content: String,
+    resources: impl FnOnce(&mut Document) -> lopdf::Dictionary,
+) -> std::io::Result<Vec<u8>> {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
-    let image_id = doc.add_object(stream);
-    let content = format!("q {w_pt:.3} 0 0 {h_pt:.3} 0 0 cm /Im0 Do Q");
+    let resources = resources(&mut doc);
     let content_id = doc.add_object(Stream::new(dictionary! {}, content.into_bytes()));
     let page_id = doc.add_object(dictionary! {
         "Type" => "Page",
         "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), w_pt.into(), h_pt.into()],
+        "MediaBox" => vec![0.into(), 0.into(), width_pt.into(), height_pt.into()],
         "Contents" => content_id,
-        "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
+        "Resources" => resources,
     });
     doc.objects.insert(
         pages_id,
