@@ -3,8 +3,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use intake::engines::{release_thread_engines, with_thread_engines};
-use intake::{config, CheckRequest, Checker};
-use intake_models::{DocumentKind, Profile, Report};
+use intake::store::{SledStore, Store, Submitted};
+use intake::{config, CheckRequest, Checker, Intake};
+use intake_models::{DocumentKind, JobState, Profile, Report, Upload};
 use intake_stages::dates::Date;
 use rayon::prelude::*;
 use std::io::Write;
@@ -26,6 +27,19 @@ struct Cli {
 enum Command {
     /// Check uploaded scans and print one verdict per file (JSON Lines with --json).
     Check(CheckArgs),
+    /// Store uploads as jobs of an account (durable before it returns).
+    Submit(SubmitArgs),
+    /// Check every pending job and append its verdict to the queue.
+    Run {
+        /// Submission date for validity rules (YYYY-MM-DD); default today (UTC).
+        #[arg(long)]
+        today: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// The verdict queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Generate synthetic document scans with ground truth and a manifest.
     Samples {
         /// Output directory (created if missing).
@@ -39,6 +53,33 @@ enum Command {
         /// Write the small fixed set kept in samples/committed instead.
         #[arg(long)]
         showcase: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct SubmitArgs {
+    #[arg(long)]
+    account: String,
+    /// passport, id_card, visa, residence_permit, migration_card or address_proof.
+    #[arg(long)]
+    kind: String,
+    /// The declared profile (JSON); applies to every file.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Print verdict queue entries (JSON Lines) from a sequence number on.
+    Tail {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -79,6 +120,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Check(args) => check(args),
+        Command::Submit(args) => submit(args),
+        Command::Run { today, config } => run(today.as_deref(), config.as_deref()),
+        Command::Queue(QueueCommand::Tail { from, config }) => queue_tail(from, config.as_deref()),
         Command::Samples {
             out,
             count,
@@ -119,11 +163,7 @@ fn check(args: CheckArgs) -> Result<()> {
         k => Some(k.parse::<DocumentKind>().map_err(anyhow::Error::msg)?),
     };
     let profile = args.profile.as_deref().map(read_profile).transpose()?;
-    let today = match &args.today {
-        Some(t) => Date::parse_iso(t)
-            .with_context(|| format!("--today {t:?} is not a date in YYYY-MM-DD form"))?,
-        None => today_utc(),
-    };
+    let today = parse_today(args.today.as_deref())?;
     let threads = config.workers.check_threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -158,6 +198,80 @@ fn check(args: CheckArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn open_intake(config: Option<&Path>) -> Result<Intake> {
+    let config = config::load(config)?;
+    let store = SledStore::open(&config.store.path, config.store.cache_capacity_bytes)?;
+    let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
+    Ok(Intake::new(Box::new(store), checker))
+}
+
+fn submit(args: SubmitArgs) -> Result<()> {
+    let kind: DocumentKind = args.kind.parse().map_err(anyhow::Error::msg)?;
+    let profile = args.profile.as_deref().map(read_profile).transpose()?;
+    let intake = open_intake(args.config.as_deref())?;
+    for path in &args.files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let upload = Upload {
+            account: args.account.clone(),
+            kind,
+            profile: profile.clone(),
+            file_name: path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            bytes,
+        };
+        match intake.submit(upload)? {
+            Submitted::New(job) => println!("{}: job {} stored", path.display(), job.id),
+            Submitted::Existing(job) => println!(
+                "{}: already submitted as job {} ({})",
+                path.display(),
+                job.id,
+                if job.state == JobState::Done {
+                    "done"
+                } else {
+                    "pending"
+                }
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn run(today: Option<&str>, config_path: Option<&Path>) -> Result<()> {
+    let today = parse_today(today)?;
+    let threads = config::load(config_path)?.workers.check_threads;
+    let intake = open_intake(config_path)?;
+    let written = intake.run_pending(today, threads)?;
+    println!("{} verdicts appended to the queue", written.len());
+    Ok(())
+}
+
+fn queue_tail(from: u64, config_path: Option<&Path>) -> Result<()> {
+    let config = config::load(config_path)?;
+    let store = SledStore::open(&config.store.path, config.store.cache_capacity_bytes)?;
+    let mut out = std::io::stdout().lock();
+    let mut next = from;
+    loop {
+        let batch = store.verdicts_from(next, 256)?;
+        let Some(last) = batch.last() else { break };
+        next = last.seq + 1;
+        for entry in &batch {
+            serde_json::to_writer(&mut out, entry)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_today(today: Option<&str>) -> Result<Date> {
+    match today {
+        Some(t) => Date::parse_iso(t)
+            .with_context(|| format!("--today {t:?} is not a date in YYYY-MM-DD form")),
+        None => Ok(today_utc()),
+    }
 }
 
 fn read_profile(path: &Path) -> Result<Profile> {

@@ -6,6 +6,7 @@
 mod cli;
 mod samples;
 mod sandbox;
+mod service;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -12,6 +12,26 @@ pub struct Config {
     pub ocr: Ocr,
     pub validity: Validity,
     pub workers: Workers,
+    pub store: StoreConfig,
+}
+
+/// The durable store (sled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Database directory, created if missing.
+    pub path: std::path::PathBuf,
+    /// sled page cache in bytes (its own default, 1 GB, is too much per worker).
+    pub cache_capacity_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: "intake.db".into(),
+            cache_capacity_bytes: 64 * 1024 * 1024,
+        }
+    }
 }
 
 /// Checked before any expensive work: bytes before decoding, pixels before allocating.

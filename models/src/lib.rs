@@ -7,6 +7,7 @@
 pub mod config;
 pub mod document;
 pub mod finding;
+pub mod job;
 pub mod report;
 
 pub use config::Config;
@@ -14,6 +15,7 @@ pub use document::{
     DocumentFields, DocumentKind, Field, MrzFormat, MrzReading, Profile, QrPayload,
 };
 pub use finding::{Finding, ReasonCode, Verdict};
+pub use job::{Actor, Job, JobId, JobState, Upload, VerdictEntry};
 pub use report::{
     Checks, Document, DpiCheck, DpiSource, FieldMatch, FileFormat, MatchResult, Quality, Report,
 };

@@ -1,0 +1,82 @@
+//! Jobs and verdicts of the durable pipeline: what an upload handler pushes,
+//! what the store keeps, and what the verdict queue carries.
+
+use crate::{DocumentKind, Profile, ReasonCode, Report, Verdict};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One upload as an upload handler pushes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub account: String,
+    pub kind: DocumentKind,
+    pub profile: Option<Profile>,
+    /// As the client named it: shown to reviewers, never used as a path.
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A job's id: derived from account, kind and the file's SHA-256, so the
+/// same upload submitted twice is the same job.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub String);
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Stored, waiting for (or in) the pipeline.
+    Pending,
+    /// Its verdict is in the verdict queue.
+    Done,
+}
+
+/// The durable record of an accepted upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub account: String,
+    pub kind: DocumentKind,
+    pub profile: Option<Profile>,
+    pub file_name: String,
+    /// SHA-256 of the upload (hex): the key of its blob.
+    pub blob: String,
+    /// Unix milliseconds.
+    pub received_at: u64,
+    pub state: JobState,
+    /// Sequence number of its verdict in the queue, once done.
+    pub verdict_seq: Option<u64>,
+}
+
+/// Who decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "id")]
+pub enum Actor {
+    Pipeline,
+    Reviewer(String),
+}
+
+/// One entry of the append-only verdict queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictEntry {
+    /// Position in the queue: strictly increasing, never reused.
+    pub seq: u64,
+    pub job: JobId,
+    pub account: String,
+    pub kind: DocumentKind,
+    pub verdict: Verdict,
+    /// The codes behind the verdict: for `needs_correction`, the items to fix.
+    pub codes: Vec<ReasonCode>,
+    pub by: Actor,
+    /// Unix milliseconds.
+    pub at: u64,
+    /// The full report, for pipeline verdicts.
+    pub report: Option<Report>,
+}

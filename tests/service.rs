@@ -1,0 +1,125 @@
+//! The durable service through the CLI: `submit`, `run`, `queue tail` on a
+//! real sled store in a temporary directory.
+
+use crate::intake;
+use serde_json::Value;
+use std::path::Path;
+
+/// A config whose store lives in `dir`.
+fn config_in(dir: &Path) -> String {
+    let config = dir.join("pipeline.toml");
+    let store = dir.join("intake.db");
+    std::fs::write(
+        &config,
+        format!("[store]\npath = {:?}\n", store.display().to_string()),
+    )
+    .expect("config written");
+    config.display().to_string()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = intake(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn every_upload_gets_one_verdict_and_resubmission_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    let passport = "samples/committed/passport.jpg";
+    let card = "samples/committed/migration_card.jpg";
+    let profile = "samples/committed/profiles/passport.matching.json";
+
+    let first = ok(&[
+        "submit",
+        "--config",
+        &config,
+        "--account",
+        "a1",
+        "--kind",
+        "passport",
+        "--profile",
+        profile,
+        passport,
+    ]);
+    assert!(first.contains("stored"), "{first}");
+    let again = ok(&[
+        "submit",
+        "--config",
+        &config,
+        "--account",
+        "a1",
+        "--kind",
+        "passport",
+        passport,
+    ]);
+    assert!(
+        again.contains("already submitted") && again.contains("pending"),
+        "{again}"
+    );
+    // Same file, another account: another job.
+    ok(&[
+        "submit",
+        "--config",
+        &config,
+        "--account",
+        "a2",
+        "--kind",
+        "passport",
+        passport,
+    ]);
+    ok(&[
+        "submit",
+        "--config",
+        &config,
+        "--account",
+        "a2",
+        "--kind",
+        "migration_card",
+        card,
+    ]);
+
+    assert!(ok(&["run", "--config", &config, "--today", "2026-06-01"]).starts_with("3 verdicts"));
+    // Nothing is left: a second run appends nothing.
+    assert!(ok(&["run", "--config", &config, "--today", "2026-06-01"]).starts_with("0 verdicts"));
+    let after = ok(&[
+        "submit",
+        "--config",
+        &config,
+        "--account",
+        "a1",
+        "--kind",
+        "passport",
+        passport,
+    ]);
+    assert!(after.contains("done"), "{after}");
+
+    let queue: Vec<Value> = ok(&["queue", "tail", "--config", &config])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(queue.len(), 3);
+    let seqs: Vec<u64> = queue.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let jobs: std::collections::BTreeSet<&str> =
+        queue.iter().map(|e| e["job"].as_str().unwrap()).collect();
+    assert_eq!(jobs.len(), 3, "one verdict per job");
+    assert!(
+        queue.iter().all(|e| e["verdict"] == "accepted"),
+        "{queue:?}"
+    );
+    let from_two = ok(&[
+        "queue",
+        "tail",
+        "--config",
+        &config,
+        "--from",
+        &seqs[1].to_string(),
+    ]);
+    assert_eq!(from_two.lines().count(), 2);
+}
