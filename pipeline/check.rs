@@ -84,6 +84,36 @@ impl Checker {
         Checker { config, pdf }
     }
 
+    /// A report with the file's identity and no findings yet.
+    fn empty_report(&self, request: &CheckRequest<'_>) -> Report {
+        Report {
+            file: request.file_name.to_string(),
+            sha256: sha256_hex(request.bytes),
+            verdict: Verdict::NeedsCorrection,
+            findings: Vec::new(),
+            checks: Checks {
+                format: intake_models::FileFormat::Unknown,
+                bytes: request.bytes.len() as u64,
+                pages: 0,
+                dpi: None,
+                quality: None,
+            },
+            document: None,
+            matches: Vec::new(),
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
+    /// The report of a file whose check failed inside a stage.
+    pub fn failed(&self, request: &CheckRequest<'_>) -> Report {
+        let mut report = self.empty_report(request);
+        report
+            .findings
+            .push(finding(ReasonCode::ProcessingFailed, None));
+        report.verdict = verdict::decide(&report.findings);
+        report
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -97,23 +127,7 @@ impl Checker {
         request: &CheckRequest<'_>,
     ) -> Result<Report, OcrError> {
         let mut timings = Timings::default();
-        let sha256 = timings.time("hash", || hex(&Sha256::digest(request.bytes)));
-        let mut report = Report {
-            file: request.file_name.to_string(),
-            sha256,
-            verdict: Verdict::NeedsCorrection,
-            findings: Vec::new(),
-            checks: Checks {
-                format: intake_models::FileFormat::Unknown,
-                bytes: request.bytes.len() as u64,
-                pages: 0,
-                dpi: None,
-                quality: None,
-            },
-            document: None,
-            matches: Vec::new(),
-            timings_ms: BTreeMap::new(),
-        };
+        let mut report = timings.time("hash", || self.empty_report(request));
         match self.run(engines, request, &mut report, &mut timings) {
             Ok(()) => {}
             Err(Stop::Finding(stop)) => report.findings.push(stop),
@@ -428,6 +442,10 @@ fn document_region(image: &GrayImage, location: &MrzLocation) -> Region {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// SHA-256 in lower-case hex: the identity of an upload.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -2,14 +2,14 @@
 //! over stored jobs, read the verdict queue. Thin over [`Store`] and
 //! [`Checker`].
 
-use crate::check::{CheckRequest, Checker};
+use crate::check::{sha256_hex, CheckRequest, Checker};
 use crate::engines::{release_thread_engines, with_thread_engines};
 use crate::store::{Store, StoreError, Submitted};
 use intake_models::{Actor, Job, JobId, JobState, Upload, VerdictEntry};
 use intake_stages::dates::Date;
 use intake_stages::ocr::OcrError;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
+use std::panic::AssertUnwindSafe;
 
 /// Why a job could not get its verdict now (it stays pending).
 #[derive(Debug, thiserror::Error)]
@@ -28,14 +28,6 @@ pub enum RunError {
 pub struct Intake {
     store: Box<dyn Store>,
     checker: Checker,
-}
-
-/// SHA-256 in lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The job id of an upload: the same account, kind and file give the same id.
@@ -108,7 +100,19 @@ impl Intake {
             profile: job.profile.as_ref(),
             today,
         };
-        let report = with_thread_engines(|engines| self.checker.check(engines, &request))?;
+        // A stage that panics costs this job a `processing_failed` verdict,
+        // not the worker and not the other jobs.
+        let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            with_thread_engines(|engines| self.checker.check(engines, &request))
+        }));
+        let report = match checked {
+            Ok(report) => report?,
+            Err(_) => {
+                // The engines may have been mid-call: start them afresh.
+                release_thread_engines();
+                self.checker.failed(&request)
+            }
+        };
         let entry = VerdictEntry {
             seq: 0,
             job: job.id.clone(),
@@ -121,5 +125,61 @@ impl Intake {
             report: Some(report),
         };
         Ok(self.store.finish(entry)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+    use intake_models::config::Limits;
+    use intake_models::{Config, DocumentKind, Finding, ReasonCode, Verdict};
+    use intake_stages::decode::{PdfExtractor, PdfImage};
+
+    /// A stage failure no input can be relied on to cause.
+    struct PanickingPdf;
+
+    impl PdfExtractor for PanickingPdf {
+        fn extract(&self, _: &[u8], _: &Limits) -> Result<PdfImage, Finding> {
+            panic!("injected stage failure")
+        }
+    }
+
+    fn committed(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples/committed")
+            .join(name);
+        std::fs::read(path).expect("committed sample")
+    }
+
+    #[test]
+    fn a_panicking_stage_still_gives_its_job_one_verdict_and_the_others_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let intake = Intake::new(
+            Box::new(store),
+            Checker::new(Config::default(), Box::new(PanickingPdf)),
+        );
+        for (account, file, kind) in [
+            ("a1", "id_card.pdf", DocumentKind::IdCard),
+            ("a2", "passport.jpg", DocumentKind::Passport),
+        ] {
+            let upload = Upload {
+                account: account.into(),
+                kind,
+                profile: None,
+                file_name: file.into(),
+                bytes: committed(file),
+            };
+            intake.submit(upload).unwrap();
+        }
+        let today = Date::new(2026, 6, 1).unwrap();
+        assert_eq!(intake.run_pending(today, 2).unwrap().len(), 2);
+        let queue = intake.store().verdicts_from(0, 10).unwrap();
+        let by_account = |a: &str| queue.iter().find(|e| e.account == a).expect("a verdict");
+        assert_eq!(by_account("a1").verdict, Verdict::NeedsReview);
+        assert_eq!(by_account("a1").codes, vec![ReasonCode::ProcessingFailed]);
+        assert_eq!(by_account("a2").verdict, Verdict::Accepted);
+        assert!(intake.store().pending().unwrap().is_empty());
     }
 }

@@ -123,3 +123,71 @@ fn every_upload_gets_one_verdict_and_resubmission_is_idempotent() {
     ]);
     assert_eq!(from_two.lines().count(), 2);
 }
+
+/// Kills `intake run` with SIGKILL at pseudo-random moments, restarting it
+/// each time: every job ends with exactly one verdict, none twice.
+#[test]
+fn sigkill_at_random_moments_loses_no_job_and_duplicates_no_verdict() {
+    const JOBS: usize = 200;
+    const KILLS: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    let files = [
+        ("passport", "samples/committed/passport.jpg"),
+        ("visa", "samples/committed/visa.jpg"),
+        ("id_card", "samples/committed/id_card_png_named_jpg.jpg"),
+    ];
+    // One account per job: the same scan for another account is another job.
+    for i in 0..JOBS {
+        let (kind, file) = files[i % files.len()];
+        let account = format!("acc-{i}");
+        ok(&[
+            "submit",
+            "--config",
+            &config,
+            "--account",
+            &account,
+            "--kind",
+            kind,
+            file,
+        ]);
+    }
+
+    let mut seed: u64 = 0x2026_1123;
+    let mut next_delay_ms = || {
+        // xorshift64: reproducible "random" moments, 150..1350 ms.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        150 + seed % 1200
+    };
+    for _ in 0..KILLS {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
+            .args(["run", "--config", &config, "--today", "2026-06-01"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("intake run starts");
+        std::thread::sleep(std::time::Duration::from_millis(next_delay_ms()));
+        // Child::kill sends SIGKILL on Unix.
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let last = ok(&["run", "--config", &config, "--today", "2026-06-01"]);
+    assert!(last.contains("verdicts appended"), "{last}");
+    eprintln!("after {KILLS} kills, the last run: {}", last.trim());
+
+    let queue: Vec<Value> = ok(&["queue", "tail", "--config", &config])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let jobs: std::collections::BTreeSet<&str> =
+        queue.iter().map(|e| e["job"].as_str().unwrap()).collect();
+    assert_eq!(jobs.len(), queue.len(), "a job has two verdicts");
+    assert_eq!(queue.len(), JOBS, "a job has no verdict");
+    let seqs: Vec<u64> = queue.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    // Nothing is pending any more, whatever was killed when.
+    assert!(ok(&["run", "--config", &config, "--today", "2026-06-01"]).starts_with("0 verdicts"));
+}

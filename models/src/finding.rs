@@ -53,6 +53,8 @@ pub enum ReasonCode {
     MrzChecksumFailed,
     QrMismatch,
     LowConfidence,
+    /// A stage failed (a panic included): the job still gets its one verdict.
+    ProcessingFailed,
     // informational
     TransliterationEquivalent,
     DateFormatEquivalent,
@@ -70,7 +72,7 @@ impl ReasonCode {
             DocumentExpired | PassportValidityUnder6Months | StayDocumentExpired => {
                 Some(Verdict::Rejected)
             }
-            FieldMismatch | MrzChecksumFailed | QrMismatch | LowConfidence => {
+            FieldMismatch | MrzChecksumFailed | QrMismatch | LowConfidence | ProcessingFailed => {
                 Some(Verdict::NeedsReview)
             }
             TransliterationEquivalent | DateFormatEquivalent | AutoRotated => None,

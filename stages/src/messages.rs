@@ -112,6 +112,10 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "The QR code on the document does not agree with the printed data. A specialist will check the document.".into(),
             "Данные QR-кода на документе не совпадают с напечатанными. Документ проверит специалист.".into(),
         ),
+        ProcessingFailed => (
+            "The document could not be processed automatically. A specialist will check it; you do not need to upload it again.".into(),
+            "Документ не удалось обработать автоматически. Его проверит специалист; загружать его повторно не нужно.".into(),
+        ),
         LowConfidence if field.is_none() => (
             "The document's data could not be read with confidence. A specialist will check the document.".into(),
             "Данные документа не удалось уверенно распознать. Документ проверит специалист.".into(),
