@@ -200,9 +200,15 @@ fn check(args: CheckArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_intake(config: Option<&Path>) -> Result<Intake> {
-    let config = config::load(config)?;
-    let store = SledStore::open(&config.store.path, config.store.cache_capacity_bytes)?;
+fn open_store(config: &intake_models::Config) -> Result<SledStore> {
+    Ok(SledStore::open(
+        &config.store.path,
+        config.store.cache_capacity_bytes,
+    )?)
+}
+
+fn open_intake(config: intake_models::Config) -> Result<Intake> {
+    let store = open_store(&config)?;
     let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
     Ok(Intake::new(Box::new(store), checker))
 }
@@ -210,7 +216,7 @@ fn open_intake(config: Option<&Path>) -> Result<Intake> {
 fn submit(args: SubmitArgs) -> Result<()> {
     let kind: DocumentKind = args.kind.parse().map_err(anyhow::Error::msg)?;
     let profile = args.profile.as_deref().map(read_profile).transpose()?;
-    let intake = open_intake(args.config.as_deref())?;
+    let intake = open_intake(config::load(args.config.as_deref())?)?;
     for path in &args.files {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -242,16 +248,16 @@ fn submit(args: SubmitArgs) -> Result<()> {
 
 fn run(today: Option<&str>, config_path: Option<&Path>) -> Result<()> {
     let today = parse_today(today)?;
-    let threads = config::load(config_path)?.workers.check_threads;
-    let intake = open_intake(config_path)?;
+    let config = config::load(config_path)?;
+    let threads = config.workers.check_threads;
+    let intake = open_intake(config)?;
     let written = intake.run_pending(today, threads)?;
     println!("{} verdicts appended to the queue", written.len());
     Ok(())
 }
 
 fn queue_tail(from: u64, config_path: Option<&Path>) -> Result<()> {
-    let config = config::load(config_path)?;
-    let store = SledStore::open(&config.store.path, config.store.cache_capacity_bytes)?;
+    let store = open_store(&config::load(config_path)?)?;
     let mut out = std::io::stdout().lock();
     let mut next = from;
     loop {

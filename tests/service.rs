@@ -27,6 +27,14 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The whole verdict queue.
+fn queue(config: &str) -> Vec<Value> {
+    ok(&["queue", "tail", "--config", config])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
 #[test]
 fn every_upload_gets_one_verdict_and_resubmission_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -99,10 +107,7 @@ fn every_upload_gets_one_verdict_and_resubmission_is_idempotent() {
     ]);
     assert!(after.contains("done"), "{after}");
 
-    let queue: Vec<Value> = ok(&["queue", "tail", "--config", &config])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let queue = queue(&config);
     assert_eq!(queue.len(), 3);
     let seqs: Vec<u64> = queue.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
@@ -178,10 +183,7 @@ fn sigkill_at_random_moments_loses_no_job_and_duplicates_no_verdict() {
     assert!(last.contains("verdicts appended"), "{last}");
     eprintln!("after {KILLS} kills, the last run: {}", last.trim());
 
-    let queue: Vec<Value> = ok(&["queue", "tail", "--config", &config])
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
+    let queue = queue(&config);
     let jobs: std::collections::BTreeSet<&str> =
         queue.iter().map(|e| e["job"].as_str().unwrap()).collect();
     assert_eq!(jobs.len(), queue.len(), "a job has two verdicts");
