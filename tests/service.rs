@@ -27,6 +27,21 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `intake submit` of `files` (and options) for `account`; its output.
+fn submit(config: &str, account: &str, kind: &str, rest: &[&str]) -> String {
+    let mut args = vec![
+        "submit",
+        "--config",
+        config,
+        "--account",
+        account,
+        "--kind",
+        kind,
+    ];
+    args.extend(rest);
+    ok(&args)
+}
+
 /// The whole verdict queue.
 fn queue(config: &str) -> Vec<Value> {
     ok(&["queue", "tail", "--config", config])
@@ -43,68 +58,21 @@ fn every_upload_gets_one_verdict_and_resubmission_is_idempotent() {
     let card = "samples/committed/migration_card.jpg";
     let profile = "samples/committed/profiles/passport.matching.json";
 
-    let first = ok(&[
-        "submit",
-        "--config",
-        &config,
-        "--account",
-        "a1",
-        "--kind",
-        "passport",
-        "--profile",
-        profile,
-        passport,
-    ]);
+    let first = submit(&config, "a1", "passport", &["--profile", profile, passport]);
     assert!(first.contains("stored"), "{first}");
-    let again = ok(&[
-        "submit",
-        "--config",
-        &config,
-        "--account",
-        "a1",
-        "--kind",
-        "passport",
-        passport,
-    ]);
+    let again = submit(&config, "a1", "passport", &[passport]);
     assert!(
         again.contains("already submitted") && again.contains("pending"),
         "{again}"
     );
     // Same file, another account: another job.
-    ok(&[
-        "submit",
-        "--config",
-        &config,
-        "--account",
-        "a2",
-        "--kind",
-        "passport",
-        passport,
-    ]);
-    ok(&[
-        "submit",
-        "--config",
-        &config,
-        "--account",
-        "a2",
-        "--kind",
-        "migration_card",
-        card,
-    ]);
+    submit(&config, "a2", "passport", &[passport]);
+    submit(&config, "a2", "migration_card", &[card]);
 
     assert!(ok(&["run", "--config", &config, "--today", "2026-06-01"]).starts_with("3 verdicts"));
     // Nothing is left: a second run appends nothing.
     assert!(ok(&["run", "--config", &config, "--today", "2026-06-01"]).starts_with("0 verdicts"));
-    let after = ok(&[
-        "submit",
-        "--config",
-        &config,
-        "--account",
-        "a1",
-        "--kind",
-        "passport",
-        passport,
-    ]);
+    let after = submit(&config, "a1", "passport", &[passport]);
     assert!(after.contains("done"), "{after}");
 
     let queue = queue(&config);
@@ -146,16 +114,7 @@ fn sigkill_at_random_moments_loses_no_job_and_duplicates_no_verdict() {
     for i in 0..JOBS {
         let (kind, file) = files[i % files.len()];
         let account = format!("acc-{i}");
-        ok(&[
-            "submit",
-            "--config",
-            &config,
-            "--account",
-            &account,
-            "--kind",
-            kind,
-            file,
-        ]);
+        submit(&config, &account, kind, &[file]);
     }
 
     let mut seed: u64 = 0x2026_1123;

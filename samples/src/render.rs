@@ -78,16 +78,13 @@ impl Page {
         let ascent = font.as_scaled(scale).ascent();
         let cap = self.px(cap_mm);
         let y = self.px(y_mm) - (ascent - cap);
-        let x = self.px(x_mm);
-        draw_text_mut(
-            &mut self.image,
-            INK,
-            x.round() as i32,
-            y.round() as i32,
-            scale,
-            font,
-            text,
-        );
+        self.ink(self.px(x_mm), y, scale, font, text);
+    }
+
+    /// `text` in ink with its layout box's top left at pixel (`x`, `y`).
+    fn ink(&mut self, x: f32, y: f32, scale: PxScale, font: &FontVec, text: &str) {
+        let (x, y) = (x.round() as i32, y.round() as i32);
+        draw_text_mut(&mut self.image, INK, x, y, scale, font, text);
     }
 
     /// MRZ lines in OCR-B, one character per 2.54 mm cell; the first line's
@@ -111,15 +108,7 @@ impl Page {
             let y = self.px(y_mm + row as f32 * line_pitch_mm);
             for (i, c) in line.chars().enumerate() {
                 let x = self.px(x_mm) + i as f32 * pitch;
-                draw_text_mut(
-                    &mut self.image,
-                    INK,
-                    x.round() as i32,
-                    y.round() as i32,
-                    scale,
-                    font,
-                    &c.to_string(),
-                );
+                self.ink(x, y, scale, font, &c.to_string());
             }
         }
     }
