@@ -40,6 +40,40 @@ pub struct CheckRequest<'a> {
     pub today: Date,
 }
 
+impl CheckRequest<'_> {
+    pub fn declared(&self) -> Declared<'_> {
+        Declared {
+            kind: self.kind,
+            profile: self.profile,
+            today: self.today,
+        }
+    }
+}
+
+/// What the stages after decoding weigh besides the image: what the
+/// applicant declared with the upload, and the submission date.
+#[derive(Debug, Clone, Copy)]
+pub struct Declared<'a> {
+    pub kind: Option<DocumentKind>,
+    pub profile: Option<&'a Profile>,
+    pub today: Date,
+}
+
+/// An upload after the decode stage, on its way to the read stage.
+pub struct DecodedUpload {
+    report: Report,
+    timings: Timings,
+    decoded: decode::Decoded,
+    metadata_dpi: Option<f32>,
+}
+
+impl DecodedUpload {
+    /// The report so far: the file's identity and what decoding found.
+    pub fn identity(&self) -> Report {
+        self.report.clone()
+    }
+}
+
 /// Checks uploads against one configuration.
 pub struct Checker {
     config: Config,
@@ -85,7 +119,7 @@ impl Checker {
     }
 
     /// A report with the file's identity and no findings yet.
-    fn empty_report(&self, request: &CheckRequest<'_>) -> Report {
+    pub fn identity(&self, request: &CheckRequest<'_>) -> Report {
         Report {
             file: request.file_name.to_string(),
             sha256: sha256_hex(request.bytes),
@@ -104,9 +138,9 @@ impl Checker {
         }
     }
 
-    /// The report of a file whose check failed inside a stage.
-    pub fn failed(&self, request: &CheckRequest<'_>) -> Report {
-        let mut report = self.empty_report(request);
+    /// The report of a file whose check failed inside a stage, from the
+    /// report of its identity.
+    pub fn failed(mut report: Report) -> Report {
         report
             .findings
             .push(finding(ReasonCode::ProcessingFailed, None));
@@ -126,9 +160,74 @@ impl Checker {
         engines: &mut Engines,
         request: &CheckRequest<'_>,
     ) -> Result<Report, OcrError> {
+        match self.decode(request) {
+            Ok(decoded) => self.read(engines, &request.declared(), decoded),
+            Err(stopped) => Ok(*stopped),
+        }
+    }
+
+    /// The decode stage: limits, sniff, decode, metadata dpi. `Err` is the
+    /// finished report of a file that stops here.
+    pub fn decode(&self, request: &CheckRequest<'_>) -> Result<DecodedUpload, Box<Report>> {
         let mut timings = Timings::default();
-        let mut report = timings.time("hash", || self.empty_report(request));
-        match self.run(engines, request, &mut report, &mut timings) {
+        let mut report = timings.time("hash", || self.identity(request));
+        let limits = &self.config.limits;
+        let bytes = request.bytes;
+        let decoded = (|| -> Result<_, Finding> {
+            timings.time("limits", || limits::check_bytes(bytes.len() as u64, limits))?;
+            let format = timings.time("sniff", || {
+                sniff::accept(sniff::sniff(bytes), Some(request.file_name))
+            });
+            report.checks.format = sniff::sniff(bytes);
+            let format = format?;
+            let decoded = timings.time("decode", || {
+                decode::decode(bytes, format, self.pdf.as_ref(), limits)
+            })?;
+            let metadata_dpi =
+                timings.time("resolution", || resolution::metadata_dpi(bytes, format));
+            Ok((decoded, metadata_dpi))
+        })();
+        match decoded {
+            Ok((decoded, metadata_dpi)) => {
+                report.checks.pages = decoded.pages;
+                Ok(DecodedUpload {
+                    report,
+                    timings,
+                    decoded,
+                    metadata_dpi,
+                })
+            }
+            Err(stop) => {
+                report.findings.push(stop);
+                report.verdict = verdict::decide(&report.findings);
+                report.timings_ms = timings.0;
+                Err(Box::new(report))
+            }
+        }
+    }
+
+    /// The read stage: everything after decoding, to the verdict.
+    pub fn read(
+        &self,
+        engines: &mut Engines,
+        declared: &Declared<'_>,
+        upload: DecodedUpload,
+    ) -> Result<Report, OcrError> {
+        let DecodedUpload {
+            mut report,
+            mut timings,
+            decoded,
+            metadata_dpi,
+        } = upload;
+        let read = self.run(
+            engines,
+            declared,
+            decoded,
+            metadata_dpi,
+            &mut report,
+            &mut timings,
+        );
+        match read {
             Ok(()) => {}
             Err(Stop::Finding(stop)) => report.findings.push(stop),
             Err(Stop::Engine(e)) => return Err(e),
@@ -138,28 +237,16 @@ impl Checker {
         Ok(report)
     }
 
-    /// The stages; an `Err` is what stopped the file.
+    /// The stages after decoding; an `Err` is what stopped the file.
     fn run(
         &self,
         engines: &mut Engines,
-        request: &CheckRequest<'_>,
+        request: &Declared<'_>,
+        decoded: decode::Decoded,
+        metadata_dpi: Option<f32>,
         report: &mut Report,
         timings: &mut Timings,
     ) -> Result<(), Stop> {
-        let limits = &self.config.limits;
-        let bytes = request.bytes;
-        timings.time("limits", || limits::check_bytes(bytes.len() as u64, limits))?;
-        let format = timings.time("sniff", || {
-            sniff::accept(sniff::sniff(bytes), Some(request.file_name))
-        });
-        report.checks.format = sniff::sniff(bytes);
-        let format = format?;
-        let decoded = timings.time("decode", || {
-            decode::decode(bytes, format, self.pdf.as_ref(), limits)
-        })?;
-        report.checks.pages = decoded.pages;
-        let metadata_dpi = timings.time("resolution", || resolution::metadata_dpi(bytes, format));
-
         let wants_mrz = request.kind.is_none_or(DocumentKind::has_mrz);
         let located = timings.time("locate", || locate::locate(&decoded.image));
         let (image, read) = match located {

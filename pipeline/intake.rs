@@ -1,33 +1,42 @@
-//! The service upload handlers talk to: submit uploads, run the pipeline
-//! over stored jobs, read the verdict queue. Thin over [`Store`] and
-//! [`Checker`].
+//! The service upload handlers and reviewers talk to: thin over the
+//! [`Store`], the staged [`Pipeline`], the account [`Projector`] and the
+//! review decisions.
 
-use crate::check::{sha256_hex, CheckRequest, Checker};
-use crate::engines::{release_thread_engines, with_thread_engines};
+use crate::accounts::{Projector, Swept};
+use crate::check::{sha256_hex, Checker};
+use crate::clock::Clock;
+use crate::review::{self, Resolution, ReviewError};
 use crate::store::{Store, StoreError, Submitted};
-use intake_models::{Actor, Job, JobId, JobState, Upload, VerdictEntry};
-use intake_stages::dates::Date;
-use intake_stages::ocr::OcrError;
-use rayon::prelude::*;
-use std::panic::AssertUnwindSafe;
+use crate::workers::{Busy, Committed, Pipeline, RunError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use intake_models::{Account, Actor, AuditEntry, Config, Job, JobId, JobState, ReviewItem, Upload};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-/// Why a job could not get its verdict now (it stays pending).
+/// Why an upload was not accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub enum SubmitError {
+    #[error(transparent)]
+    Busy(#[from] Busy),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("OCR engine: {0}")]
-    Engine(#[from] OcrError),
-    #[error("the blob {0} of a pending job is missing from the store")]
-    MissingBlob(String),
-    #[error("cannot start worker threads: {0}")]
-    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 /// The durable pipeline over a store.
 pub struct Intake {
-    store: Box<dyn Store>,
-    checker: Checker,
+    store: Arc<dyn Store>,
+    checker: Arc<Checker>,
+    clock: Clock,
+    projector: Projector,
+    running: Option<Running>,
+}
+
+/// The threads of a started service.
+struct Running {
+    pipeline: Pipeline,
+    recovery: Option<JoinHandle<()>>,
+    consumer: JoinHandle<()>,
 }
 
 /// The job id of an upload: the same account, kind and file give the same id.
@@ -36,26 +45,144 @@ pub fn job_id(account: &str, kind: &str, blob: &str) -> JobId {
     JobId(sha256_hex(key.as_bytes())[..32].to_string())
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl Intake {
-    pub fn new(store: Box<dyn Store>, checker: Checker) -> Intake {
-        Intake { store, checker }
+    pub fn new(store: Box<dyn Store>, checker: Checker, clock: Clock) -> Intake {
+        let store: Arc<dyn Store> = Arc::from(store);
+        let projector = Projector::new(store.clone(), checker.config().accounts.clone());
+        Intake {
+            store,
+            checker: Arc::new(checker),
+            clock,
+            projector,
+            running: None,
+        }
     }
 
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
 
+    pub fn config(&self) -> &Config {
+        self.checker.config()
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Starts the workers and the account-status consumer, and feeds them
+    /// the jobs left pending by an earlier run (orphans of a crash
+    /// included). Every committed verdict is also sent to `observers`.
+    /// With `follow`, the consumer applies the time rules every
+    /// `accounts.sweep_interval_s`.
+    pub fn start(
+        &mut self,
+        observers: Vec<Sender<Committed>>,
+        follow: bool,
+    ) -> Result<(), RunError> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let (wake, woken) = bounded(1);
+        let mut observers = observers;
+        observers.push(wake);
+        let pending = self.store.pending()?;
+        let pipeline = Pipeline::start(
+            self.store.clone(),
+            self.checker.clone(),
+            &self.config().workers,
+            self.clock,
+            observers,
+        )?;
+        let recovery = match pipeline.admission() {
+            Some(admission) if !pending.is_empty() => {
+                let admission = admission.clone();
+                Some(spawn("recovery", move || {
+                    for job in pending {
+                        match admission.reserve(None) {
+                            Ok(slot) => slot.admit(job),
+                            Err(_) => break,
+                        }
+                    }
+                })?)
+            }
+            _ => None,
+        };
+        let sweep_every =
+            follow.then(|| Duration::from_secs(self.config().accounts.sweep_interval_s.max(1)));
+        let consumer = consume(self.projector.clone(), self.clock, woken, sweep_every)?;
+        self.running = Some(Running {
+            pipeline,
+            recovery,
+            consumer,
+        });
+        Ok(())
+    }
+
+    /// Waits until the recovered backlog and every admitted job have their
+    /// verdicts, and the account statuses have followed; returns the errors
+    /// that kept jobs pending.
+    pub fn wait_idle(&mut self) -> Vec<String> {
+        let Some(running) = self.running.as_mut() else {
+            return Vec::new();
+        };
+        if let Some(recovery) = running.recovery.take() {
+            let _ = recovery.join();
+        }
+        let errors = running.pipeline.wait_idle();
+        // The consumer is woken by each commit; catch up here too so that the
+        // caller sees the statuses of every verdict.
+        if let Err(e) = self.projector.catch_up(self.clock.now_ms()) {
+            let mut errors = errors;
+            errors.push(format!("account status: {e}"));
+            return errors;
+        }
+        errors
+    }
+
+    /// Finishes the admitted jobs and stops every thread; returns the
+    /// verdicts committed and the errors that kept jobs pending.
+    pub fn stop(&mut self) -> (u64, Vec<String>) {
+        let Some(running) = self.running.take() else {
+            return (0, Vec::new());
+        };
+        if let Some(recovery) = running.recovery {
+            let _ = recovery.join();
+        }
+        let committed = running.pipeline.committed();
+        let errors = running.pipeline.shutdown();
+        // The pipeline's wake sender is gone: the consumer catches up and ends.
+        let _ = running.consumer.join();
+        (committed, errors)
+    }
+
+    /// Runs every pending job to its verdict and stops; returns the number
+    /// of verdicts appended.
+    pub fn run_pending(&mut self) -> Result<u64, RunError> {
+        self.start(Vec::new(), false)?;
+        let mut errors = self.wait_idle();
+        let (committed, more) = self.stop();
+        errors.extend(more);
+        match errors.first() {
+            None => Ok(committed),
+            Some(_) => Err(RunError::Pending(errors)),
+        }
+    }
+
     /// Stores the upload and its job durably; the same upload again is the
-    /// same job, and says so.
-    pub fn submit(&self, upload: Upload) -> Result<Submitted, StoreError> {
+    /// same job, and says so. While the pipeline runs, the job is admitted
+    /// into it, and a full pipeline makes this wait up to
+    /// `workers.submit_wait_ms`, then answer [`Busy`] with nothing stored.
+    pub fn submit(&self, upload: Upload) -> Result<Submitted, SubmitError> {
+        let slot = match self.running.as_ref().and_then(|r| r.pipeline.admission()) {
+            Some(admission) => {
+                let wait = Duration::from_millis(self.config().workers.submit_wait_ms);
+                Some(admission.reserve(Some(wait))?)
+            }
+            None => None,
+        };
         let blob = sha256_hex(&upload.bytes);
+        let now = self.clock.now_ms();
         let job = Job {
             id: job_id(&upload.account, upload.kind.as_str(), &blob),
             account: upload.account,
@@ -63,123 +190,129 @@ impl Intake {
             profile: upload.profile,
             file_name: upload.file_name,
             blob,
-            received_at: now_ms(),
+            received_at: now,
             state: JobState::Pending,
             verdict_seq: None,
         };
-        self.store.submit(job, &upload.bytes)
-    }
-
-    /// Checks every pending job (those of an interrupted run included) on
-    /// `threads` worker threads and appends each verdict to the queue.
-    /// Returns the sequence numbers written.
-    pub fn run_pending(&self, today: Date, threads: usize) -> Result<Vec<u64>, RunError> {
-        let pending = self.store.pending()?;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build()?;
-        let written = pool.install(|| {
-            pending
-                .par_iter()
-                .map(|job| self.run_job(job, today))
-                .collect()
-        });
-        pool.broadcast(|_| release_thread_engines());
-        written
-    }
-
-    fn run_job(&self, job: &Job, today: Date) -> Result<u64, RunError> {
-        let bytes = self
-            .store
-            .blob(&job.blob)?
-            .ok_or_else(|| RunError::MissingBlob(job.blob.clone()))?;
-        let request = CheckRequest {
-            file_name: &job.file_name,
-            bytes: &bytes,
-            kind: Some(job.kind),
-            profile: job.profile.as_ref(),
-            today,
-        };
-        // A stage that panics costs this job a `processing_failed` verdict,
-        // not the worker and not the other jobs.
-        let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            with_thread_engines(|engines| self.checker.check(engines, &request))
-        }));
-        let report = match checked {
-            Ok(report) => report?,
-            Err(_) => {
-                // The engines may have been mid-call: start them afresh.
-                release_thread_engines();
-                self.checker.failed(&request)
-            }
-        };
-        let entry = VerdictEntry {
+        let audit = AuditEntry {
             seq: 0,
-            job: job.id.clone(),
+            at: now,
             account: job.account.clone(),
-            kind: job.kind,
-            verdict: report.verdict,
-            codes: report.findings.iter().map(|f| f.code).collect(),
+            job: Some(job.id.clone()),
+            action: "job_submitted".into(),
             by: Actor::Pipeline,
-            at: now_ms(),
-            report: Some(report),
+            before: None,
+            after: Some(format!("pending ({})", job.kind)),
         };
-        Ok(self.store.finish(entry)?)
+        let submitted = self.store.submit(job, &upload.bytes, audit)?;
+        if let (Some(slot), Submitted::New(job)) = (slot, &submitted) {
+            slot.admit(job.clone());
+        }
+        Ok(submitted)
+    }
+
+    /// The account's status and the items to fix, with the verdicts so far applied.
+    pub fn status(&self, account: &str) -> Result<Option<Account>, StoreError> {
+        self.projector.catch_up(self.clock.now_ms())?;
+        self.store.account(account)
+    }
+
+    /// Applies the time rules now: correction deadlines, stay expiry, review leases.
+    pub fn sweep(&self) -> Result<Swept, ReviewError> {
+        self.projector.sweep(self.clock.now_ms())
+    }
+
+    /// Compares the stored statuses with those computed from scratch from the verdicts.
+    pub fn verify_accounts(&self) -> Result<Vec<String>, StoreError> {
+        self.projector.verify()
+    }
+
+    /// The review queue, oldest first.
+    pub fn review_queue(&self) -> Result<Vec<ReviewItem>, StoreError> {
+        self.store.review_items()
+    }
+
+    /// `reviewer` takes the item for `review.lease_minutes`.
+    pub fn claim(&self, job: &JobId, reviewer: &str) -> Result<ReviewItem, ReviewError> {
+        let now = self.clock.now_ms();
+        let lease_ms = self.config().review.lease_minutes * 60_000;
+        self.store.change_review(job, &|item| {
+            review::claim(item, job, reviewer, now, lease_ms)
+        })?;
+        self.store
+            .review_items()?
+            .into_iter()
+            .find(|item| &item.job == job)
+            .ok_or_else(|| ReviewError::NotInQueue(job.clone()))
+    }
+
+    /// The claimant's decision: a reviewer verdict joins the queue and the
+    /// account status follows. Returns the verdict's sequence number.
+    pub fn resolve(
+        &self,
+        job: &JobId,
+        reviewer: &str,
+        resolution: &Resolution,
+    ) -> Result<u64, ReviewError> {
+        let now = self.clock.now_ms();
+        let seq = self
+            .store
+            .change_review(job, &|item| {
+                review::resolve(item, job, reviewer, now, resolution)
+            })?
+            .ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+        self.projector.catch_up(now)?;
+        Ok(seq)
+    }
+
+    /// The audit log of an account, oldest first.
+    pub fn audit(&self, account: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        self.store.audit_log(Some(account))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::SledStore;
-    use intake_models::config::Limits;
-    use intake_models::{Config, DocumentKind, Finding, ReasonCode, Verdict};
-    use intake_stages::decode::{PdfExtractor, PdfImage};
+impl Drop for Intake {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
-    /// A stage failure no input can be relied on to cause.
-    struct PanickingPdf;
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, RunError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map_err(RunError::Thread)
+}
 
-    impl PdfExtractor for PanickingPdf {
-        fn extract(&self, _: &[u8], _: &Limits) -> Result<PdfImage, Finding> {
-            panic!("injected stage failure")
+/// The account-status consumer: catches up on each commit, and sweeps the
+/// time rules every `sweep_every` if given; ends when the pipeline does.
+fn consume(
+    projector: Projector,
+    clock: Clock,
+    woken: Receiver<Committed>,
+    sweep_every: Option<Duration>,
+) -> Result<JoinHandle<()>, RunError> {
+    spawn("accounts", move || {
+        let tick = sweep_every.unwrap_or(Duration::from_secs(1));
+        let mut last_sweep = Instant::now();
+        loop {
+            let woke = woken.recv_timeout(tick.min(Duration::from_secs(1)));
+            let now = clock.now_ms();
+            // A store error leaves the offset where it was: the next wake-up retries.
+            if let Err(e) = projector.catch_up(now) {
+                eprintln!("intake: account status: {e}");
+            }
+            if let Some(every) = sweep_every {
+                if last_sweep.elapsed() >= every {
+                    if let Err(e) = projector.sweep(now) {
+                        eprintln!("intake: sweep: {e}");
+                    }
+                    last_sweep = Instant::now();
+                }
+            }
+            if matches!(woke, Err(RecvTimeoutError::Disconnected)) {
+                break;
+            }
         }
-    }
-
-    fn committed(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("samples/committed")
-            .join(name);
-        std::fs::read(path).expect("committed sample")
-    }
-
-    #[test]
-    fn a_panicking_stage_still_gives_its_job_one_verdict_and_the_others_theirs() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
-        let intake = Intake::new(
-            Box::new(store),
-            Checker::new(Config::default(), Box::new(PanickingPdf)),
-        );
-        for (account, file, kind) in [
-            ("a1", "id_card.pdf", DocumentKind::IdCard),
-            ("a2", "passport.jpg", DocumentKind::Passport),
-        ] {
-            let upload = Upload {
-                account: account.into(),
-                kind,
-                profile: None,
-                file_name: file.into(),
-                bytes: committed(file),
-            };
-            intake.submit(upload).unwrap();
-        }
-        let today = Date::new(2026, 6, 1).unwrap();
-        assert_eq!(intake.run_pending(today, 2).unwrap().len(), 2);
-        let queue = intake.store().verdicts_from(0, 10).unwrap();
-        let by_account = |a: &str| queue.iter().find(|e| e.account == a).expect("a verdict");
-        assert_eq!(by_account("a1").verdict, Verdict::NeedsReview);
-        assert_eq!(by_account("a1").codes, vec![ReasonCode::ProcessingFailed]);
-        assert_eq!(by_account("a2").verdict, Verdict::Accepted);
-        assert!(intake.store().pending().unwrap().is_empty());
-    }
+    })
 }

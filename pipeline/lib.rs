@@ -1,19 +1,27 @@
-//! The intake runner: orchestrates the stages of `intake-stages` over
-//! uploads, with one set of OCR engines per worker thread.
+//! The intake runner: the durable service over the stages of
+//! `intake-stages`.
 //!
 //! - [`check`]: one file through every stage to one report.
-//! - [`intake`]: the service: submit uploads, run stored jobs to verdicts.
+//! - [`intake`]: the service: submit uploads, run the pipeline, statuses, review.
+//! - [`workers`]: the staged worker threads on bounded channels.
+//! - [`accounts`]: the account-status consumer of the verdict queue and the sweep.
+//! - [`review`]: the review queue's decisions (claim, resolve, lease expiry).
+//! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (sled).
 //! - [`engines`]: per-thread Tesseract instances.
 //! - [`sandbox`]: PDF parsing in a resource-limited child process.
-//! - [`store`]: durable jobs, blobs and the verdict queue (sled).
+//! - [`clock`]: the real clock or one started at `--today`.
 //! - [`config`]: loading `pipeline.toml`.
 
+pub mod accounts;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod engines;
 pub mod intake;
+pub mod review;
 pub mod sandbox;
 pub mod store;
+pub mod workers;
 
 pub use check::{CheckRequest, Checker};
 pub use intake::Intake;

@@ -2,10 +2,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use intake::clock::Clock;
 use intake::engines::{release_thread_engines, with_thread_engines};
-use intake::store::{SledStore, Store, Submitted};
+use intake::review::Resolution;
+use intake::store::{SledStore, Submitted};
 use intake::{config, CheckRequest, Checker, Intake};
-use intake_models::{DocumentKind, JobState, Profile, Report, Upload};
+use intake_models::{Decision, DocumentKind, JobId, JobState, Profile, Report, Upload};
 use intake_stages::dates::Date;
 use rayon::prelude::*;
 use std::io::Write;
@@ -29,17 +31,43 @@ enum Command {
     Check(CheckArgs),
     /// Store uploads as jobs of an account (durable before it returns).
     Submit(SubmitArgs),
-    /// Check every pending job and append its verdict to the queue.
+    /// Run the pipeline over every pending job (orphans of a crash included)
+    /// and apply the verdicts to the account statuses.
     Run {
-        /// Submission date for validity rules (YYYY-MM-DD); default today (UTC).
+        /// Keep running: apply the time rules every `accounts.sweep_interval_s`.
         #[arg(long)]
-        today: Option<String>,
+        follow: bool,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// An account's status and the items to fix.
+    Status {
+        account: String,
         #[arg(long)]
-        config: Option<PathBuf>,
+        json: bool,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Apply the time rules: correction deadlines, stay-document expiry, review leases.
+    Sweep {
+        #[command(flatten)]
+        service: ServiceArgs,
     },
     /// The verdict queue.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// The review queue of flagged documents.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// An account's audit log: every change, when, by whom, before and after.
+    Audit {
+        account: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Account statuses as a whole.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
     /// Generate synthetic document scans with ground truth and a manifest.
     Samples {
         /// Output directory (created if missing).
@@ -56,6 +84,18 @@ enum Command {
     },
 }
 
+/// Where the service's store and settings come from, and its clock.
+#[derive(clap::Args, Clone)]
+struct ServiceArgs {
+    /// Configuration file; default ./pipeline.toml if present, else built-in defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run the clock from midnight UTC of this date (YYYY-MM-DD): the
+    /// submission date of validity rules and "now" of deadlines and leases.
+    #[arg(long)]
+    today: Option<String>,
+}
+
 #[derive(clap::Args)]
 struct SubmitArgs {
     #[arg(long)]
@@ -66,8 +106,8 @@ struct SubmitArgs {
     /// The declared profile (JSON); applies to every file.
     #[arg(long)]
     profile: Option<PathBuf>,
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    service: ServiceArgs,
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
@@ -78,8 +118,54 @@ enum QueueCommand {
     Tail {
         #[arg(long, default_value_t = 0)]
         from: u64,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// The flagged documents, oldest first, with who holds them.
+    List {
         #[arg(long)]
-        config: Option<PathBuf>,
+        json: bool,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Take a document for `review.lease_minutes`; it returns to the queue when the lease ends.
+    Claim {
+        job: String,
+        #[arg(long)]
+        reviewer: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Decide on a claimed document; the account status follows.
+    Resolve {
+        job: String,
+        #[arg(long)]
+        reviewer: String,
+        /// accept, correct or reject.
+        #[arg(long)]
+        decision: String,
+        /// For correct: fields the applicant must fix (surname, birth_date, ...)
+        /// or reason codes (resolution_too_low, ...), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        items: Vec<String>,
+        #[arg(long)]
+        comment: Option<String>,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Recompute every account status from the verdict queue and compare
+    /// with the stored ones; fails on any difference.
+    Verify {
+        #[command(flatten)]
+        service: ServiceArgs,
     },
 }
 
@@ -121,8 +207,17 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check(args),
         Command::Submit(args) => submit(args),
-        Command::Run { today, config } => run(today.as_deref(), config.as_deref()),
-        Command::Queue(QueueCommand::Tail { from, config }) => queue_tail(from, config.as_deref()),
+        Command::Run { follow, service } => run(&service, follow),
+        Command::Status {
+            account,
+            json,
+            service,
+        } => status(&service, &account, json),
+        Command::Sweep { service } => sweep(&service),
+        Command::Queue(QueueCommand::Tail { from, service }) => queue_tail(&service, from),
+        Command::Review(command) => review(command),
+        Command::Audit { account, service } => audit(&service, &account),
+        Command::Accounts(AccountsCommand::Verify { service }) => verify_accounts(&service),
         Command::Samples {
             out,
             count,
@@ -200,23 +295,21 @@ fn check(args: CheckArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_store(config: &intake_models::Config) -> Result<SledStore> {
-    Ok(SledStore::open(
-        &config.store.path,
-        config.store.cache_capacity_bytes,
-    )?)
-}
-
-fn open_intake(config: intake_models::Config) -> Result<Intake> {
-    let store = open_store(&config)?;
+fn open_intake(service: &ServiceArgs) -> Result<Intake> {
+    let config = config::load(service.config.as_deref())?;
+    let clock = match service.today.as_deref() {
+        Some(t) => Clock::starting_at(parse_today(Some(t))?),
+        None => Clock::system(),
+    };
+    let store = SledStore::open(&config.store.path, config.store.cache_capacity_bytes)?;
     let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
-    Ok(Intake::new(Box::new(store), checker))
+    Ok(Intake::new(Box::new(store), checker, clock))
 }
 
 fn submit(args: SubmitArgs) -> Result<()> {
     let kind: DocumentKind = args.kind.parse().map_err(anyhow::Error::msg)?;
     let profile = args.profile.as_deref().map(read_profile).transpose()?;
-    let intake = open_intake(config::load(args.config.as_deref())?)?;
+    let intake = open_intake(&args.service)?;
     for path in &args.files {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -246,22 +339,70 @@ fn submit(args: SubmitArgs) -> Result<()> {
     Ok(())
 }
 
-fn run(today: Option<&str>, config_path: Option<&Path>) -> Result<()> {
-    let today = parse_today(today)?;
-    let config = config::load(config_path)?;
-    let threads = config.workers.check_threads;
-    let intake = open_intake(config)?;
-    let written = intake.run_pending(today, threads)?;
-    println!("{} verdicts appended to the queue", written.len());
+fn run(service: &ServiceArgs, follow: bool) -> Result<()> {
+    let mut intake = open_intake(service)?;
+    if follow {
+        intake.start(Vec::new(), true)?;
+        let errors = intake.wait_idle();
+        for e in &errors {
+            eprintln!("intake: {e}");
+        }
+        println!(
+            "pending jobs done; following (sweep every {} s)",
+            intake.config().accounts.sweep_interval_s
+        );
+        loop {
+            std::thread::park();
+        }
+    }
+    let written = intake.run_pending()?;
+    println!("{written} verdicts appended to the queue");
     Ok(())
 }
 
-fn queue_tail(from: u64, config_path: Option<&Path>) -> Result<()> {
-    let store = open_store(&config::load(config_path)?)?;
+fn status(service: &ServiceArgs, account: &str, json: bool) -> Result<()> {
+    let intake = open_intake(service)?;
+    let Some(account) = intake.status(account)? else {
+        bail!("no verdict for account {account:?} yet (nothing submitted, or not run)");
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, &account)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "{}: {}", account.id, account.status)?;
+    for item in &account.items {
+        writeln!(out, "  to fix: {}", item.message)?;
+    }
+    for (kind, doc) in &account.documents {
+        writeln!(
+            out,
+            "  {kind}: {} (job {}, verdict #{})",
+            doc.verdict.as_str(),
+            doc.job,
+            doc.seq
+        )?;
+    }
+    Ok(())
+}
+
+fn sweep(service: &ServiceArgs) -> Result<()> {
+    let intake = open_intake(service)?;
+    let swept = intake.sweep()?;
+    println!(
+        "{} account statuses changed, {} review leases ended",
+        swept.statuses, swept.leases
+    );
+    Ok(())
+}
+
+fn queue_tail(service: &ServiceArgs, from: u64) -> Result<()> {
+    let intake = open_intake(service)?;
     let mut out = std::io::stdout().lock();
     let mut next = from;
     loop {
-        let batch = store.verdicts_from(next, 256)?;
+        let batch = intake.store().verdicts_from(next, 256)?;
         let Some(last) = batch.last() else { break };
         next = last.seq + 1;
         for entry in &batch {
@@ -269,6 +410,108 @@ fn queue_tail(from: u64, config_path: Option<&Path>) -> Result<()> {
             writeln!(out)?;
         }
     }
+    Ok(())
+}
+
+fn review(command: ReviewCommand) -> Result<()> {
+    match command {
+        ReviewCommand::List { json, service } => {
+            let intake = open_intake(&service)?;
+            let now = intake.now_ms();
+            let mut out = std::io::stdout().lock();
+            for item in intake.review_queue()? {
+                if json {
+                    serde_json::to_writer(&mut out, &item)?;
+                    writeln!(out)?;
+                    continue;
+                }
+                let codes: Vec<String> = item
+                    .findings
+                    .iter()
+                    .map(|f| match f.field {
+                        Some(field) => format!("{:?}({})", f.code, field.as_str()),
+                        None => format!("{:?}", f.code),
+                    })
+                    .collect();
+                let holder = item
+                    .holder(now)
+                    .map_or_else(|| "free".to_string(), |r| format!("claimed by {r}"));
+                writeln!(
+                    out,
+                    "{} account {} {}: {} [{holder}]",
+                    item.job,
+                    item.account,
+                    item.kind,
+                    codes.join(", ")
+                )?;
+            }
+        }
+        ReviewCommand::Claim {
+            job,
+            reviewer,
+            service,
+        } => {
+            let intake = open_intake(&service)?;
+            let item = intake.claim(&JobId(job), &reviewer)?;
+            let until = item.claim.map_or(0, |c| c.until);
+            println!(
+                "job {} claimed by {reviewer} for {} min (until {until} Unix ms)",
+                item.job,
+                intake.config().review.lease_minutes
+            );
+        }
+        ReviewCommand::Resolve {
+            job,
+            reviewer,
+            decision,
+            items,
+            comment,
+            service,
+        } => {
+            let intake = open_intake(&service)?;
+            let resolution = Resolution {
+                decision: decision.parse::<Decision>().map_err(anyhow::Error::msg)?,
+                items: intake::review::parse_items(&items)?,
+                comment,
+            };
+            let job = JobId(job);
+            let seq = intake.resolve(&job, &reviewer, &resolution)?;
+            let job = intake.store().job(&job)?;
+            let status = match &job {
+                Some(job) => intake.status(&job.account)?.map_or_else(String::new, |a| {
+                    format!("; account {} is {}", a.id, a.status)
+                }),
+                None => String::new(),
+            };
+            println!("verdict #{seq} appended{status}");
+        }
+    }
+    Ok(())
+}
+
+fn audit(service: &ServiceArgs, account: &str) -> Result<()> {
+    let intake = open_intake(service)?;
+    let mut out = std::io::stdout().lock();
+    for entry in intake.audit(account)? {
+        serde_json::to_writer(&mut out, &entry)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn verify_accounts(service: &ServiceArgs) -> Result<()> {
+    let intake = open_intake(service)?;
+    let differences = intake.verify_accounts()?;
+    for d in &differences {
+        println!("{d}");
+    }
+    if !differences.is_empty() {
+        bail!(
+            "{} account statuses differ from the verdicts",
+            differences.len()
+        );
+    }
+    println!("every account status equals the one computed from the verdicts");
     Ok(())
 }
 

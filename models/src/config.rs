@@ -13,6 +13,41 @@ pub struct Config {
     pub validity: Validity,
     pub workers: Workers,
     pub store: StoreConfig,
+    pub accounts: Accounts,
+    pub review: Review,
+}
+
+/// Time rules of the account status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Accounts {
+    /// A correction request unanswered this long restricts the account (seeds: 48 h).
+    pub correction_deadline_hours: u64,
+    /// How often `intake run --follow` applies the time rules, in seconds.
+    pub sweep_interval_s: u64,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            correction_deadline_hours: 48,
+            sweep_interval_s: 60,
+        }
+    }
+}
+
+/// The review queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Review {
+    /// How long a claim lasts before the item returns to the queue.
+    pub lease_minutes: u64,
+}
+
+impl Default for Review {
+    fn default() -> Self {
+        Review { lease_minutes: 30 }
+    }
 }
 
 /// The durable store (sled).
@@ -152,10 +187,28 @@ impl Default for Validity {
 pub struct Workers {
     /// Threads checking files in parallel (`intake check` with several files).
     pub check_threads: usize,
+    /// Pipeline workers of the decode stage (sniff, limits, decode).
+    pub decode_workers: usize,
+    /// Pipeline workers of the read stage (locate, OCR, parse, QR, match,
+    /// verdict); each owns its Tesseract instances.
+    pub read_workers: usize,
+    /// Capacity of each channel between two stages.
+    pub stage_queue: usize,
+    /// Jobs admitted into the pipeline at once; `submit` waits when full.
+    pub in_flight: usize,
+    /// How long `submit` waits for room before answering `busy`, in ms.
+    pub submit_wait_ms: u64,
 }
 
 impl Default for Workers {
     fn default() -> Self {
-        Workers { check_threads: 2 }
+        Workers {
+            check_threads: 2,
+            decode_workers: 1,
+            read_workers: 2,
+            stage_queue: 2,
+            in_flight: 32,
+            submit_wait_ms: 2000,
+        }
     }
 }

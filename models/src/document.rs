@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What the applicant says the upload is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     Passport,
@@ -42,6 +42,14 @@ impl DocumentKind {
         matches!(
             self,
             DocumentKind::Passport | DocumentKind::IdCard | DocumentKind::Visa
+        )
+    }
+
+    /// Documents that prove who the holder is.
+    pub fn is_identity_document(self) -> bool {
+        matches!(
+            self,
+            DocumentKind::Passport | DocumentKind::IdCard | DocumentKind::ResidencePermit
         )
     }
 

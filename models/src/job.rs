@@ -1,7 +1,7 @@
 //! Jobs and verdicts of the durable pipeline: what an upload handler pushes,
 //! what the store keeps, and what the verdict queue carries.
 
-use crate::{DocumentKind, Profile, ReasonCode, Report, Verdict};
+use crate::{DocumentKind, Finding, Profile, Report, Verdict};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -21,6 +21,15 @@ pub struct Upload {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct JobId(pub String);
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Pipeline => f.write_str("pipeline"),
+            Actor::Reviewer(id) => write!(f, "reviewer {id}"),
+        }
+    }
+}
 
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,11 +81,14 @@ pub struct VerdictEntry {
     pub account: String,
     pub kind: DocumentKind,
     pub verdict: Verdict,
-    /// The codes behind the verdict: for `needs_correction`, the items to fix.
-    pub codes: Vec<ReasonCode>,
+    /// The findings behind the verdict: for `needs_correction`, the items to fix.
+    pub findings: Vec<Finding>,
     pub by: Actor,
     /// Unix milliseconds.
     pub at: u64,
+    /// A reviewer's comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     /// The full report, for pipeline verdicts.
     pub report: Option<Report>,
 }

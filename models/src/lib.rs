@@ -4,12 +4,14 @@
 //! serde-serialisable because it crosses process boundaries (JSON reports,
 //! the sled store, the PDF sandbox).
 
+pub mod account;
 pub mod config;
 pub mod document;
 pub mod finding;
 pub mod job;
 pub mod report;
 
+pub use account::{Account, AccountStatus, AuditEntry, Claim, Decision, DocumentState, ReviewItem};
 pub use config::Config;
 pub use document::{
     DocumentFields, DocumentKind, Field, MrzFormat, MrzReading, Profile, QrPayload,

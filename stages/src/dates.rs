@@ -146,6 +146,18 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// Days since 1970-01-01 (days-from-civil, H. Hinnant): the inverse of
+    /// [`Date::from_unix_days`].
+    pub fn to_unix_days(self) -> i64 {
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let yoe = year.rem_euclid(400);
+        let mp = (i64::from(self.month) + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     pub fn to_iso(self) -> String {
         self.to_string()
     }
@@ -223,5 +235,8 @@ mod tests {
         assert_eq!(Date::from_unix_days(0), d(1970, 1, 1));
         assert_eq!(Date::from_unix_days(20_454), d(2026, 1, 1));
         assert_eq!(Date::from_unix_days(11_016), d(2000, 2, 29));
+        for days in [-800_000, -1, 0, 59, 11_016, 20_454, 2_932_896] {
+            assert_eq!(Date::from_unix_days(days).to_unix_days(), days);
+        }
     }
 }

@@ -1,0 +1,205 @@
+//! The account-status consumer of the verdict queue, the time-rule sweep,
+//! and the from-scratch check of the stored projection.
+//!
+//! The consumer reads from its durable offset and writes each batch of
+//! accounts together with the new offset in one transaction; folding an
+//! entry twice changes nothing ([`account_status::apply`] is idempotent),
+//! so every verdict takes effect exactly once, whenever the process dies.
+
+use crate::review::{self, ReviewError};
+use crate::store::{Store, StoreError};
+use intake_models::config::Accounts;
+use intake_models::{Account, Actor, AuditEntry, JobId};
+use intake_stages::account_status::{apply, project};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The consumer name of the account status in the verdict queue.
+pub const CONSUMER: &str = "account_status";
+const BATCH: usize = 256;
+
+/// Keeps the account projection; one writer at a time.
+#[derive(Clone)]
+pub struct Projector {
+    store: Arc<dyn Store>,
+    cfg: Accounts,
+    writer: Arc<Mutex<()>>,
+}
+
+/// What a sweep changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub statuses: usize,
+    pub leases: usize,
+}
+
+fn describe(account: &Account) -> String {
+    let mut text = account.status.as_str().to_string();
+    if !account.items.is_empty() {
+        let items: Vec<String> = account
+            .items
+            .iter()
+            .map(|f| match f.field {
+                Some(field) => format!("{}({})", code_name(f.code), field.as_str()),
+                None => code_name(f.code),
+            })
+            .collect();
+        text.push_str(": ");
+        text.push_str(&items.join(", "));
+    }
+    text
+}
+
+fn code_name(code: intake_models::ReasonCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn status_change(account: &Account, before: String, by: Actor, job: Option<JobId>) -> AuditEntry {
+    AuditEntry {
+        seq: 0,
+        at: account.status_at,
+        account: account.id.clone(),
+        job,
+        action: "status".into(),
+        by,
+        before: Some(before),
+        after: Some(describe(account)),
+    }
+}
+
+impl Projector {
+    pub fn new(store: Arc<dyn Store>, cfg: Accounts) -> Projector {
+        Projector {
+            store,
+            cfg,
+            writer: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Applies every verdict not yet consumed, as of `now`; returns how many.
+    pub fn catch_up(&self, now: u64) -> Result<usize, StoreError> {
+        let _writer = self.writer.lock();
+        let mut consumed = 0;
+        loop {
+            let from = self.store.consumer_offset(CONSUMER)?;
+            let batch = self.store.verdicts_from(from, BATCH)?;
+            let Some(last) = batch.last() else { break };
+            let next = last.seq + 1;
+            let mut touched: BTreeMap<String, Account> = BTreeMap::new();
+            let mut audit = Vec::new();
+            for entry in &batch {
+                if !touched.contains_key(&entry.account) {
+                    let stored = self.store.account(&entry.account)?;
+                    let account = stored.unwrap_or_else(|| Account {
+                        id: entry.account.clone(),
+                        ..Account::default()
+                    });
+                    touched.insert(entry.account.clone(), account);
+                }
+                let Some(account) = touched.get_mut(&entry.account) else {
+                    continue;
+                };
+                let before = describe(account);
+                let is_new = account.documents.is_empty() && account.status_at == 0;
+                apply(account, entry);
+                if project(account, now, &self.cfg) || is_new {
+                    audit.push(status_change(
+                        account,
+                        before,
+                        entry.by.clone(),
+                        Some(entry.job.clone()),
+                    ));
+                }
+            }
+            let accounts: Vec<Account> = touched.into_values().collect();
+            self.store
+                .save_accounts(&accounts, Some((CONSUMER, next)), audit)?;
+            self.store.flush()?;
+            consumed += batch.len();
+        }
+        Ok(consumed)
+    }
+
+    /// Applies the time rules at `now`: correction deadlines, stay expiry,
+    /// and review leases that have run out.
+    pub fn sweep(&self, now: u64) -> Result<Swept, ReviewError> {
+        self.catch_up(now)?;
+        let mut swept = Swept::default();
+        {
+            let _writer = self.writer.lock();
+            let mut changed = Vec::new();
+            let mut audit = Vec::new();
+            for mut account in self.store.accounts()? {
+                let before = describe(&account);
+                if project(&mut account, now, &self.cfg) {
+                    audit.push(status_change(&account, before, Actor::Pipeline, None));
+                    changed.push(account);
+                }
+            }
+            swept.statuses = changed.len();
+            self.store.save_accounts(&changed, None, audit)?;
+            self.store.flush()?;
+        }
+        for item in self.store.review_items()? {
+            if item.claim.is_some() && item.holder(now).is_none() {
+                self.store
+                    .change_review(&item.job, &|stored| review::expire(stored, &item.job, now))?;
+                swept.leases += 1;
+            }
+        }
+        Ok(swept)
+    }
+
+    /// Folds the consumed part of the verdict queue from scratch and compares
+    /// it with the stored accounts, each projected at the moment its status
+    /// was stored; returns the differences (none when all is well).
+    pub fn verify(&self) -> Result<Vec<String>, StoreError> {
+        let _writer = self.writer.lock();
+        let end = self.store.consumer_offset(CONSUMER)?;
+        let mut scratch: BTreeMap<String, Account> = BTreeMap::new();
+        let mut from = 0;
+        'queue: loop {
+            let batch = self.store.verdicts_from(from, BATCH)?;
+            let Some(last) = batch.last() else { break };
+            from = last.seq + 1;
+            for entry in batch {
+                if entry.seq >= end {
+                    break 'queue;
+                }
+                let account = scratch
+                    .entry(entry.account.clone())
+                    .or_insert_with(|| Account {
+                        id: entry.account.clone(),
+                        ..Account::default()
+                    });
+                apply(account, &entry);
+            }
+        }
+        let mut differences = Vec::new();
+        let stored: BTreeMap<String, Account> = self
+            .store
+            .accounts()?
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
+        for (id, mut expected) in scratch {
+            match stored.get(&id) {
+                None => differences.push(format!("account {id}: verdicts but no stored status")),
+                Some(actual) => {
+                    project(&mut expected, actual.status_at, &self.cfg);
+                    if &expected != actual {
+                        differences.push(format!(
+                            "account {id}: stored {} but the verdicts give {}",
+                            describe(actual),
+                            describe(&expected)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(differences)
+    }
+}

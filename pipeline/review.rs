@@ -1,0 +1,196 @@
+//! The review queue's decisions: claim, resolve, lease expiry. Each is a
+//! pure function of the item as stored, returning the [`ReviewChange`] the
+//! store applies atomically.
+
+use crate::store::{ReviewChange, StoreError};
+use intake_models::{
+    Actor, AuditEntry, Claim, Decision, Field, Finding, JobId, ReasonCode, ReviewItem, VerdictEntry,
+};
+use intake_stages::messages::finding;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("job {0} is not in the review queue")]
+    NotInQueue(JobId),
+    #[error("job {job} is claimed by {reviewer} until {until} (Unix ms)")]
+    Claimed {
+        job: JobId,
+        reviewer: String,
+        until: u64,
+    },
+    #[error("job {job} is not claimed by {reviewer}: claim it first (a claim ends when its lease runs out)")]
+    NotClaimant { job: JobId, reviewer: String },
+    #[error("a correction needs the items the applicant must fix (--items surname,birth_date or reason codes such as resolution_too_low)")]
+    NoItems,
+    #[error("unknown item {0:?}: give a field (surname, given_names, birth_date, document_number, expiry_date, nationality, sex, ...) or a reason code (resolution_too_low, image_unreadable, ...)")]
+    UnknownItem(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A reviewer's resolution of a flagged document.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub decision: Decision,
+    /// For `correct`: what the applicant must fix.
+    pub items: Vec<Finding>,
+    pub comment: Option<String>,
+}
+
+/// The findings for `--items`: a field name asks the applicant to correct
+/// that field of the form; a reason code asks for what its message says.
+pub fn parse_items(items: &[String]) -> Result<Vec<Finding>, ReviewError> {
+    items
+        .iter()
+        .map(|item| {
+            let name = serde_json::Value::String(item.trim().to_string());
+            if let Ok(field) = serde_json::from_value::<Field>(name.clone()) {
+                return Ok(finding(ReasonCode::FieldMismatch, Some(field)));
+            }
+            serde_json::from_value::<ReasonCode>(name)
+                .map(|code| finding(code, None))
+                .map_err(|_| ReviewError::UnknownItem(item.clone()))
+        })
+        .collect()
+}
+
+fn audit(
+    item: &ReviewItem,
+    action: &str,
+    by: Actor,
+    now: u64,
+    before: String,
+    after: String,
+) -> AuditEntry {
+    AuditEntry {
+        seq: 0,
+        at: now,
+        account: item.account.clone(),
+        job: Some(item.job.clone()),
+        action: action.into(),
+        by,
+        before: Some(before),
+        after: Some(after),
+    }
+}
+
+fn describe(item: &ReviewItem, now: u64) -> String {
+    match (&item.claim, item.holder(now)) {
+        (_, Some(holder)) => format!("claimed by {holder}"),
+        (Some(claim), None) => format!("queued (lease of {} ended)", claim.reviewer),
+        (None, None) => "queued".into(),
+    }
+}
+
+/// `reviewer` takes (or renews) the lease on `job` until `now + lease_ms`.
+pub fn claim(
+    stored: Option<&ReviewItem>,
+    job: &JobId,
+    reviewer: &str,
+    now: u64,
+    lease_ms: u64,
+) -> Result<ReviewChange, ReviewError> {
+    let item = stored.ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+    if let (Some(holder), Some(claim)) = (item.holder(now), &item.claim) {
+        if holder != reviewer {
+            return Err(ReviewError::Claimed {
+                job: job.clone(),
+                reviewer: holder.into(),
+                until: claim.until,
+            });
+        }
+    }
+    let mut claimed = item.clone();
+    claimed.claim = Some(Claim {
+        reviewer: reviewer.into(),
+        until: now + lease_ms,
+    });
+    let entry = audit(
+        item,
+        "review_claimed",
+        Actor::Reviewer(reviewer.into()),
+        now,
+        describe(item, now),
+        describe(&claimed, now),
+    );
+    Ok(ReviewChange {
+        item: Some(claimed),
+        verdict: None,
+        audit: vec![entry],
+    })
+}
+
+/// The claimant's decision: the item leaves the queue and a reviewer
+/// verdict joins the verdict queue.
+pub fn resolve(
+    stored: Option<&ReviewItem>,
+    job: &JobId,
+    reviewer: &str,
+    now: u64,
+    resolution: &Resolution,
+) -> Result<ReviewChange, ReviewError> {
+    let item = stored.ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+    if item.holder(now) != Some(reviewer) {
+        return Err(ReviewError::NotClaimant {
+            job: job.clone(),
+            reviewer: reviewer.into(),
+        });
+    }
+    if resolution.decision == Decision::Correct && resolution.items.is_empty() {
+        return Err(ReviewError::NoItems);
+    }
+    let verdict = resolution.decision.verdict();
+    let by = Actor::Reviewer(reviewer.into());
+    let entry = VerdictEntry {
+        seq: 0,
+        job: item.job.clone(),
+        account: item.account.clone(),
+        kind: item.kind,
+        verdict,
+        findings: resolution.items.clone(),
+        by: by.clone(),
+        at: now,
+        comment: resolution.comment.clone(),
+        report: None,
+    };
+    let logged = audit(
+        item,
+        "review_resolved",
+        by,
+        now,
+        describe(item, now),
+        verdict.as_str().into(),
+    );
+    Ok(ReviewChange {
+        item: None,
+        verdict: Some(entry),
+        audit: vec![logged],
+    })
+}
+
+/// Clears a lease that has run out, so the queue shows the item free again.
+pub fn expire(
+    stored: Option<&ReviewItem>,
+    job: &JobId,
+    now: u64,
+) -> Result<ReviewChange, ReviewError> {
+    let item = stored.ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+    let mut freed = item.clone();
+    let mut logged = Vec::new();
+    if item.claim.is_some() && item.holder(now).is_none() {
+        freed.claim = None;
+        logged.push(audit(
+            item,
+            "review_lease_expired",
+            Actor::Pipeline,
+            now,
+            describe(item, now),
+            "queued".into(),
+        ));
+    }
+    Ok(ReviewChange {
+        item: Some(freed),
+        verdict: None,
+        audit: logged,
+    })
+}

@@ -1,0 +1,247 @@
+//! Account status stage: an account's status as a projection over its
+//! verdicts, and the time rules (correction deadline, stay expiry).
+//!
+//! [`apply`] folds verdict queue entries into the account's documents, in
+//! queue order and idempotently; [`project`] derives the status from the
+//! documents at a moment. Folding every entry from scratch and projecting
+//! gives the same account as the stored one: that is how it is verified.
+
+use crate::dates::Date;
+use crate::messages::finding;
+use intake_models::config::Accounts;
+use intake_models::{
+    Account, AccountStatus, Actor, DocumentState, Field, Finding, ReasonCode, Verdict, VerdictEntry,
+};
+
+const MS_PER_DAY: u64 = 86_400_000;
+
+/// Folds one verdict queue entry into `account`; returns whether it changed
+/// the documents. An entry at or below the sequence number already applied
+/// for its kind changes nothing (redelivery), nor does a reviewer's decision
+/// on an upload that a newer one of the same kind has replaced.
+pub fn apply(account: &mut Account, entry: &VerdictEntry) -> bool {
+    let current = account.documents.get(&entry.kind);
+    if let Some(doc) = current {
+        let stale_review = matches!(entry.by, Actor::Reviewer(_)) && doc.job != entry.job;
+        if doc.seq >= entry.seq || stale_review {
+            return false;
+        }
+    }
+    // A reviewer's verdict carries no report: the document's dates stay
+    // those the pipeline read from it.
+    let expiry_date = match &entry.report {
+        Some(report) => report
+            .document
+            .as_ref()
+            .and_then(|d| d.fields.expiry_date.clone()),
+        None => current
+            .filter(|d| d.job == entry.job)
+            .and_then(|d| d.expiry_date.clone()),
+    };
+    let items = entry
+        .findings
+        .iter()
+        .filter(|f| f.code.verdict().is_some())
+        .cloned()
+        .collect();
+    account.documents.insert(
+        entry.kind,
+        DocumentState {
+            job: entry.job.clone(),
+            seq: entry.seq,
+            verdict: entry.verdict,
+            items,
+            expiry_date,
+            at: entry.at,
+        },
+    );
+    true
+}
+
+/// Sets the account's status and items as of `now_ms` (Unix ms); returns
+/// whether either changed.
+///
+/// In order of precedence: `refused` (a document refused), `blocked` (the
+/// identity and stay documents were accepted but every accepted stay
+/// document has expired), `restricted` / `needs_correction` (items to fix;
+/// restricted once a request is older than the deadline), `in_review`,
+/// `verified` (an accepted identity document and an accepted, unexpired
+/// stay document), else `pending`.
+pub fn project(account: &mut Account, now_ms: u64, cfg: &Accounts) -> bool {
+    let (status, items) = status_at(account, now_ms, cfg);
+    account.status_at = now_ms;
+    let changed = account.status != status || account.items != items;
+    account.status = status;
+    account.items = items;
+    changed
+}
+
+fn status_at(account: &Account, now_ms: u64, cfg: &Accounts) -> (AccountStatus, Vec<Finding>) {
+    let today = Date::from_unix_days((now_ms / MS_PER_DAY) as i64);
+    let docs = || account.documents.iter();
+    let items_of = |verdict: Verdict| -> Vec<Finding> {
+        docs()
+            .filter(|(_, d)| d.verdict == verdict)
+            .flat_map(|(_, d)| d.items.iter().cloned())
+            .collect()
+    };
+
+    if docs().any(|(_, d)| d.verdict == Verdict::Rejected) {
+        return (AccountStatus::Refused, items_of(Verdict::Rejected));
+    }
+    let accepted = |pred: fn(intake_models::DocumentKind) -> bool| {
+        docs()
+            .filter(move |(k, d)| pred(**k) && d.verdict == Verdict::Accepted)
+            .map(|(_, d)| d)
+    };
+    let identity = accepted(|k| k.is_identity_document()).next().is_some();
+    let mut stays = accepted(|k| k.is_stay_document()).peekable();
+    let has_stay = stays.peek().is_some();
+    // A stay document without a read expiry date was accepted by a person.
+    let unexpired_stay = stays.any(|d| {
+        d.expiry_date
+            .as_deref()
+            .and_then(Date::parse_iso)
+            .is_none_or(|expiry| expiry >= today)
+    });
+    if identity && has_stay && !unexpired_stay {
+        let expired = finding(ReasonCode::StayDocumentExpired, Some(Field::ExpiryDate));
+        return (AccountStatus::Blocked, vec![expired]);
+    }
+
+    let to_fix = items_of(Verdict::NeedsCorrection);
+    if docs().any(|(_, d)| d.verdict == Verdict::NeedsCorrection) {
+        let deadline_ms = cfg.correction_deadline_hours * 3_600_000;
+        let overdue = docs().any(|(_, d)| {
+            d.verdict == Verdict::NeedsCorrection && d.at.saturating_add(deadline_ms) <= now_ms
+        });
+        let status = if overdue {
+            AccountStatus::Restricted
+        } else {
+            AccountStatus::NeedsCorrection
+        };
+        return (status, to_fix);
+    }
+    if docs().any(|(_, d)| d.verdict == Verdict::NeedsReview) {
+        return (AccountStatus::InReview, Vec::new());
+    }
+    if identity && unexpired_stay {
+        return (AccountStatus::Verified, Vec::new());
+    }
+    (AccountStatus::Pending, Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use intake_models::{DocumentKind, JobId};
+
+    const DAY: u64 = MS_PER_DAY;
+
+    fn entry(seq: u64, kind: DocumentKind, verdict: Verdict, codes: &[ReasonCode]) -> VerdictEntry {
+        VerdictEntry {
+            seq,
+            job: JobId(format!("job-{}", kind.as_str())),
+            account: "a".into(),
+            kind,
+            verdict,
+            findings: codes.iter().map(|&c| finding(c, None)).collect(),
+            by: Actor::Pipeline,
+            at: 10 * DAY,
+            comment: None,
+            report: None,
+        }
+    }
+
+    fn fold(entries: &[VerdictEntry], now: u64) -> Account {
+        let mut account = Account::default();
+        for e in entries {
+            apply(&mut account, e);
+        }
+        project(&mut account, now, &Accounts::default());
+        account
+    }
+
+    fn with_expiry(mut account: Account, kind: DocumentKind, iso: &str) -> Account {
+        if let Some(d) = account.documents.get_mut(&kind) {
+            d.expiry_date = Some(iso.into());
+        }
+        account
+    }
+
+    #[test]
+    fn identity_and_unexpired_stay_document_verify_and_expiry_blocks() {
+        let entries = [
+            entry(1, DocumentKind::Passport, Verdict::Accepted, &[]),
+            entry(2, DocumentKind::Visa, Verdict::Accepted, &[]),
+        ];
+        let only_passport = fold(&entries[..1], 10 * DAY);
+        assert_eq!(only_passport.status, AccountStatus::Pending);
+        // 1970-01-11 is day 10; the visa runs to 1970-01-20.
+        let mut account = with_expiry(fold(&entries, 10 * DAY), DocumentKind::Visa, "1970-01-20");
+        project(&mut account, 10 * DAY, &Accounts::default());
+        assert_eq!(account.status, AccountStatus::Verified);
+        assert!(!project(&mut account, 19 * DAY, &Accounts::default()));
+        assert!(project(&mut account, 20 * DAY, &Accounts::default()));
+        assert_eq!(account.status, AccountStatus::Blocked);
+        assert_eq!(account.items[0].code, ReasonCode::StayDocumentExpired);
+    }
+
+    #[test]
+    fn an_unanswered_correction_restricts_after_the_deadline() {
+        let entries = [entry(
+            1,
+            DocumentKind::Passport,
+            Verdict::NeedsCorrection,
+            &[ReasonCode::ResolutionTooLow, ReasonCode::AutoRotated],
+        )];
+        let account = fold(&entries, 10 * DAY + 47 * 3_600_000);
+        assert_eq!(account.status, AccountStatus::NeedsCorrection);
+        let codes: Vec<_> = account.items.iter().map(|f| f.code).collect();
+        assert_eq!(
+            codes,
+            vec![ReasonCode::ResolutionTooLow],
+            "informational codes are not items"
+        );
+        let late = fold(&entries, 12 * DAY);
+        assert_eq!(late.status, AccountStatus::Restricted);
+        assert_eq!(late.items, account.items);
+    }
+
+    #[test]
+    fn redelivery_changes_nothing_and_review_follows_its_job() {
+        let flagged = entry(
+            1,
+            DocumentKind::Passport,
+            Verdict::NeedsReview,
+            &[ReasonCode::FieldMismatch],
+        );
+        let mut account = fold(std::slice::from_ref(&flagged), DAY);
+        assert_eq!(account.status, AccountStatus::InReview);
+        assert!(
+            !apply(&mut account, &flagged),
+            "a redelivered entry is applied once"
+        );
+
+        let mut accepted = entry(3, DocumentKind::Passport, Verdict::Accepted, &[]);
+        accepted.by = Actor::Reviewer("r1".into());
+        let mut stale = accepted.clone();
+        stale.job = JobId("an-older-upload".into());
+        assert!(!apply(&mut account, &stale));
+        assert!(apply(&mut account, &accepted));
+        assert_eq!(
+            account.documents[&DocumentKind::Passport].verdict,
+            Verdict::Accepted
+        );
+
+        let refused = entry(
+            4,
+            DocumentKind::Visa,
+            Verdict::Rejected,
+            &[ReasonCode::StayDocumentExpired],
+        );
+        apply(&mut account, &refused);
+        project(&mut account, DAY, &Accounts::default());
+        assert_eq!(account.status, AccountStatus::Refused);
+    }
+}
