@@ -56,3 +56,14 @@ impl Clock {
 pub fn date_of(ms: u64) -> Date {
     Date::from_unix_days((ms / MS_PER_DAY) as i64)
 }
+
+/// A Unix millisecond as `YYYY-MM-DD HH:MM UTC`, for people.
+pub fn display_ms(ms: u64) -> String {
+    let minutes = ms / 60_000 % (24 * 60);
+    format!(
+        "{} {:02}:{:02} UTC",
+        date_of(ms),
+        minutes / 60,
+        minutes % 60
+    )
+}

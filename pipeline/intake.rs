@@ -316,3 +316,295 @@ fn consume(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+    use intake_models::config::Limits;
+    use intake_models::{AccountStatus, Decision, DocumentKind, Finding, ReasonCode, Verdict};
+    use intake_stages::dates::Date;
+    use intake_stages::decode::{PdfExtractor, PdfImage};
+    use std::path::Path;
+
+    /// A stage failure no input can be relied on to cause.
+    struct PanickingPdf;
+
+    impl PdfExtractor for PanickingPdf {
+        fn extract(&self, _: &[u8], _: &Limits) -> Result<PdfImage, Finding> {
+            panic!("injected stage failure")
+        }
+    }
+
+    /// A stage slow enough to keep the pipeline full while a test submits.
+    struct SlowPdf;
+
+    impl PdfExtractor for SlowPdf {
+        fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding> {
+            std::thread::sleep(Duration::from_millis(600));
+            crate::sandbox::SandboxedPdf::new().extract(bytes, limits)
+        }
+    }
+
+    fn committed(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples/committed")
+            .join(name);
+        std::fs::read(path).expect("committed sample")
+    }
+
+    fn profile(name: &str) -> Option<intake_models::Profile> {
+        let bytes = committed(&format!("profiles/{name}"));
+        Some(serde_json::from_slice(&bytes).expect("committed profile"))
+    }
+
+    fn date(iso: &str) -> Date {
+        Date::parse_iso(iso).expect("a date")
+    }
+
+    /// The service on the store in `dir`, its clock started at `today`.
+    fn open(dir: &Path, today: &str, config: Config, pdf: Box<dyn PdfExtractor>) -> Intake {
+        let store = SledStore::open(dir, 1 << 22).expect("store opens");
+        let clock = Clock::starting_at(date(today));
+        Intake::new(Box::new(store), Checker::new(config, pdf), clock)
+    }
+
+    fn sandboxed() -> Box<dyn PdfExtractor> {
+        Box::new(crate::sandbox::SandboxedPdf::new())
+    }
+
+    fn upload(account: &str, kind: DocumentKind, file: &str, profile_file: Option<&str>) -> Upload {
+        Upload {
+            account: account.into(),
+            kind,
+            profile: profile_file.and_then(profile),
+            file_name: file.into(),
+            bytes: committed(file),
+        }
+    }
+
+    fn status(intake: &Intake, account: &str) -> AccountStatus {
+        intake.status(account).unwrap().expect("an account").status
+    }
+
+    #[test]
+    fn a_panicking_stage_still_gives_its_job_one_verdict_and_the_others_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut intake = open(
+            dir.path(),
+            "2026-06-01",
+            Config::default(),
+            Box::new(PanickingPdf),
+        );
+        intake
+            .submit(upload("a1", DocumentKind::IdCard, "id_card.pdf", None))
+            .unwrap();
+        intake
+            .submit(upload("a2", DocumentKind::Passport, "passport.jpg", None))
+            .unwrap();
+        assert_eq!(intake.run_pending().unwrap(), 2);
+        let queue = intake.store().verdicts_from(0, 10).unwrap();
+        let by_account = |a: &str| queue.iter().find(|e| e.account == a).expect("a verdict");
+        assert_eq!(by_account("a1").verdict, Verdict::NeedsReview);
+        let codes: Vec<ReasonCode> = by_account("a1").findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, vec![ReasonCode::ProcessingFailed]);
+        assert_eq!(by_account("a2").verdict, Verdict::Accepted);
+        assert!(intake.store().pending().unwrap().is_empty());
+        assert_eq!(status(&intake, "a1"), AccountStatus::InReview);
+        assert_eq!(intake.review_queue().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_full_pipeline_answers_busy_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.workers.in_flight = 1;
+        config.workers.submit_wait_ms = 20;
+        let mut intake = open(dir.path(), "2026-06-01", config, Box::new(SlowPdf));
+        intake.start(Vec::new(), false).unwrap();
+        intake
+            .submit(upload("a1", DocumentKind::IdCard, "id_card.pdf", None))
+            .unwrap();
+        let second = upload("a2", DocumentKind::Passport, "passport.jpg", None);
+        let busy = intake.submit(second.clone());
+        assert!(matches!(busy, Err(SubmitError::Busy(_))), "{busy:?}");
+        let id = job_id("a2", "passport", &sha256_hex(&second.bytes));
+        assert!(
+            intake.store().job(&id).unwrap().is_none(),
+            "a busy answer stores nothing"
+        );
+        assert!(intake.wait_idle().is_empty());
+        assert!(matches!(intake.submit(second).unwrap(), Submitted::New(_)));
+        assert!(intake.wait_idle().is_empty());
+        let (_, errors) = intake.stop();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(intake.store().verdicts_from(0, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_lease_returns_the_item_to_the_queue_and_only_the_claimant_resolves() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = {
+            let mut intake = open(dir.path(), "2026-06-01", Config::default(), sandboxed());
+            let mismatch = Some("passport.mismatch_surname.json");
+            intake
+                .submit(upload(
+                    "acc",
+                    DocumentKind::Passport,
+                    "passport.jpg",
+                    mismatch,
+                ))
+                .unwrap();
+            let card = Some("migration_card.matching.json");
+            intake
+                .submit(upload(
+                    "acc",
+                    DocumentKind::MigrationCard,
+                    "migration_card.jpg",
+                    card,
+                ))
+                .unwrap();
+            intake.run_pending().unwrap();
+            assert_eq!(status(&intake, "acc"), AccountStatus::InReview);
+            let queue = intake.review_queue().unwrap();
+            assert_eq!(queue.len(), 1);
+            let job = queue[0].job.clone();
+            intake.claim(&job, "r1").unwrap();
+            assert!(matches!(
+                intake.claim(&job, "r2"),
+                Err(ReviewError::Claimed { .. })
+            ));
+            let accept = Resolution {
+                decision: Decision::Accept,
+                items: Vec::new(),
+                comment: None,
+            };
+            assert!(matches!(
+                intake.resolve(&job, "r2", &accept),
+                Err(ReviewError::NotClaimant { .. })
+            ));
+            job
+        };
+        // A day later r1's 30-minute lease has long run out.
+        let intake = open(dir.path(), "2026-06-02", Config::default(), sandboxed());
+        let accept = Resolution {
+            decision: Decision::Accept,
+            items: Vec::new(),
+            comment: Some("the surname is a known variant".into()),
+        };
+        assert!(matches!(
+            intake.resolve(&job, "r1", &accept),
+            Err(ReviewError::NotClaimant { .. })
+        ));
+        assert_eq!(intake.sweep().unwrap().leases, 1);
+        assert!(intake.review_queue().unwrap()[0].claim.is_none());
+        intake.claim(&job, "r2").unwrap();
+        let correct = Resolution {
+            decision: Decision::Correct,
+            items: Vec::new(),
+            comment: None,
+        };
+        assert!(matches!(
+            intake.resolve(&job, "r2", &correct),
+            Err(ReviewError::NoItems)
+        ));
+        intake.resolve(&job, "r2", &accept).unwrap();
+        assert!(intake.review_queue().unwrap().is_empty());
+        assert_eq!(status(&intake, "acc"), AccountStatus::Verified);
+        let actions: Vec<String> = intake
+            .audit("acc")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        for action in [
+            "review_queued",
+            "review_claimed",
+            "review_lease_expired",
+            "review_resolved",
+            "status",
+        ] {
+            assert!(
+                actions.iter().any(|a| a == action),
+                "{action} missing from {actions:?}"
+            );
+        }
+        assert!(intake.verify_accounts().unwrap().is_empty());
+    }
+
+    #[test]
+    fn sweeps_restrict_after_the_deadline_and_block_after_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let expiry = {
+            let mut intake = open(dir.path(), "2026-06-01", Config::default(), sandboxed());
+            intake
+                .submit(upload(
+                    "fix",
+                    DocumentKind::Passport,
+                    "passport_scan.bmp",
+                    None,
+                ))
+                .unwrap();
+            let passport = Some("passport.matching.json");
+            intake
+                .submit(upload(
+                    "ok",
+                    DocumentKind::Passport,
+                    "passport.jpg",
+                    passport,
+                ))
+                .unwrap();
+            let card = Some("migration_card.matching.json");
+            intake
+                .submit(upload(
+                    "ok",
+                    DocumentKind::MigrationCard,
+                    "migration_card.jpg",
+                    card,
+                ))
+                .unwrap();
+            intake.run_pending().unwrap();
+            assert_eq!(status(&intake, "fix"), AccountStatus::NeedsCorrection);
+            assert_eq!(status(&intake, "ok"), AccountStatus::Verified);
+            let ok = intake.status("ok").unwrap().unwrap();
+            let card = &ok.documents[&DocumentKind::MigrationCard];
+            date(
+                card.expiry_date
+                    .as_deref()
+                    .expect("the card's expiry was read"),
+            )
+        };
+        let sweep_on = |day: Date| {
+            let intake = open(dir.path(), &day.to_iso(), Config::default(), sandboxed());
+            intake.sweep().unwrap();
+            (status(&intake, "fix"), status(&intake, "ok"))
+        };
+        // 2026-06-02 00:00 is less than 48 h after the verdict.
+        assert_eq!(
+            sweep_on(date("2026-06-02")).0,
+            AccountStatus::NeedsCorrection
+        );
+        assert_eq!(sweep_on(date("2026-06-04")).0, AccountStatus::Restricted);
+        assert_eq!(
+            sweep_on(expiry).1,
+            AccountStatus::Verified,
+            "valid on its last day"
+        );
+        let after = Date::from_unix_days(expiry.to_unix_days() + 1);
+        assert_eq!(sweep_on(after).1, AccountStatus::Blocked);
+        let intake = open(dir.path(), &after.to_iso(), Config::default(), sandboxed());
+        let blocked = intake.status("ok").unwrap().unwrap();
+        assert_eq!(blocked.items[0].code, ReasonCode::StayDocumentExpired);
+        let log = intake.audit("fix").unwrap();
+        let restricted = log.iter().find(|e| {
+            e.after
+                .as_deref()
+                .is_some_and(|a| a.starts_with("restricted"))
+        });
+        assert!(
+            restricted.is_some_and(|e| e.by == Actor::Pipeline),
+            "{log:?}"
+        );
+        assert!(intake.verify_accounts().unwrap().is_empty());
+    }
+}

@@ -12,7 +12,7 @@ use intake_stages::messages::finding;
 pub enum ReviewError {
     #[error("job {0} is not in the review queue")]
     NotInQueue(JobId),
-    #[error("job {job} is claimed by {reviewer} until {until} (Unix ms)")]
+    #[error("job {job} is claimed by {reviewer} until {}", crate::clock::display_ms(*.until))]
     Claimed {
         job: JobId,
         reviewer: String,
@@ -38,14 +38,15 @@ pub struct Resolution {
 }
 
 /// The findings for `--items`: a field name asks the applicant to correct
-/// that field of the form; a reason code asks for what its message says.
+/// that field of the form (`correction_requested`); a reason code asks for
+/// what its message says.
 pub fn parse_items(items: &[String]) -> Result<Vec<Finding>, ReviewError> {
     items
         .iter()
         .map(|item| {
             let name = serde_json::Value::String(item.trim().to_string());
             if let Ok(field) = serde_json::from_value::<Field>(name.clone()) {
-                return Ok(finding(ReasonCode::FieldMismatch, Some(field)));
+                return Ok(finding(ReasonCode::CorrectionRequested, Some(field)));
             }
             serde_json::from_value::<ReasonCode>(name)
                 .map(|code| finding(code, None))

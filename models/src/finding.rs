@@ -42,6 +42,8 @@ pub enum ReasonCode {
     MrzNotFound,
     MrzUnreadable,
     DocumentKindMismatch,
+    /// A reviewer asks the applicant to correct a field of the form.
+    CorrectionRequested,
     // rejected
     DocumentExpired,
     // snake_case would make it `under6_months`; SPEC spells `under_6_months`.
@@ -68,7 +70,7 @@ impl ReasonCode {
         match self {
             FileEmpty | FormatUnsupported | FileCorrupt | FileTooLarge | ImageTooLarge
             | PdfNoImage | ResolutionTooLow | ImageUnreadable | MrzNotFound | MrzUnreadable
-            | DocumentKindMismatch => Some(Verdict::NeedsCorrection),
+            | DocumentKindMismatch | CorrectionRequested => Some(Verdict::NeedsCorrection),
             DocumentExpired | PassportValidityUnder6Months | StayDocumentExpired => {
                 Some(Verdict::Rejected)
             }

@@ -104,6 +104,14 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             format!("The {en_field} in the form {} from the document. A specialist will check {}; you may be asked to correct the form.", verb("differs", "differ"), verb("it", "them")),
             format!("Поле «{ru_field}» в анкете не совпадает с документом. Его проверит специалист; возможно, потребуется исправить анкету."),
         ),
+        CorrectionRequested if field.is_none() => (
+            "A specialist asks you to correct the form so that it matches the document exactly, and to submit it again.".into(),
+            "Специалист просит исправить анкету, чтобы она точно совпадала с документом, и подать её снова.".into(),
+        ),
+        CorrectionRequested => (
+            format!("A specialist asks you to correct the {en_field} in the form: enter {} exactly as in the document.", verb("it", "them")),
+            format!("Специалист просит исправить поле «{ru_field}» в анкете: укажите его точно как в документе."),
+        ),
         MrzChecksumFailed => (
             "The check digits of the machine-readable zone do not agree. A specialist will check the document.".into(),
             "Контрольные цифры машиночитаемой зоны не сходятся. Документ проверит специалист.".into(),
