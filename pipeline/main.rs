@@ -455,9 +455,9 @@ fn review(command: ReviewCommand) -> Result<()> {
             let item = intake.claim(&JobId(job), &reviewer)?;
             let until = item.claim.map_or(0, |c| c.until);
             println!(
-                "job {} claimed by {reviewer} for {} min (until {until} Unix ms)",
+                "job {} claimed by {reviewer} until {}",
                 item.job,
-                intake.config().review.lease_minutes
+                intake::clock::display_ms(until)
             );
         }
         ReviewCommand::Resolve {

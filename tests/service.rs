@@ -1,5 +1,6 @@
-//! The durable service through the CLI: `submit`, `run`, `queue tail` on a
-//! real sled store in a temporary directory.
+//! The durable service through the CLI: `submit`, `run`, `queue tail`,
+//! `status`, `review`, `audit`, `accounts verify` on a real sled store in a
+//! temporary directory.
 
 use crate::intake;
 use serde_json::Value;
@@ -110,10 +111,11 @@ fn sigkill_at_random_moments_loses_no_job_and_duplicates_no_verdict() {
         ("visa", "samples/committed/visa.jpg"),
         ("id_card", "samples/committed/id_card_png_named_jpg.jpg"),
     ];
-    // One account per job: the same scan for another account is another job.
+    // Two documents per account (passport + visa, ID card + passport, visa +
+    // ID card): the same scan for another account is another job.
     for i in 0..JOBS {
         let (kind, file) = files[i % files.len()];
-        let account = format!("acc-{i}");
+        let account = format!("acc-{}", i / 2);
         submit(&config, &account, kind, &[file]);
     }
 
@@ -151,4 +153,119 @@ fn sigkill_at_random_moments_loses_no_job_and_duplicates_no_verdict() {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     // Nothing is pending any more, whatever was killed when.
     assert!(ok(&["run", "--config", &config, "--today", "2026-06-01"]).starts_with("0 verdicts"));
+    // Every account's status is the one the verdicts give, computed afresh.
+    let verified = ok(&["accounts", "verify", "--config", &config]);
+    assert!(
+        verified.contains("every account status equals"),
+        "{verified}"
+    );
+    assert!(status(&config, "acc-0").contains("verified"));
+    assert!(
+        status(&config, "acc-1").contains("pending"),
+        "no stay document"
+    );
+}
+
+/// `intake ARGS --config CONFIG --today DATE`; its output.
+fn on(config: &str, date: &str, args: &[&str]) -> String {
+    ok(&[args, &["--config", config, "--today", date]].concat())
+}
+
+/// `intake status ACCOUNT` (human-readable) with the clock at 2026-06-01.
+fn status(config: &str, account: &str) -> String {
+    on(config, "2026-06-01", &["status", account])
+}
+
+#[test]
+fn a_flagged_document_is_reviewed_and_the_account_status_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    let day = |args: &[&str]| on(&config, "2026-06-01", args);
+    let mismatch = "samples/committed/profiles/passport.mismatch_surname.json";
+    let passport = "samples/committed/passport.jpg";
+    submit(
+        &config,
+        "acc",
+        "passport",
+        &["--profile", mismatch, passport],
+    );
+    day(&["run"]);
+    assert!(status(&config, "acc").starts_with("acc: in_review"));
+
+    let listed = day(&["review", "list", "--json"]);
+    let item: Value = serde_json::from_str(listed.trim()).expect("one review item");
+    assert_eq!(item["findings"][0]["code"], "field_mismatch");
+    let job = item["job"].as_str().unwrap();
+    assert!(day(&["review", "claim", job, "--reviewer", "r1"]).contains("claimed by r1"));
+    let taken = intake(&[
+        "review",
+        "claim",
+        job,
+        "--reviewer",
+        "r2",
+        "--config",
+        &config,
+        "--today",
+        "2026-06-01",
+    ]);
+    assert!(
+        !taken.status.success(),
+        "a claimed item cannot be taken: {}",
+        String::from_utf8_lossy(&taken.stdout)
+    );
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("claimed by r1"));
+    let resolved = day(&[
+        "review",
+        "resolve",
+        job,
+        "--reviewer",
+        "r1",
+        "--decision",
+        "correct",
+        "--items",
+        "surname",
+        "--comment",
+        "check the spelling",
+    ]);
+    assert!(resolved.contains("needs_correction"), "{resolved}");
+
+    let account: Value = serde_json::from_str(day(&["status", "acc", "--json"]).trim()).unwrap();
+    assert_eq!(account["status"], "needs_correction");
+    assert_eq!(account["items"][0]["code"], "correction_requested");
+    assert_eq!(account["items"][0]["field"], "surname");
+    assert!(day(&["review", "list"]).is_empty());
+
+    let audit: Vec<Value> = day(&["audit", "acc"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "job_submitted",
+            "verdict",
+            "review_queued",
+            "status",
+            "review_claimed",
+            "review_resolved",
+            "status"
+        ]
+    );
+    let last = audit.last().unwrap();
+    assert_eq!(last["by"]["id"], "r1");
+    assert_eq!(last["before"], "in_review");
+    assert_eq!(
+        last["after"],
+        "needs_correction: correction_requested(surname)"
+    );
+    // Three days on, the unanswered correction restricts the account.
+    on(&config, "2026-06-04", &["sweep"]);
+    let later = on(&config, "2026-06-04", &["status", "acc"]);
+    assert!(later.starts_with("acc: restricted"), "{later}");
+    assert!(later.contains("correct the surname"), "{later}");
+    assert!(day(&["accounts", "verify"]).contains("every account status equals"));
 }
