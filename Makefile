@@ -1,5 +1,5 @@
 # intake — two commands do everything on a fresh Debian machine:
-#   make demo   set up, build, generate samples, check them
+#   make demo   set up, build, check the samples, run the durable service on the default store
 #   make test   set up, fmt + clippy, the whole test suite
 
 SHELL := /bin/bash
@@ -11,7 +11,7 @@ INTAKE := target/release/intake
 # Tesseract must not spawn OpenMP threads: we run one instance per worker thread.
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: setup deps build demo test samples bench fmt clippy clean
+.PHONY: setup deps build demo demo-check demo-service test samples bench throughput fmt clippy clean
 
 setup: deps build
 
@@ -30,7 +30,9 @@ build:
 samples: build
 	$(INTAKE) samples --out $(DEMO_DIR) --count 12 --seed 7
 
-demo: setup samples
+demo: setup samples demo-check demo-service
+
+demo-check:
 	@echo "== committed samples (samples/committed), no declared profile =="
 	$(INTAKE) check samples/committed/*.jpg samples/committed/*.pdf samples/committed/*.bmp --today 2026-06-01
 	@echo
@@ -43,6 +45,43 @@ demo: setup samples
 	$(INTAKE) check $(DEMO_DIR)/*.jpg $(DEMO_DIR)/*.png $(DEMO_DIR)/*.pdf $(DEMO_DIR)/*.bmp \
 	  $(DEMO_DIR)/*.gif $(DEMO_DIR)/*.tiff $(DEMO_DIR)/*.webp --today 2026-06-01 | grep -v '^  |'
 
+# The durable service on the store of pipeline.toml (store.path): uploads of
+# four accounts, the pipeline, statuses, the review queue and a reviewer's
+# decision. Run it again: every upload is recognised as already submitted.
+S := samples/committed
+P := samples/committed/profiles
+ON := --today 2026-06-01
+demo-service:
+	@echo "== the durable service: submit uploads for four accounts =="
+	$(INTAKE) submit $(ON) --account uzb-1 --kind passport --profile $(P)/passport.transliteration.json $(S)/passport.jpg
+	$(INTAKE) submit $(ON) --account uzb-1 --kind migration_card --profile $(P)/migration_card.matching.json $(S)/migration_card.jpg
+	$(INTAKE) submit $(ON) --account ukr-1 --kind passport --profile $(P)/passport_upside_down.mismatch_surname.json $(S)/passport_upside_down.jpg
+	$(INTAKE) submit $(ON) --account ukr-1 --kind visa --profile $(P)/visa.matching.json $(S)/visa.jpg
+	$(INTAKE) submit $(ON) --account bmp-1 --kind passport $(S)/passport_scan.bmp
+	$(INTAKE) submit $(ON) --account card-1 --kind id_card --profile $(P)/id_card.matching.json $(S)/id_card.pdf
+	$(INTAKE) submit $(ON) --account uzb-1 --kind passport --profile $(P)/passport.transliteration.json $(S)/passport.jpg
+	@echo
+	@echo "== run the staged pipeline over every pending job =="
+	$(INTAKE) run $(ON)
+	@echo
+	@echo "== the verdict queue =="
+	$(INTAKE) queue tail --brief $(ON)
+	@echo
+	@echo "== account statuses =="
+	@for a in uzb-1 ukr-1 bmp-1 card-1; do $(INTAKE) status $$a $(ON); done
+	@echo
+	@echo "== the review queue; reviewer r1 claims and accepts what is flagged =="
+	$(INTAKE) review list $(ON)
+	@for job in $$($(INTAKE) review list --json $(ON) | sed -n 's/^{"job":"\([0-9a-f]*\)".*/\1/p'); do \
+	  $(INTAKE) review claim $$job --reviewer r1 $(ON) && \
+	  $(INTAKE) review resolve $$job --reviewer r1 --decision accept --comment "surname is a known variant" $(ON); \
+	done
+	$(INTAKE) status ukr-1 $(ON)
+	@echo
+	@echo "== the audit log of ukr-1; every status equals the one computed afresh from the verdicts =="
+	$(INTAKE) audit ukr-1 $(ON)
+	$(INTAKE) accounts verify $(ON)
+
 fmt:
 	$(CARGO) fmt --all -- --check
 
@@ -54,6 +93,10 @@ test: deps fmt clippy
 
 bench: setup
 	$(CARGO) bench --bench check
+
+# End-to-end throughput, latency, time per stage and peak RSS, 1 and 2 workers per heavy stage.
+throughput: setup
+	$(INTAKE) bench --docs 100
 
 clean:
 	rm -rf out

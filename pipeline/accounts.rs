@@ -9,7 +9,7 @@
 use crate::review::{self, ReviewError};
 use crate::store::{Store, StoreError};
 use intake_models::config::Accounts;
-use intake_models::{Account, Actor, AuditEntry, JobId};
+use intake_models::{Account, Actor, AuditEntry, Finding, JobId};
 use intake_stages::account_status::{apply, project};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -33,31 +33,36 @@ pub struct Swept {
     pub leases: usize,
 }
 
+/// A status with its items, as the audit log records it:
+/// `needs_correction: resolution_too_low, correction_requested(surname)`.
 fn describe(account: &Account) -> String {
     let mut text = account.status.as_str().to_string();
     if !account.items.is_empty() {
-        let items: Vec<String> = account
-            .items
-            .iter()
-            .map(|f| match f.field {
-                Some(field) => format!("{}({})", code_name(f.code), field.as_str()),
-                None => code_name(f.code),
-            })
-            .collect();
+        let items: Vec<String> = account.items.iter().map(finding_label).collect();
         text.push_str(": ");
         text.push_str(&items.join(", "));
     }
     text
 }
 
-fn code_name(code: intake_models::ReasonCode) -> String {
-    serde_json::to_value(code)
+/// A finding's code as the JSON spells it, with its field: `field_mismatch(surname)`.
+pub fn finding_label(finding: &Finding) -> String {
+    let code = serde_json::to_value(finding.code)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    match finding.field {
+        Some(field) => format!("{code}({})", field.as_str()),
+        None => code,
+    }
 }
 
-fn status_change(account: &Account, before: String, by: Actor, job: Option<JobId>) -> AuditEntry {
+fn status_change(
+    account: &Account,
+    before: Option<String>,
+    by: Actor,
+    job: Option<JobId>,
+) -> AuditEntry {
     AuditEntry {
         seq: 0,
         at: account.status_at,
@@ -65,7 +70,7 @@ fn status_change(account: &Account, before: String, by: Actor, job: Option<JobId
         job,
         action: "status".into(),
         by,
-        before: Some(before),
+        before,
         after: Some(describe(account)),
     }
 }
@@ -102,8 +107,9 @@ impl Projector {
                 let Some(account) = touched.get_mut(&entry.account) else {
                     continue;
                 };
-                let before = describe(account);
+                // A new account has no status before its first verdict.
                 let is_new = account.documents.is_empty() && account.status_at == 0;
+                let before = (!is_new).then(|| describe(account));
                 apply(account, entry);
                 if project(account, now, &self.cfg) || is_new {
                     audit.push(status_change(
@@ -133,7 +139,7 @@ impl Projector {
             let mut changed = Vec::new();
             let mut audit = Vec::new();
             for mut account in self.store.accounts()? {
-                let before = describe(&account);
+                let before = Some(describe(&account));
                 if project(&mut account, now, &self.cfg) {
                     audit.push(status_change(&account, before, Actor::Pipeline, None));
                     changed.push(account);

@@ -7,12 +7,14 @@
 //! - [`accounts`]: the account-status consumer of the verdict queue and the sweep.
 //! - [`review`]: the review queue's decisions (claim, resolve, lease expiry).
 //! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (sled).
+//! - [`bench`]: end-to-end throughput of the pipeline (`intake bench`).
 //! - [`engines`]: per-thread Tesseract instances.
 //! - [`sandbox`]: PDF parsing in a resource-limited child process.
 //! - [`clock`]: the real clock or one started at `--today`.
 //! - [`config`]: loading `pipeline.toml`.
 
 pub mod accounts;
+pub mod bench;
 pub mod check;
 pub mod clock;
 pub mod config;

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use intake::accounts::finding_label;
 use intake::clock::Clock;
 use intake::engines::{release_thread_engines, with_thread_engines};
 use intake::review::Resolution;
@@ -68,6 +69,24 @@ enum Command {
     /// Account statuses as a whole.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Measure the pipeline end to end on generated samples: documents per
+    /// second, latency percentiles, time per stage, peak RSS.
+    Bench {
+        /// Documents per run.
+        #[arg(long, default_value_t = 100)]
+        docs: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Workers per heavy stage (decode and read), one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        workers: Vec<usize>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Run one worker count here and print its figures as JSON (used by
+        /// the bench itself to give each run a process of its own).
+        #[arg(long, hide = true)]
+        one_run: bool,
+    },
     /// Generate synthetic document scans with ground truth and a manifest.
     Samples {
         /// Output directory (created if missing).
@@ -118,6 +137,9 @@ enum QueueCommand {
     Tail {
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// One line per entry for people: seq, account, kind, verdict, codes, by whom.
+        #[arg(long)]
+        brief: bool,
         #[command(flatten)]
         service: ServiceArgs,
     },
@@ -214,10 +236,21 @@ fn main() -> ExitCode {
             service,
         } => status(&service, &account, json),
         Command::Sweep { service } => sweep(&service),
-        Command::Queue(QueueCommand::Tail { from, service }) => queue_tail(&service, from),
+        Command::Queue(QueueCommand::Tail {
+            from,
+            brief,
+            service,
+        }) => queue_tail(&service, from, brief),
         Command::Review(command) => review(command),
         Command::Audit { account, service } => audit(&service, &account),
         Command::Accounts(AccountsCommand::Verify { service }) => verify_accounts(&service),
+        Command::Bench {
+            docs,
+            seed,
+            workers,
+            config,
+            one_run,
+        } => bench(docs, seed, &workers, config.as_deref(), one_run),
         Command::Samples {
             out,
             count,
@@ -397,7 +430,7 @@ fn sweep(service: &ServiceArgs) -> Result<()> {
     Ok(())
 }
 
-fn queue_tail(service: &ServiceArgs, from: u64) -> Result<()> {
+fn queue_tail(service: &ServiceArgs, from: u64, brief: bool) -> Result<()> {
     let intake = open_intake(service)?;
     let mut out = std::io::stdout().lock();
     let mut next = from;
@@ -406,6 +439,21 @@ fn queue_tail(service: &ServiceArgs, from: u64) -> Result<()> {
         let Some(last) = batch.last() else { break };
         next = last.seq + 1;
         for entry in &batch {
+            if brief {
+                let codes: Vec<String> = entry.findings.iter().map(finding_label).collect();
+                writeln!(
+                    out,
+                    "#{} {} {} {}: {} [{}] by {}",
+                    entry.seq,
+                    entry.job,
+                    entry.account,
+                    entry.kind,
+                    entry.verdict.as_str(),
+                    codes.join(", "),
+                    entry.by
+                )?;
+                continue;
+            }
             serde_json::to_writer(&mut out, entry)?;
             writeln!(out)?;
         }
@@ -425,14 +473,7 @@ fn review(command: ReviewCommand) -> Result<()> {
                     writeln!(out)?;
                     continue;
                 }
-                let codes: Vec<String> = item
-                    .findings
-                    .iter()
-                    .map(|f| match f.field {
-                        Some(field) => format!("{:?}({})", f.code, field.as_str()),
-                        None => format!("{:?}", f.code),
-                    })
-                    .collect();
+                let codes: Vec<String> = item.findings.iter().map(finding_label).collect();
                 let holder = item
                     .holder(now)
                     .map_or_else(|| "free".to_string(), |r| format!("claimed by {r}"));
@@ -496,6 +537,42 @@ fn audit(service: &ServiceArgs, account: &str) -> Result<()> {
         serde_json::to_writer(&mut out, &entry)?;
         writeln!(out)?;
     }
+    Ok(())
+}
+
+fn bench(
+    docs: usize,
+    seed: u64,
+    workers: &[usize],
+    config_path: Option<&Path>,
+    one_run: bool,
+) -> Result<()> {
+    if one_run {
+        let config = config::load(config_path)?;
+        let &[count] = workers else {
+            bail!("--one-run takes one worker count");
+        };
+        let run = intake::bench::run(&config, docs, seed, count)?;
+        println!("{}", serde_json::to_string(&run)?);
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("cannot find the intake binary")?;
+    let mut runs = Vec::new();
+    for count in workers {
+        eprintln!("bench: {docs} documents (seed {seed}), {count} worker(s) per heavy stage");
+        let mut child = std::process::Command::new(&exe);
+        child.args(["bench", "--one-run", "--docs", &docs.to_string()]);
+        child.args(["--seed", &seed.to_string(), "--workers", &count.to_string()]);
+        if let Some(path) = config_path {
+            child.arg("--config").arg(path);
+        }
+        let out = child.stderr(std::process::Stdio::inherit()).output()?;
+        if !out.status.success() {
+            bail!("the bench run with {count} worker(s) failed");
+        }
+        runs.push(serde_json::from_slice(&out.stdout).context("the bench run's figures")?);
+    }
+    print!("{}", intake::bench::table(&runs));
     Ok(())
 }
 

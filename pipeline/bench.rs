@@ -1,0 +1,205 @@
+//! `intake bench`: end-to-end throughput of the staged pipeline on
+//! generated samples, with 1 and 2 workers per heavy stage.
+//!
+//! Each run gets a fresh store, submits every document through
+//! [`Intake::submit`] (retrying on `busy`, as an upload handler would) and
+//! waits for the last verdict. Latency is from admission to the flushed
+//! commit; stage times come from the reports; peak RSS is the process's
+//! high-water mark, reset before each run.
+
+use crate::check::Checker;
+use crate::clock::Clock;
+use crate::intake::{Intake, SubmitError};
+use crate::store::SledStore;
+use crate::workers::Committed;
+use anyhow::{bail, Context, Result};
+use intake_models::{Config, DocumentKind, Profile, Upload};
+use intake_stages::dates::Date;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The figures of one run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BenchRun {
+    pub workers: usize,
+    pub docs: usize,
+    pub seconds: f64,
+    pub latencies_ms: Vec<f64>,
+    /// Mean milliseconds per document in each stage (and wait).
+    pub stage_ms: BTreeMap<String, f64>,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl BenchRun {
+    pub fn docs_per_second(&self) -> f64 {
+        self.docs as f64 / self.seconds
+    }
+
+    /// The `p`-th percentile latency (nearest rank), in ms.
+    pub fn latency(&self, p: f64) -> f64 {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted
+            .get(rank.saturating_sub(1).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+/// One document to submit.
+struct Doc {
+    kind: DocumentKind,
+    profile: Option<Profile>,
+    file_name: String,
+    bytes: Vec<u8>,
+}
+
+/// Generates `docs` documents (seed `seed`) in `dir` and reads them in.
+fn documents(dir: &Path, docs: usize, seed: u64) -> Result<(Vec<Doc>, Date)> {
+    let manifest = intake_samples::generate(dir, docs, seed)
+        .with_context(|| format!("cannot generate samples in {}", dir.display()))?;
+    let today = Date::parse_iso(&manifest.today).context("the manifest's date")?;
+    let mut out = Vec::with_capacity(docs);
+    for entry in manifest.entries.iter().take(docs) {
+        let profile = match entry.profiles.first() {
+            Some(p) => Some(serde_json::from_slice(&std::fs::read(dir.join(&p.file))?)?),
+            None => None,
+        };
+        out.push(Doc {
+            kind: entry.kind.unwrap_or(DocumentKind::Passport),
+            profile,
+            file_name: entry.file.clone(),
+            bytes: std::fs::read(dir.join(&entry.file))?,
+        });
+    }
+    Ok((out, today))
+}
+
+/// Runs the bench once with `workers` per heavy stage (decode and read).
+/// Run each count in a process of its own: peak RSS is the process's.
+pub fn run(config: &Config, docs: usize, seed: u64, workers: usize) -> Result<BenchRun> {
+    let samples = tempfile::tempdir()?;
+    let (documents, today) = documents(samples.path(), docs, seed)?;
+    run_once(config, &documents, today, workers)
+}
+
+fn run_once(config: &Config, docs: &[Doc], today: Date, workers: usize) -> Result<BenchRun> {
+    let dir = tempfile::tempdir()?;
+    let mut config = config.clone();
+    config.workers.decode_workers = workers;
+    config.workers.read_workers = workers;
+    let store = SledStore::open(dir.path(), config.store.cache_capacity_bytes)?;
+    let checker = Checker::new(config, Box::new(crate::sandbox::SandboxedPdf::new()));
+    let mut intake = Intake::new(Box::new(store), checker, Clock::starting_at(today));
+    let (observer, committed) = crossbeam_channel::unbounded::<Committed>();
+    reset_peak_rss();
+    intake.start(vec![observer], false)?;
+    let started = Instant::now();
+    for (i, doc) in docs.iter().enumerate() {
+        let upload = Upload {
+            account: format!("bench-{i}"),
+            kind: doc.kind,
+            profile: doc.profile.clone(),
+            file_name: doc.file_name.clone(),
+            bytes: doc.bytes.clone(),
+        };
+        loop {
+            match intake.submit(upload.clone()) {
+                Ok(_) => break,
+                Err(SubmitError::Busy(_)) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let errors = intake.wait_idle();
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_mib = peak_rss_mib();
+    intake.stop();
+    if let Some(e) = errors.first() {
+        bail!("{} jobs failed, the first: {e}", errors.len());
+    }
+    let events: Vec<Committed> = committed.try_iter().collect();
+    if events.len() != docs.len() {
+        bail!("{} verdicts for {} documents", events.len(), docs.len());
+    }
+    let mut stage_ms: BTreeMap<String, f64> = BTreeMap::new();
+    for event in &events {
+        for (stage, ms) in &event.timings_ms {
+            *stage_ms.entry(stage.clone()).or_default() += ms / events.len() as f64;
+        }
+    }
+    Ok(BenchRun {
+        workers,
+        docs: docs.len(),
+        seconds,
+        latencies_ms: events
+            .iter()
+            .map(|e| e.latency.as_secs_f64() * 1000.0)
+            .collect(),
+        stage_ms,
+        peak_rss_mib,
+    })
+}
+
+/// Resets the kernel's peak-RSS mark of this process (Linux `clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident set since the last reset, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The runs as Markdown tables: totals, then mean time per stage.
+pub fn table(runs: &[BenchRun]) -> String {
+    let mut out = String::new();
+    out.push_str("| workers per heavy stage | documents | seconds | documents/s | p50 ms | p95 ms | p99 ms | peak RSS MiB |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for r in runs {
+        out.push_str(&format!(
+            "| {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {:.0} | {} |\n",
+            r.workers,
+            r.docs,
+            r.seconds,
+            r.docs_per_second(),
+            r.latency(50.0),
+            r.latency(95.0),
+            r.latency(99.0),
+            r.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.0}")),
+        ));
+    }
+    if let (Some(one), Some(best)) = (runs.first(), runs.last()) {
+        if runs.len() > 1 {
+            out.push_str(&format!(
+                "\nthroughput with {} workers per heavy stage: {:.2}x that with {}\n",
+                best.workers,
+                best.docs_per_second() / one.docs_per_second(),
+                one.workers
+            ));
+        }
+    }
+    let stages: std::collections::BTreeSet<&String> =
+        runs.iter().flat_map(|r| r.stage_ms.keys()).collect();
+    out.push_str("\n| mean ms per document |");
+    for r in runs {
+        out.push_str(&format!(" {} worker(s) |", r.workers));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(runs.len()));
+    out.push('\n');
+    for stage in stages {
+        out.push_str(&format!("| {stage} |"));
+        for r in runs {
+            let ms = r.stage_ms.get(stage).copied().unwrap_or(0.0);
+            out.push_str(&format!(" {ms:.1} |"));
+        }
+        out.push('\n');
+    }
+    out
+}
