@@ -48,40 +48,63 @@ impl BenchRun {
     }
 }
 
-/// One document to submit.
+/// One document to submit, read from disk only when submitted: the
+/// backlog stays outside the process, as it would with upload handlers.
 struct Doc {
     kind: DocumentKind,
     profile: Option<Profile>,
     file_name: String,
-    bytes: Vec<u8>,
+    path: std::path::PathBuf,
 }
 
-/// Generates `docs` documents (seed `seed`) in `dir` and reads them in.
-fn documents(dir: &Path, docs: usize, seed: u64) -> Result<(Vec<Doc>, Date)> {
-    let manifest = intake_samples::generate(dir, docs, seed)
+/// Generates `docs` documents (seed `seed`) with their manifest in `dir`.
+pub fn generate(dir: &Path, docs: usize, seed: u64) -> Result<()> {
+    intake_samples::generate(dir, docs, seed)
         .with_context(|| format!("cannot generate samples in {}", dir.display()))?;
-    let today = Date::parse_iso(&manifest.today).context("the manifest's date")?;
+    Ok(())
+}
+
+/// The first `docs` documents of the manifest in `dir`, and its date.
+fn documents(dir: &Path, docs: usize) -> Result<(Vec<Doc>, Date)> {
+    let text = std::fs::read_to_string(dir.join("manifest.json"))
+        .with_context(|| format!("no manifest.json in {}", dir.display()))?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)?;
+    let today = manifest["today"]
+        .as_str()
+        .and_then(Date::parse_iso)
+        .context("the manifest's date")?;
+    let entries = manifest["entries"]
+        .as_array()
+        .context("the manifest's entries")?;
     let mut out = Vec::with_capacity(docs);
-    for entry in manifest.entries.iter().take(docs) {
-        let profile = match entry.profiles.first() {
-            Some(p) => Some(serde_json::from_slice(&std::fs::read(dir.join(&p.file))?)?),
+    for entry in entries.iter().take(docs) {
+        let file = entry["file"].as_str().context("an entry's file")?;
+        let profile = match entry["profiles"][0]["file"].as_str() {
+            Some(p) => Some(serde_json::from_slice(&std::fs::read(dir.join(p))?)?),
             None => None,
         };
         out.push(Doc {
-            kind: entry.kind.unwrap_or(DocumentKind::Passport),
+            kind: serde_json::from_value(entry["kind"].clone()).unwrap_or(DocumentKind::Passport),
             profile,
-            file_name: entry.file.clone(),
-            bytes: std::fs::read(dir.join(&entry.file))?,
+            file_name: file.to_string(),
+            path: dir.join(file),
         });
+    }
+    if out.len() < docs {
+        bail!(
+            "{} holds {} documents, not {docs}",
+            dir.display(),
+            out.len()
+        );
     }
     Ok((out, today))
 }
 
-/// Runs the bench once with `workers` per heavy stage (decode and read).
-/// Run each count in a process of its own: peak RSS is the process's.
-pub fn run(config: &Config, docs: usize, seed: u64, workers: usize) -> Result<BenchRun> {
-    let samples = tempfile::tempdir()?;
-    let (documents, today) = documents(samples.path(), docs, seed)?;
+/// Runs the bench once with `workers` per heavy stage (decode and read) on
+/// the first `docs` documents generated in `samples`. Run each count in a
+/// process of its own: peak RSS is the process's.
+pub fn run(config: &Config, samples: &Path, docs: usize, workers: usize) -> Result<BenchRun> {
+    let (documents, today) = documents(samples, docs)?;
     run_once(config, &documents, today, workers)
 }
 
@@ -103,7 +126,7 @@ fn run_once(config: &Config, docs: &[Doc], today: Date, workers: usize) -> Resul
             kind: doc.kind,
             profile: doc.profile.clone(),
             file_name: doc.file_name.clone(),
-            bytes: doc.bytes.clone(),
+            bytes: std::fs::read(&doc.path)?,
         };
         loop {
             match intake.submit(upload.clone()) {

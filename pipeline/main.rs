@@ -82,10 +82,10 @@ enum Command {
         workers: Vec<usize>,
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Run one worker count here and print its figures as JSON (used by
-        /// the bench itself to give each run a process of its own).
+        /// Run one worker count here on the samples in this directory and
+        /// print its figures as JSON (the bench gives each run a process of its own).
         #[arg(long, hide = true)]
-        one_run: bool,
+        one_run: Option<PathBuf>,
     },
     /// Generate synthetic document scans with ground truth and a manifest.
     Samples {
@@ -250,7 +250,7 @@ fn main() -> ExitCode {
             workers,
             config,
             one_run,
-        } => bench(docs, seed, &workers, config.as_deref(), one_run),
+        } => bench(docs, seed, &workers, config.as_deref(), one_run.as_deref()),
         Command::Samples {
             out,
             count,
@@ -545,24 +545,33 @@ fn bench(
     seed: u64,
     workers: &[usize],
     config_path: Option<&Path>,
-    one_run: bool,
+    one_run: Option<&Path>,
 ) -> Result<()> {
-    if one_run {
+    if let Some(samples) = one_run {
         let config = config::load(config_path)?;
         let &[count] = workers else {
             bail!("--one-run takes one worker count");
         };
-        let run = intake::bench::run(&config, docs, seed, count)?;
+        let run = intake::bench::run(&config, samples, docs, count)?;
         println!("{}", serde_json::to_string(&run)?);
         return Ok(());
     }
+    let samples = tempfile::tempdir()?;
+    eprintln!("bench: generating {docs} documents (seed {seed})");
+    intake::bench::generate(samples.path(), docs, seed)?;
     let exe = std::env::current_exe().context("cannot find the intake binary")?;
     let mut runs = Vec::new();
     for count in workers {
-        eprintln!("bench: {docs} documents (seed {seed}), {count} worker(s) per heavy stage");
+        eprintln!("bench: {docs} documents, {count} worker(s) per heavy stage");
         let mut child = std::process::Command::new(&exe);
-        child.args(["bench", "--one-run", "--docs", &docs.to_string()]);
-        child.args(["--seed", &seed.to_string(), "--workers", &count.to_string()]);
+        child.args([
+            "bench",
+            "--docs",
+            &docs.to_string(),
+            "--workers",
+            &count.to_string(),
+        ]);
+        child.arg("--one-run").arg(samples.path());
         if let Some(path) = config_path {
             child.arg("--config").arg(path);
         }

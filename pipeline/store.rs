@@ -2,7 +2,13 @@
 //! accounts, the review queue and the audit log.
 //!
 //! The pipeline sees only the [`Store`] trait; [`SledStore`] implements it on
-//! sled 0.34 (one database directory). Each method is one atomic step, and
+//! sled 0.34 (one database directory). The uploads themselves are files named
+//! by their SHA-256 under `uploads/` in that directory, and the `blobs` tree
+//! records their sizes: sled 0.34 keeps every large value it writes in
+//! memory, whatever its cache capacity (measured: RSS grew by 0.9 MB per
+//! 0.9 MB value, 290 MB after 320 values, against a plateau of 72 MB for
+//! small values), which would make memory grow with the uploads taken in.
+//! Each method is one atomic step, and
 //! every promise to a client is made after a flush: a job exists once
 //! `submit` returns, a verdict once `finish` or `change_review` returns.
 //! Audit entries are written in the same transaction as the change they
@@ -14,7 +20,8 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 use sled::Transactional;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The layout this code writes; a newer one is refused, not misread.
 pub const SCHEMA_VERSION: u64 = 2;
@@ -37,6 +44,11 @@ pub enum StoreError {
     },
     #[error("job {0} is not in the store")]
     UnknownJob(JobId),
+    #[error("upload file {path}: {source}")]
+    Upload {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// What `submit` did.
@@ -118,6 +130,8 @@ pub trait Store: Send + Sync {
 /// The sled-backed store.
 pub struct SledStore {
     db: sled::Db,
+    /// Where the uploads' files live.
+    uploads: PathBuf,
     blobs: sled::Tree,
     jobs: sled::Tree,
     verdicts: sled::Tree,
@@ -148,7 +162,13 @@ impl SledStore {
                 path: dir.display().to_string(),
                 source,
             })?;
+        let uploads = dir.join("uploads");
+        std::fs::create_dir_all(&uploads).map_err(|source| StoreError::Upload {
+            path: uploads.display().to_string(),
+            source,
+        })?;
         let store = SledStore {
+            uploads,
             blobs: db.open_tree("blobs")?,
             jobs: db.open_tree("jobs")?,
             verdicts: db.open_tree("verdicts")?,
@@ -171,6 +191,43 @@ impl SledStore {
             }
         }
         Ok(store)
+    }
+}
+
+impl SledStore {
+    /// The file of the upload with this SHA-256 (hex); `None` for a name
+    /// that is not a SHA-256, which never reaches the file system.
+    fn upload_path(&self, sha256: &str) -> Option<PathBuf> {
+        let is_hash = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        is_hash.then(|| self.uploads.join(&sha256[..2]).join(sha256))
+    }
+
+    /// Writes the upload's file durably (temporary file, fsync, rename,
+    /// fsync of the directory) unless it is already there.
+    fn write_upload(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let Some(path) = self.upload_path(sha256) else {
+            return Err(StoreError::Upload {
+                path: sha256.chars().take(80).collect(),
+                source: std::io::Error::other("not a SHA-256"),
+            });
+        };
+        let failed = |source| StoreError::Upload {
+            path: path.display().to_string(),
+            source,
+        };
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+            return Ok(());
+        }
+        let dir = path.parent().unwrap_or(&self.uploads);
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let temporary = dir.join(format!("{sha256}.{}.tmp", std::process::id()));
+        let mut file = std::fs::File::create(&temporary).map_err(failed)?;
+        file.write_all(bytes).map_err(failed)?;
+        file.sync_all().map_err(failed)?;
+        std::fs::rename(&temporary, &path).map_err(failed)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(failed)
     }
 }
 
@@ -259,8 +316,10 @@ fn all<T: serde::de::DeserializeOwned>(
 
 impl Store for SledStore {
     fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError> {
-        // Content-addressed: the same bytes are one blob whoever sends them.
-        self.blobs.insert(job.blob.as_bytes(), bytes)?;
+        // Content-addressed: the same bytes are one file whoever sends them.
+        self.write_upload(&job.blob, bytes)?;
+        self.blobs
+            .insert(job.blob.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
         let key = job.id.0.as_bytes();
         let record = encode("job", &job)?;
         let result = (&self.jobs, &self.audit, &self.meta).transaction(|(jobs, log, meta)| {
@@ -287,7 +346,19 @@ impl Store for SledStore {
     }
 
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.blobs.get(sha256.as_bytes())?.map(|v| v.to_vec()))
+        let Some(path) = self.upload_path(sha256) else {
+            return Ok(None);
+        };
+        match std::fs::read(&path) {
+            // A damaged file is as good as a lost one.
+            Ok(bytes) if crate::check::sha256_hex(&bytes) == sha256 => Ok(Some(bytes)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Upload {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
     }
 
     fn pending(&self) -> Result<Vec<Job>, StoreError> {
@@ -450,7 +521,7 @@ mod tests {
             kind: DocumentKind::Passport,
             profile: None,
             file_name: "scan.jpg".into(),
-            blob: format!("blob-{id}"),
+            blob: crate::check::sha256_hex(id.as_bytes()),
             received_at: 1,
             state: JobState::Pending,
             verdict_seq: None,
@@ -510,8 +581,20 @@ mod tests {
         let again = store.submit(job("a"), b"x", audit("job_submitted"));
         assert!(matches!(again.unwrap(), Submitted::Existing(_)));
         assert_eq!(store.pending().unwrap().len(), 1);
-        assert_eq!(store.blob("blob-a").unwrap().as_deref(), Some(&b"x"[..]));
-        assert_eq!(store.audit_log(Some("acc-1")).unwrap().len(), 1);
+        let blob = crate::check::sha256_hex(b"a");
+        assert_eq!(
+            store.blob(&blob).unwrap(),
+            None,
+            "a file whose hash is wrong is not served"
+        );
+        store
+            .submit(job("b"), b"b", audit("job_submitted"))
+            .unwrap();
+        let blob = crate::check::sha256_hex(b"b");
+        assert_eq!(store.blob(&blob).unwrap().as_deref(), Some(&b"b"[..]));
+        assert_eq!(store.blob("../../etc/passwd").unwrap(), None);
+        let log = store.audit_log(Some("acc-1")).unwrap();
+        assert_eq!(log.len(), 2, "one entry per new job: {log:?}");
     }
 
     #[test]
