@@ -185,26 +185,29 @@ impl Projector {
             }
         }
         let mut differences = Vec::new();
-        let stored: BTreeMap<String, Account> = self
+        let mut stored: BTreeMap<String, Account> = self
             .store
             .accounts()?
             .into_iter()
             .map(|a| (a.id.clone(), a))
             .collect();
         for (id, mut expected) in scratch {
-            match stored.get(&id) {
+            match stored.remove(&id) {
                 None => differences.push(format!("account {id}: verdicts but no stored status")),
                 Some(actual) => {
                     project(&mut expected, actual.status_at, &self.cfg);
-                    if &expected != actual {
+                    if expected != actual {
                         differences.push(format!(
                             "account {id}: stored {} but the verdicts give {}",
-                            describe(actual),
+                            describe(&actual),
                             describe(&expected)
                         ));
                     }
                 }
             }
+        }
+        for id in stored.keys() {
+            differences.push(format!("account {id}: a stored status but no verdict"));
         }
         Ok(differences)
     }

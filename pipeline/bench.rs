@@ -64,7 +64,8 @@ pub fn generate(dir: &Path, docs: usize, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// The first `docs` documents of the manifest in `dir`, and its date.
+/// `docs` documents from the manifest in `dir`, in order and over again
+/// if it holds fewer, and its date.
 fn documents(dir: &Path, docs: usize) -> Result<(Vec<Doc>, Date)> {
     let text = std::fs::read_to_string(dir.join("manifest.json"))
         .with_context(|| format!("no manifest.json in {}", dir.display()))?;
@@ -76,15 +77,19 @@ fn documents(dir: &Path, docs: usize) -> Result<(Vec<Doc>, Date)> {
     let entries = manifest["entries"]
         .as_array()
         .context("the manifest's entries")?;
+    let scans: Vec<&serde_json::Value> = entries.iter().filter(|e| e["kind"].is_string()).collect();
+    if scans.is_empty() {
+        bail!("{} holds no documents", dir.display());
+    }
     let mut out = Vec::with_capacity(docs);
-    for entry in entries.iter().take(docs) {
+    for entry in scans.iter().cycle().take(docs) {
         let file = entry["file"].as_str().context("an entry's file")?;
         let profile = match entry["profiles"][0]["file"].as_str() {
             Some(p) => Some(serde_json::from_slice(&std::fs::read(dir.join(p))?)?),
             None => None,
         };
         out.push(Doc {
-            kind: serde_json::from_value(entry["kind"].clone()).unwrap_or(DocumentKind::Passport),
+            kind: serde_json::from_value(entry["kind"].clone())?,
             profile,
             file_name: file.to_string(),
             path: dir.join(file),

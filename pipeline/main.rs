@@ -75,6 +75,10 @@ enum Command {
         /// Documents per run.
         #[arg(long, default_value_t = 100)]
         docs: usize,
+        /// Distinct documents generated (default: --docs); fewer are
+        /// submitted over again, to show memory stays flat with the backlog.
+        #[arg(long)]
+        distinct: Option<usize>,
         #[arg(long, default_value_t = 2026)]
         seed: u64,
         /// Workers per heavy stage (decode and read), one run each.
@@ -246,11 +250,18 @@ fn main() -> ExitCode {
         Command::Accounts(AccountsCommand::Verify { service }) => verify_accounts(&service),
         Command::Bench {
             docs,
+            distinct,
             seed,
             workers,
             config,
             one_run,
-        } => bench(docs, seed, &workers, config.as_deref(), one_run.as_deref()),
+        } => bench(
+            (docs, distinct.unwrap_or(docs)),
+            seed,
+            &workers,
+            config.as_deref(),
+            one_run.as_deref(),
+        ),
         Command::Samples {
             out,
             count,
@@ -541,7 +552,7 @@ fn audit(service: &ServiceArgs, account: &str) -> Result<()> {
 }
 
 fn bench(
-    docs: usize,
+    (docs, distinct): (usize, usize),
     seed: u64,
     workers: &[usize],
     config_path: Option<&Path>,
@@ -557,8 +568,8 @@ fn bench(
         return Ok(());
     }
     let samples = tempfile::tempdir()?;
-    eprintln!("bench: generating {docs} documents (seed {seed})");
-    intake::bench::generate(samples.path(), docs, seed)?;
+    eprintln!("bench: generating {distinct} documents (seed {seed})");
+    intake::bench::generate(samples.path(), distinct, seed)?;
     let exe = std::env::current_exe().context("cannot find the intake binary")?;
     let mut runs = Vec::new();
     for count in workers {
