@@ -100,3 +100,22 @@ throughput: setup
 
 clean:
 	rm -rf out
+
+# intake against PassportEye 2.2.x and fastmrz 2.1.x (issue 4): accuracy and speed on the same
+# fixed-seed generated files, in one run (benches/peers/compare.py; venv in out/peers-venv).
+# Quick run: make compare COMPARE_COUNT=60
+COMPARE_COUNT ?= 480
+COMPARE_SEED ?= 2026
+.PHONY: compare peers-deps
+compare: setup peers-deps
+	COMPARE_COUNT=$(COMPARE_COUNT) COMPARE_SEED=$(COMPARE_SEED) INTAKE=$(INTAKE) python3 benches/peers/compare.py
+
+# Both peers call the tesseract command (Debian tesseract-ocr); the venv needs python3's venv module.
+peers-deps:
+	@missing=""; command -v tesseract >/dev/null || missing="tesseract-ocr"; \
+	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi

@@ -1,0 +1,509 @@
+#!/usr/bin/env python3
+"""intake against PassportEye and fastmrz: accuracy and speed, same files, one run.
+
+    python3 benches/peers/compare.py            # what `make compare` runs
+    COMPARE_COUNT=60 python3 benches/peers/compare.py   # a quick run
+
+Standard library only; the peers run in their own venv (created once, under
+out/peers-venv) as worker processes (benches/peers/peer_worker.py).
+
+Steps:
+ 1. venv with the pinned peers (PassportEye 2.2.x, fastmrz 2.1.x) from PyPI,
+    created and filled only when missing;
+ 2. a fixed-seed sample set from intake's own generator
+    (`intake samples --out DIR --count N --seed S`, regenerated only when the
+    count or seed changed); every document with an MRZ is used;
+ 3. intake once over the whole set (`intake check FILE... --json`, one
+    process, its default 2 threads);
+ 4. each peer over the same files, in 2 worker processes (one core each);
+ 5. every MRZ field compared with the manifest's ground truth; one table
+    per tool and degradation class, and a table of the known peer weaknesses.
+
+Environment (all optional): COMPARE_COUNT (generator --count, default 480:
+400 MRZ documents), COMPARE_SEED (2026), COMPARE_OUT (out/compare),
+COMPARE_VENV (out/peers-venv), COMPARE_WORKERS (2), INTAKE (the binary,
+target/release/intake), FASTMRZ_TESSDATA (a directory holding fastmrz's
+mrz.traineddata, if you have it).
+"""
+
+import difflib
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PINS = ["passporteye>=2.2,<2.3", "fastmrz>=2.1,<2.2"]
+COUNT = int(os.environ.get("COMPARE_COUNT", "480"))
+SEED = int(os.environ.get("COMPARE_SEED", "2026"))
+OUT = os.path.abspath(os.environ.get("COMPARE_OUT", os.path.join(ROOT, "out", "compare")))
+VENV = os.path.abspath(os.environ.get("COMPARE_VENV", os.path.join(ROOT, "out", "peers-venv")))
+WORKERS = int(os.environ.get("COMPARE_WORKERS", "2"))
+INTAKE = os.path.abspath(os.environ.get("INTAKE", os.path.join(ROOT, "target", "release", "intake")))
+SYSTEM_TESSDATA = ["/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata"]
+
+CLASS_ORDER = ["clean", "blur", "noise", "jpeg_q35", "low_contrast", "uneven_light", "skew",
+               "rot90", "rot180", "rot270", "a4_page", "low_dpi", "heavy_blur"]
+CLASS_LABEL = {
+    "clean": "clean 300-600 dpi", "blur": "blur", "noise": "noise", "jpeg_q35": "JPEG q35",
+    "low_contrast": "low contrast", "uneven_light": "uneven light", "skew": "skew 1-4 deg",
+    "rot90": "rotated 90", "rot180": "rotated 180", "rot270": "rotated 270", "a4_page": "A4 flatbed page",
+    "low_dpi": "below 300 dpi", "heavy_blur": "heavy blur",
+}
+BASE_FIELDS = ["document_type", "issuing_state", "surname", "given_names", "document_number",
+               "nationality", "birth_date", "sex", "expiry_date"]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- setup
+
+def ensure_venv():
+    py = os.path.join(VENV, "bin", "python")
+    stamp = os.path.join(VENV, ".intake-peers")
+    want = " ".join(PINS)
+    if os.path.exists(py) and os.path.exists(stamp) and open(stamp).read() == want:
+        return py
+    if not os.path.exists(py):
+        log("creating venv %s" % VENV)
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    log("installing %s" % want)
+    # Wheels only, except the two pure-Python sdists PyPI has no wheel for
+    # (passporteye itself and its pdfminer dependency).
+    subprocess.run([py, "-m", "pip", "install", "-q", "--only-binary=:all:",
+                    "--no-binary=passporteye,pdfminer"] + PINS, check=True)
+    with open(stamp, "w") as f:
+        f.write(want)
+    return py
+
+
+def peer_versions(py):
+    code = ("import importlib.metadata as m, json; "
+            "print(json.dumps({p: m.version(p) for p in ['passporteye', 'fastmrz', 'opencv-python-headless', "
+            "'scikit-image', 'pytesseract']}))")
+    v = json.loads(subprocess.run([py, "-c", code], check=True, capture_output=True, text=True).stdout)
+    tess = subprocess.run(["tesseract", "--version"], capture_output=True, text=True)
+    v["tesseract"] = (tess.stdout or tess.stderr).split("\n")[0].replace("tesseract ", "")
+    return v
+
+
+def fastmrz_tessdata():
+    """(tessdata dir, note). fastmrz runs `tesseract -l mrz` with its own
+    mrz.traineddata, which is neither in its wheel nor anywhere on PyPI or in
+    Debian; its README has it downloaded from its GitHub repository."""
+    cands = [os.environ.get("FASTMRZ_TESSDATA")] + SYSTEM_TESSDATA
+    for d in cands:
+        if d and os.path.exists(os.path.join(d, "mrz.traineddata")) and not os.path.islink(
+                os.path.join(d, "mrz.traineddata")):
+            return d, None
+    sub = os.path.join(OUT, "tessdata-fastmrz-eng")
+    os.makedirs(sub, exist_ok=True)
+    eng = next((os.path.join(d, "eng.traineddata") for d in SYSTEM_TESSDATA
+                if os.path.exists(os.path.join(d, "eng.traineddata"))), None)
+    if eng is None:
+        return None, "fastmrz not run: neither its mrz.traineddata nor eng.traineddata is installed"
+    link = os.path.join(sub, "mrz.traineddata")
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(eng, link)
+    return sub, ("fastmrz's mrz.traineddata cannot be had offline (not in the fastmrz 2.1 wheel, not on "
+                 "PyPI or in Debian; its README downloads it from GitHub), so fastmrz* runs with Tesseract's "
+                 "stock eng.traineddata under the name mrz: its ONNX MRZ segmentation (in the wheel) is "
+                 "real, its OCR is not the one it was built for")
+
+
+def ensure_samples():
+    stamp = os.path.join(OUT, "samples.stamp")
+    want = "count=%d seed=%d intake=%s" % (COUNT, SEED, os.path.getmtime(INTAKE))
+    sdir = os.path.join(OUT, "samples")
+    if not (os.path.exists(stamp) and open(stamp).read() == want
+            and os.path.exists(os.path.join(sdir, "manifest.json"))):
+        if os.path.exists(sdir):
+            shutil.rmtree(sdir)
+        log("generating samples: --count %d --seed %d" % (COUNT, SEED))
+        subprocess.run([INTAKE, "samples", "--out", sdir, "--count", str(COUNT), "--seed", str(SEED)],
+                       check=True, cwd=OUT, stdout=subprocess.DEVNULL)
+        with open(stamp, "w") as f:
+            f.write(want)
+    manifest = json.load(open(os.path.join(sdir, "manifest.json")))
+    docs = [e for e in manifest["entries"] if e.get("mrz_format")]
+    for d in docs:
+        d["path"] = os.path.join(sdir, d["file"])
+    return manifest, docs
+
+
+# ---------------------------------------------------------------- runs
+
+def run_intake(docs, today):
+    files = [d["path"] for d in docs]
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    # cwd is the output directory, which has no pipeline.toml: intake's defaults.
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([INTAKE, "check"] + files + ["--json", "--today", today], cwd=OUT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit("intake check failed (%d): %s" % (proc.returncode, err[-2000:]))
+    results = {}
+    for line in out.splitlines():
+        r = json.loads(line)
+        doc = r.get("document") or {}
+        mrz = doc.get("mrz") or {}
+        results[r["file"]] = {
+            "fields": doc.get("fields"),
+            "raw": "\n".join(mrz.get("lines") or []) or None,
+            "format": mrz.get("format"),
+            "valid": bool(mrz.get("check_digits_valid")),
+            "composite_failed": bool(mrz) and not mrz.get("check_digits_valid"),
+            "status": r["verdict"],
+            "verdict": r["verdict"],
+            "seconds": sum((r.get("timings_ms") or {}).values()) / 1000.0,
+        }
+    return results, {"wall": wall, "maxrss_mib": ru.ru_maxrss / 1024.0, "processes": 1,
+                     "threads": WORKERS}
+
+
+def run_peer(py, tool, docs, tessdata=None):
+    files = [d["path"] for d in docs]
+    shards = [files[i::WORKERS] for i in range(WORKERS)]
+    cmd = [py, os.path.join(HERE, "peer_worker.py"), tool]
+    if tessdata:
+        cmd += ["--tessdata", tessdata]
+    env = dict(os.environ, OMP_THREAD_LIMIT="1", PYTHONWARNINGS="ignore")
+    procs = []
+    for shard in shards:
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env, cwd=OUT)
+        procs.append(p)
+    # Feed every worker before reading any output: the workers start together.
+    for p, shard in zip(procs, shards):
+        p.stdin.write(json.dumps(shard))
+        p.stdin.close()
+    results, summaries = {}, []
+    for p in procs:
+        out = p.stdout.read()
+        err = p.stderr.read()
+        p.wait()
+        if p.returncode != 0:
+            raise SystemExit("%s worker failed (%d): %s" % (tool, p.returncode, err[-2000:]))
+        for line in out.splitlines():
+            r = json.loads(line)
+            if "summary" in r:
+                summaries.append(r["summary"])
+            else:
+                results[r["file"]] = r
+    starts = [s["first_start"] for s in summaries if s["first_start"]]
+    ends = [s["last_end"] for s in summaries if s["last_end"]]
+    wall = (max(ends) - min(starts)) if starts else 0.0
+    rss = max((s["maxrss_kib"] / 1024.0 for s in summaries), default=0.0)
+    child = max((s["child_maxrss_kib"] / 1024.0 for s in summaries), default=0.0)
+    return results, {"wall": wall, "maxrss_mib": rss, "child_maxrss_mib": child, "processes": WORKERS,
+                     "threads": 1}
+
+
+# ---------------------------------------------------------------- scoring
+
+def norm_name(v):
+    return " ".join((v or "").upper().replace("<", " ").split())
+
+
+def norm_code(v):
+    return (v or "").upper().replace("<", "").replace(" ", "")
+
+
+def norm_date(v):
+    v = (v or "").strip()
+    if len(v) == 10 and v[4] == "-" and v[7] == "-":
+        return v[2:4] + v[5:7] + v[8:10]
+    return v
+
+
+def norm_sex(v):
+    v = (v or "").strip().upper()
+    return "X" if v in ("<", "X", "") else v
+
+
+NORM = {"surname": norm_name, "given_names": norm_name, "birth_date": norm_date, "expiry_date": norm_date,
+        "sex": norm_sex}
+
+
+def fields_of(doc):
+    return BASE_FIELDS + (["personal_number"] if doc["mrz_format"] == "TD3" else [])
+
+
+def score(doc, result):
+    """(fields right, fields compared, [wrong field names])."""
+    names = fields_of(doc)
+    got = (result or {}).get("fields") or {}
+    wrong = []
+    for f in names:
+        n = NORM.get(f, norm_code)
+        if n(doc["fields"].get(f)) != n(got.get(f)):
+            wrong.append(f)
+    return len(names) - len(wrong), len(names), wrong
+
+
+def filler_as_k(doc, result):
+    """Characters where the truth has the `<` filler and the tool's raw MRZ text has K."""
+    raw = (result or {}).get("raw") or ""
+    lines = [l.replace(" ", "") for l in raw.split("\n") if l.strip()]
+    if not lines:
+        return 0
+    total = 0
+    for i, truth in enumerate(doc["mrz_lines"]):
+        # the tool's line most like this truth line
+        cand = lines[i] if len(lines) == len(doc["mrz_lines"]) else max(
+            lines, key=lambda l: difflib.SequenceMatcher(None, truth, l, autojunk=False).ratio())
+        sm = difflib.SequenceMatcher(None, truth, cand, autojunk=False)
+        for op, a0, a1, b0, b1 in sm.get_opcodes():
+            if op != "replace":
+                continue
+            ta, tb = truth[a0:a1], cand[b0:b1]
+            if len(ta) == len(tb):
+                total += sum(1 for x, y in zip(ta, tb) if x == "<" and y == "K")
+            else:
+                total += min(ta.count("<"), tb.count("K"))
+    return total
+
+
+def pct(a, b):
+    return "%.1f%%" % (100.0 * a / b) if b else "-"
+
+
+def quantile(xs, q):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if not os.path.exists(INTAKE):
+        raise SystemExit("%s missing: run `cargo build --release` (make setup)" % INTAKE)
+    if shutil.which("tesseract") is None:
+        raise SystemExit("the tesseract command (Debian tesseract-ocr) is needed by both peers: make compare "
+                         "installs it")
+    py = ensure_venv()
+    versions = peer_versions(py)
+    manifest, docs = ensure_samples()
+    today = manifest.get("today") or "2026-06-01"
+    common = [d for d in docs if d["format"] in ("jpeg", "png")]
+    pdfs = [d for d in docs if d["format"] == "pdf"]
+    log("%d MRZ documents (%d JPEG/PNG, %d PDF)" % (len(docs), len(common), len(pdfs)))
+
+    tools = []  # (label, results, run info)
+    log("intake: one process over %d files" % len(docs))
+    r, info = run_intake(docs, today)
+    tools.append(("intake", r, info))
+    log("  %.1f s" % info["wall"])
+    log("PassportEye: %d workers over %d files" % (WORKERS, len(docs)))
+    r, info = run_peer(py, "passporteye", docs)
+    tools.append(("PassportEye", r, info))
+    log("  %.1f s" % info["wall"])
+    tessdata, fm_note = fastmrz_tessdata()
+    if tessdata:
+        label = "fastmrz*" if fm_note else "fastmrz"
+        log("fastmrz: %d workers over %d files" % (WORKERS, len(common)))
+        r, info = run_peer(py, "fastmrz", common, tessdata)  # PDFs: its pdf input is a stub
+        for d in pdfs:
+            r[d["path"]] = {"fields": None, "raw": None, "valid": False, "unsupported": True,
+                            "status": "PDF unsupported", "seconds": None}
+        tools.append((label, r, info))
+        log("  %.1f s" % info["wall"])
+
+    lines = []
+    p = lines.append
+    cpu = ""
+    try:
+        cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
+    except (OSError, IndexError):
+        pass
+    p("intake vs PassportEye %s and fastmrz %s, %s, %s (%d cores: %s), Tesseract %s for all three" % (
+        versions["passporteye"], versions["fastmrz"], started, platform.machine(), os.cpu_count() or 0, cpu,
+        versions["tesseract"]))
+    p("samples: intake samples --count %d --seed %d: %d MRZ documents (TD3 %d, TD1 %d, TD2 %d, MRV-A %d); "
+      "%d JPEG/PNG, which all three read, and %d PDF" % (
+          COUNT, SEED, len(docs), *[sum(d["mrz_format"] == f for d in docs) for f in ("TD3", "TD1", "TD2", "MRV-A")],
+          len(common), len(pdfs)))
+    if fm_note:
+        p("* " + fm_note)
+    p("")
+    p("| class | documents | tool | every MRZ field right | field accuracy | median s/doc (1 core) | "
+      "p95 s/doc (1 core) | documents/s (2 cores) |")
+    p("|---|---|---|---|---|---|---|---|")
+
+    def rows(label, subset, whole_wall=True):
+        for name, res, info in tools:
+            sel = [d for d in subset if d["path"] in res]
+            if not sel:
+                continue
+            unsupported = all(res[d["path"]].get("unsupported") for d in sel)
+            if unsupported:
+                p("| %s | %d | %s | not supported | - | - | - | - |" % (label, len(sel), name))
+                continue
+            right = fr = fn = 0
+            for d in sel:
+                a, b, wrong = score(d, res[d["path"]])
+                fr += a
+                fn += b
+                right += not wrong
+            secs = [res[d["path"]]["seconds"] for d in sel if res[d["path"]].get("seconds") is not None]
+            # documents/s with both cores: measured on the whole run; a class's share of the
+            # wall time is its share of the summed per-document seconds.
+            tot = sum(res[d["path"]]["seconds"] or 0 for d in docs if d["path"] in res)
+            share = (sum(secs) / tot) if tot else 0
+            dps = len(sel) / (info["wall"] * share) if share and info["wall"] else float("nan")
+            p("| %s | %d | %s | %d/%d (%s) | %s | %.3f | %.3f | %.1f |" % (
+                label, len(sel), name, right, len(sel), pct(right, len(sel)), pct(fr, fn),
+                statistics.median(secs), quantile(secs, 0.95), dps))
+
+    for c in CLASS_ORDER:
+        sub = [d for d in common if d["degradation"] == c]
+        if sub:
+            rows(CLASS_LABEL[c] + " (JPEG/PNG)", sub)
+    extra = sorted({d["degradation"] for d in common} - set(CLASS_ORDER))
+    for c in extra:
+        rows(c + " (JPEG/PNG)", [d for d in common if d["degradation"] == c])
+    rows("**all JPEG/PNG**", common)
+    rows("all PDF", pdfs)
+    rows("**all files**", docs)
+    p("")
+    p("Speed: seconds per document are each tool's own time for one document in a worker that has one core "
+      "(peers: wall time of the read call in a worker process, Tesseract child included; intake: the sum of its "
+      "per-stage timings_ms). documents/s: documents over the wall time of the run with %d workers (intake: the "
+      "whole `intake check` process; peers: first document started to last finished, interpreter start and model "
+      "load excluded); a class's figure apportions that wall time by its share of per-document seconds." % WORKERS)
+    mem = "; ".join(
+        "%s %.0f MiB peak RSS for the whole process (%d worker threads, each with its own Tesseract)" % (
+            n, i["maxrss_mib"], i["threads"]) if n == "intake" else
+        "%s %.0f MiB peak RSS per worker process, plus %.0f MiB for its largest Tesseract child" % (
+            n, i["maxrss_mib"], i["child_maxrss_mib"]) for n, _, i in tools)
+    walls = "; ".join("%s %.1f s for %d documents (%.2f documents/s)" % (
+        n, i["wall"], len([d for d in (docs if n == "intake" or n == "PassportEye" else common)]),
+        len([d for d in (docs if n == "intake" or n == "PassportEye" else common)]) / i["wall"] if i["wall"] else 0)
+        for n, _, i in tools)
+    p("Memory: " + mem + ".")
+    p("Wall: " + walls + ".")
+    pe = dict((n, i) for n, _, i in tools)
+    if "intake" in pe and "PassportEye" in pe and pe["intake"]["wall"]:
+        ratio = (len(docs) / pe["intake"]["wall"]) / (len(docs) / pe["PassportEye"]["wall"])
+        p("intake documents/s / PassportEye documents/s, same %d files, both on 2 cores: %.1fx" % (len(docs), ratio))
+    p("")
+
+    # -------------------------------------------------- known peer weaknesses
+    p("Known peer weaknesses, measured on the %d JPEG/PNG documents:" % len(common))
+    p("")
+    p("| weakness | what is counted | " + " | ".join(n for n, _, _ in tools) + " |")
+    p("|---|---|" + "---|" * len(tools))
+
+    def cells(fn):
+        return " | ".join(fn(res) for _, res, _ in tools)
+
+    def k_cell(res):
+        docs_k = [d for d in common if filler_as_k(d, res[d["path"]]) > 0]
+        chars = sum(filler_as_k(d, res[d["path"]]) for d in common)
+        cost = sum(1 for d in docs_k if score(d, res[d["path"]])[2])
+        return "%d docs (%d chars), %d with a wrong field" % (len(docs_k), chars, cost)
+
+    p("| `<` read as K | documents whose MRZ text output has K where the zone has `<` | %s |" % cells(k_cell))
+
+    def sub_cell(sub, field=None):
+        def f(res):
+            if not sub:
+                return "-"
+            if field:
+                ok = sum(1 for d in sub if field not in score(d, res[d["path"]])[2])
+            else:
+                ok = sum(1 for d in sub if not score(d, res[d["path"]])[2])
+            return "%d/%d" % (ok, len(sub))
+        return f
+
+    skew = [d for d in common if d["degradation"] == "skew"]
+    p("| slight rotation | skew 1-4 deg: every field right | %s |" % cells(sub_cell(skew)))
+    trunc = [d for d in common if d.get("names_truncated")]
+    p("| long truncated names | names cut by the MRZ: every field right | %s |" % cells(sub_cell(trunc)))
+    p("| long truncated names | the same: surname and given names right | %s |" % cells(
+        lambda res: "%d/%d" % (sum(1 for d in trunc if not {"surname", "given_names"} & set(
+            score(d, res[d["path"]])[2])), len(trunc)) if trunc else "-"))
+    long_td1 = [d for d in common if d["mrz_format"] == "TD1" and len(d["fields"]["document_number"]) > 9]
+    p("| TD1 number over 9 characters | document number right (ICAO overflow into optional data) | %s |" % cells(
+        sub_cell(long_td1, "document_number")))
+    short_td1 = [d for d in common if d["mrz_format"] == "TD1" and len(d["fields"]["document_number"]) <= 9]
+    p("| (TD1, 9 characters or fewer) | document number right | %s |" % cells(
+        sub_cell(short_td1, "document_number")))
+
+    def comp_cell(res):
+        failed = [d for d in common if res[d["path"]].get("composite_failed") or (
+            (res[d["path"]].get("checks") or {}).get("composite") is False)]
+        fine = [d for d in failed if not score(d, res[d["path"]])[2]]
+        return "%d failed; %d of them with every field right" % (len(failed), len(fine))
+
+    p("| composite check failures | documents whose composite (final) check fails (intake: any check digit "
+      "still failing after repair); of those, how many had every field right anyway | %s |" % cells(comp_cell))
+
+    def fieldvalid_cell(res):
+        # PassportEye reports each check separately: composite wrong while every field's own check holds.
+        hits = [d for d in common if (res[d["path"]].get("checks") or {}).get("composite") is False and all(
+            v for k, v in res[d["path"]]["checks"].items() if k != "composite")]
+        if not any(res[d["path"]].get("checks") for d in common):
+            return "n/a"
+        return "%d, %d with every field right" % (len(hits), sum(1 for d in hits if not score(d, res[d["path"]])[2]))
+
+    p("| composite hides valid fields | composite fails while every per-field check digit holds "
+      "(tools that report per-field checks) | %s |" % cells(fieldvalid_cell))
+
+    def falsevalid_cell(res):
+        bad = [d for d in common if res[d["path"]].get("valid") and score(d, res[d["path"]])[2]]
+        return "%d" % len(bad)
+
+    p("| reported valid, yet wrong | the tool's own validity says yes, a field is wrong | %s |" % cells(
+        falsevalid_cell))
+    p("")
+    # Failure reasons, for the record.
+    for name, res, _ in tools:
+        reasons = {}
+        for d in common:
+            r = res[d["path"]]
+            if score(d, r)[2]:
+                s = r.get("status") or "?"
+                s = "invalid" if s.startswith("invalid (score") else s
+                s = s if len(s) < 60 else s[:57] + "..."
+                reasons[s] = reasons.get(s, 0) + 1
+        if reasons:
+            p("%s, documents with a wrong field by the tool's own status: %s" % (
+                name, ", ".join("%s %d" % (k, v) for k, v in sorted(reasons.items(), key=lambda x: -x[1]))))
+    text = "\n".join(lines)
+    print(text)
+    with open(os.path.join(OUT, "table.md"), "w") as f:
+        f.write(text + "\n")
+    # Per-document detail for whoever wants to look closer.
+    with open(os.path.join(OUT, "details.jsonl"), "w") as f:
+        for d in docs:
+            row = {"file": d["file"], "format": d["format"], "mrz_format": d["mrz_format"],
+                   "degradation": d["degradation"], "truth": d["mrz_lines"]}
+            for name, res, _ in tools:
+                r = res.get(d["path"]) or {}
+                row[name] = {"wrong": score(d, r)[2], "raw": r.get("raw"), "status": r.get("status"),
+                             "seconds": r.get("seconds")}
+            f.write(json.dumps(row) + "\n")
+    log("table written to %s, per-document detail to %s" % (
+        os.path.join(OUT, "table.md"), os.path.join(OUT, "details.jsonl")))
+
+
+if __name__ == "__main__":
+    main()
