@@ -47,10 +47,7 @@ fn describe(account: &Account) -> String {
 
 /// A finding's code as the JSON spells it, with its field: `field_mismatch(surname)`.
 pub fn finding_label(finding: &Finding) -> String {
-    let code = serde_json::to_value(finding.code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let code = crate::workers::code_name(finding.code);
     match finding.field {
         Some(field) => format!("{code}({})", field.as_str()),
         None => code,

@@ -72,6 +72,11 @@ impl DecodedUpload {
     pub fn identity(&self) -> Report {
         self.report.clone()
     }
+
+    /// The decoded scan, upright as stored.
+    pub fn image(&self) -> &GrayImage {
+        &self.decoded.image
+    }
 }
 
 /// Checks uploads against one configuration.

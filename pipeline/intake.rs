@@ -9,7 +9,9 @@ use crate::review::{self, Resolution, ReviewError};
 use crate::store::{Store, StoreError, Submitted};
 use crate::workers::{Busy, Committed, Pipeline, RunError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use intake_models::{Account, Actor, AuditEntry, Config, Job, JobId, JobState, ReviewItem, Upload};
+use intake_models::{
+    Account, Actor, AuditEntry, Config, Job, JobId, JobState, ReviewItem, Upload, VerdictEntry,
+};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -68,6 +70,25 @@ impl Intake {
 
     pub fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    pub fn checker(&self) -> &Checker {
+        &self.checker
+    }
+
+    /// The verdict queue entry at `seq`.
+    pub fn verdict(&self, seq: u64) -> Result<Option<VerdictEntry>, StoreError> {
+        let mut entries = self.store.verdicts_from(seq, 1)?;
+        Ok(entries.pop().filter(|e| e.seq == seq))
+    }
+
+    /// Jobs admitted and not yet committed, when the pipeline runs.
+    pub fn in_flight(&self) -> u64 {
+        self.running.as_ref().map_or(0, |r| r.pipeline.in_flight())
     }
 
     /// Starts the workers and the account-status consumer, and feeds them
@@ -193,6 +214,7 @@ impl Intake {
             received_at: now,
             state: JobState::Pending,
             verdict_seq: None,
+            review_seq: None,
         };
         let audit = AuditEntry {
             seq: 0,

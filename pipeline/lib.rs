@@ -14,6 +14,7 @@
 //! - [`config`]: loading `pipeline.toml`.
 
 pub mod accounts;
+pub mod api;
 pub mod bench;
 pub mod check;
 pub mod clock;

@@ -41,6 +41,15 @@ enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Serve the HTTP API and the reviewer console (settings in `[server]`),
+    /// with the pipeline running in the same process.
+    Serve {
+        /// Address to listen on instead of `server.listen`.
+        #[arg(long)]
+        listen: Option<String>,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// An account's status and the items to fix.
     Status {
         account: String,
@@ -234,6 +243,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Submit(args) => submit(args),
         Command::Run { follow, service } => run(&service, follow),
+        Command::Serve { listen, service } => serve(&service, listen),
         Command::Status {
             account,
             json,
@@ -401,6 +411,54 @@ fn run(service: &ServiceArgs, follow: bool) -> Result<()> {
     }
     let written = intake.run_pending()?;
     println!("{written} verdicts appended to the queue");
+    Ok(())
+}
+
+fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
+    let mut intake = open_intake(service)?;
+    let server = intake.config().server.clone();
+    let max_upload = intake.config().limits.max_bytes;
+    if server.tokens.is_empty() {
+        eprintln!(
+            "intake: no [[server.tokens]] in the config: every API call will be refused (401)"
+        );
+    }
+    let metrics = std::sync::Arc::new(intake::api::Metrics::default());
+    let (observer, committed) = crossbeam_channel::unbounded();
+    intake.start(vec![observer], true)?;
+    let recorder = metrics.clone();
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            for event in committed {
+                recorder.record(&event);
+            }
+        })?;
+    let intake = std::sync::Arc::new(intake);
+    let state = std::sync::Arc::new(intake::api::AppState {
+        intake: intake.clone(),
+        tokens: server.tokens,
+        metrics,
+        max_upload,
+        retry_after_s: server.retry_after_s,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listen = listen.unwrap_or(server.listen);
+    runtime.block_on(intake::api::serve(state, &listen))?;
+    // The handlers are gone: finish the admitted jobs, then stop.
+    drop(runtime);
+    match std::sync::Arc::try_unwrap(intake) {
+        Ok(mut intake) => {
+            let (_, errors) = intake.stop();
+            for e in errors {
+                eprintln!("intake: {e}");
+            }
+        }
+        Err(_) => eprintln!("intake: stopping with requests still holding the service"),
+    }
     Ok(())
 }
 

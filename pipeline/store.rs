@@ -120,7 +120,8 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
     fn review_items(&self) -> Result<Vec<ReviewItem>, StoreError>;
     /// Applies `change` to the review item of `job` atomically (the item,
-    /// a reviewer verdict, audit), flushed; returns the verdict's seq, if any.
+    /// a reviewer verdict noted on the job, audit), flushed; returns the
+    /// verdict's seq, if any.
     fn change_review(&self, job: &JobId, change: &ReviewFn<'_>)
         -> Result<Option<u64>, ReviewError>;
     /// The audit log, oldest first; only `account`'s entries if given.
@@ -476,8 +477,14 @@ impl Store for SledStore {
         change: &ReviewFn<'_>,
     ) -> Result<Option<u64>, ReviewError> {
         let key = job.0.as_bytes();
-        let trees = (&self.review, &self.verdicts, &self.audit, &self.meta);
-        let result = trees.transaction(|(queue, verdicts, log, meta)| {
+        let trees = (
+            &self.review,
+            &self.verdicts,
+            &self.jobs,
+            &self.audit,
+            &self.meta,
+        );
+        let result = trees.transaction(|(queue, verdicts, jobs, log, meta)| {
             let current: Option<ReviewItem> = queue
                 .get(key)?
                 .map(|v| decode("review", &v))
@@ -489,7 +496,15 @@ impl Store for SledStore {
                 None => queue.remove(key)?,
             };
             let seq = match &decided.verdict {
-                Some(entry) => Some(append_verdict(verdicts, meta, entry)?),
+                Some(entry) => {
+                    let seq = append_verdict(verdicts, meta, entry)?;
+                    if let Some(raw) = jobs.get(key)? {
+                        let mut record: Job = decode("job", &raw).map_err(abort)?;
+                        record.review_seq = Some(seq);
+                        jobs.insert(key, encode("job", &record).map_err(abort)?)?;
+                    }
+                    Some(seq)
+                }
                 None => None,
             };
             append_audit(log, meta, &decided.audit)?;
@@ -525,6 +540,7 @@ mod tests {
             received_at: 1,
             state: JobState::Pending,
             verdict_seq: None,
+            review_seq: None,
         }
     }
 

@@ -55,6 +55,8 @@ pub struct Committed {
     pub job: JobId,
     pub seq: u64,
     pub verdict: Verdict,
+    /// The reason codes of its findings, as the JSON spells them.
+    pub codes: Vec<String>,
     /// From admission to the flushed commit.
     pub latency: Duration,
     /// Wall time per stage of the check, and waits between stages.
@@ -303,6 +305,14 @@ impl Pipeline {
         std::mem::take(&mut counts.errors)
     }
 
+    /// Jobs admitted and not yet settled.
+    pub fn in_flight(&self) -> u64 {
+        self.progress
+            .counts
+            .lock()
+            .map_or(0, |c| c.admitted.saturating_sub(c.settled))
+    }
+
     /// Verdicts committed since the start.
     pub fn committed(&self) -> u64 {
         self.progress.counts.lock().map_or(0, |c| c.committed)
@@ -440,12 +450,13 @@ fn commit_stage(shared: &Shared, job: InFlight<Result<Report, RunError>>) {
         let (entry, review, audit) = verdict_of(&job.job, report, shared.clock.now_ms());
         let timings = entry.report.as_ref().map(|r| r.timings_ms.clone());
         let verdict = entry.verdict;
+        let codes = entry.findings.iter().map(|f| code_name(f.code)).collect();
         let seq = shared.store.finish(entry, review, audit)?;
-        Ok((seq, verdict, timings.unwrap_or_default()))
+        Ok((seq, verdict, codes, timings.unwrap_or_default()))
     });
     let _ = shared.free.try_recv();
     match committed {
-        Ok((seq, verdict, mut timings_ms)) => {
+        Ok((seq, verdict, codes, mut timings_ms)) => {
             timings_ms.extend(job.waits_ms);
             let waited = started.duration_since(job.queued).as_secs_f64() * 1000.0;
             timings_ms.insert("wait.commit".into(), waited);
@@ -454,6 +465,7 @@ fn commit_stage(shared: &Shared, job: InFlight<Result<Report, RunError>>) {
                 job: job.job.id,
                 seq,
                 verdict,
+                codes,
                 latency: job.admitted.elapsed(),
                 timings_ms,
             };
@@ -473,6 +485,14 @@ fn commit_stage(shared: &Shared, job: InFlight<Result<Report, RunError>>) {
             });
         }
     }
+}
+
+/// A reason code as the JSON spells it.
+pub fn code_name(code: intake_models::ReasonCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The verdict queue entry of a pipeline report, the review item if it

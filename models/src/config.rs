@@ -15,6 +15,67 @@ pub struct Config {
     pub store: StoreConfig,
     pub accounts: Accounts,
     pub review: Review,
+    pub server: Server,
+}
+
+/// `intake serve`: the HTTP API and the reviewer console.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// Address to listen on.
+    pub listen: String,
+    /// `Retry-After` of a `503` when the pipeline is full, in seconds.
+    pub retry_after_s: u64,
+    /// The bearer tokens and what each may do.
+    pub tokens: Vec<Token>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            retry_after_s: 2,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// One bearer token of the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    pub token: String,
+    pub role: Role,
+    /// Who holds it: a reviewer's id, an upload handler's name.
+    pub name: String,
+    /// For uploaders: the accounts it may act for; absent: every account.
+    #[serde(default)]
+    pub accounts: Option<Vec<String>>,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Upload handlers: push documents, read their jobs and accounts.
+    Uploader,
+    /// Migration officers: the review queue and its decisions.
+    Reviewer,
+    /// Read-only: accounts, jobs, audit, metrics.
+    Auditor,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Uploader => "uploader",
+            Role::Reviewer => "reviewer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 /// Time rules of the account status.

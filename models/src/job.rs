@@ -62,6 +62,9 @@ pub struct Job {
     pub state: JobState,
     /// Sequence number of its verdict in the queue, once done.
     pub verdict_seq: Option<u64>,
+    /// Sequence number of a reviewer's verdict on it, once resolved.
+    #[serde(default)]
+    pub review_seq: Option<u64>,
 }
 
 /// Who decided.

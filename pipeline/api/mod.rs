@@ -1,0 +1,84 @@
+//! `intake serve`: the HTTP API for upload handlers and reviewers, and the
+//! reviewer console, on tokio + axum. Handlers are thin: they check the
+//! caller's role, then call the [`Intake`] service on a blocking thread
+//! (sled and the pipeline are synchronous).
+
+mod auth;
+mod error;
+mod image;
+mod metrics;
+mod routes;
+
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+use crate::intake::Intake;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use intake_models::config::Token;
+use std::sync::Arc;
+
+/// What every handler shares.
+pub struct AppState {
+    pub intake: Arc<Intake>,
+    pub tokens: Vec<Token>,
+    pub metrics: Arc<Metrics>,
+    /// Largest upload, in bytes (`limits.max_bytes`).
+    pub max_upload: u64,
+    pub retry_after_s: u64,
+}
+
+/// Slack for the multipart framing and the form fields around the file.
+const MULTIPART_SLACK: u64 = 64 * 1024;
+
+/// The routes of the API and the console.
+pub fn router(state: Arc<AppState>) -> Router {
+    let body_limit = (state.max_upload + MULTIPART_SLACK) as usize;
+    Router::new()
+        .route(
+            "/v1/accounts/{account}/documents",
+            post(routes::upload).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/v1/accounts/{account}", get(routes::account))
+        .route("/v1/accounts/{account}/events", get(routes::events))
+        .route("/v1/accounts/{account}/audit", get(routes::audit))
+        .route("/v1/jobs/{job}", get(routes::job))
+        .route("/v1/jobs/{job}/image", get(routes::image))
+        .route("/v1/review", get(routes::review_queue))
+        .route("/v1/review/{job}/claim", post(routes::claim))
+        .route("/v1/review/{job}/decision", post(routes::decide))
+        .route("/metrics", get(routes::metrics))
+        .route("/healthz", get(routes::healthz))
+        .route("/openapi.json", get(routes::openapi))
+        .route("/review", get(routes::console))
+        .with_state(state)
+}
+
+/// Serves until SIGINT or SIGTERM, then lets the requests in progress finish.
+pub async fn serve(state: Arc<AppState>, listen: &str) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    eprintln!(
+        "intake: serving on http://{} (console at /review)",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,555 @@
+//! The handlers: check the role, parse, call the service, shape the answer.
+
+use super::auth::Principal;
+use super::error::ApiError;
+use super::image::{render, ImageRegion};
+use super::AppState;
+use crate::intake::Intake;
+use crate::review::{parse_items, Resolution};
+use crate::store::Submitted;
+use axum::extract::multipart::{Field as FormField, MultipartError};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::{self, Stream};
+use intake_models::config::Role;
+use intake_models::{
+    Account, Decision, DocumentKind, Field, Job, JobId, JobState, Profile, Upload,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs blocking service work (sled, the pipeline) off the async threads.
+async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&Intake) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let intake = state.intake.clone();
+    tokio::task::spawn_blocking(move || work(&intake)).await?
+}
+
+/// Account ids come from clients: short, and of letters, digits, `.`, `_`, `-`.
+fn checked_account(account: &str) -> ApiResult<()> {
+    let fine = !account.is_empty()
+        && account.len() <= 128
+        && account
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if fine {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "an account id is 1 to 128 letters, digits, '.', '_' or '-'".into(),
+        ))
+    }
+}
+
+fn job_id(raw: &str) -> ApiResult<JobId> {
+    if raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(JobId(raw.to_string()))
+    } else {
+        Err(ApiError::NotFound("no such job".into()))
+    }
+}
+
+fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge { limit }
+    } else {
+        ApiError::BadRequest(format!(
+            "the multipart body cannot be read: {}",
+            e.body_text()
+        ))
+    }
+}
+
+/// Reads a form field's text, at most `max` bytes.
+async fn text_field(field: FormField<'_>, name: &str, max: usize, limit: u64) -> ApiResult<String> {
+    let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+    if bytes.len() > max {
+        return Err(ApiError::BadRequest(format!(
+            "the {name} field is longer than {max} bytes"
+        )));
+    }
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::BadRequest(format!("the {name} field is not UTF-8 text")))
+}
+
+/// `POST /v1/accounts/{account}/documents`: multipart `file`, `kind`, `profile`.
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> ApiResult<Response> {
+    principal.require(&[Role::Uploader])?;
+    checked_account(&account)?;
+    principal.require_account(&account)?;
+    let limit = state.max_upload;
+    // A declared length over the limit is refused before a byte is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit + super::MULTIPART_SLACK) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let (mut file, mut file_name, mut kind, mut profile) = (None, String::new(), None, None);
+    while let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        match field.name().unwrap_or_default() {
+            "file" => {
+                file_name = field
+                    .file_name()
+                    .unwrap_or("upload")
+                    .chars()
+                    .take(200)
+                    .collect();
+                let mut bytes = Vec::new();
+                // Streamed: refused as soon as it passes the limit.
+                while let Some(chunk) =
+                    field.chunk().await.map_err(|e| multipart_error(e, limit))?
+                {
+                    if (bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(ApiError::TooLarge { limit });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                file = Some(bytes);
+            }
+            "kind" => {
+                let text = text_field(field, "kind", 64, limit).await?;
+                let parsed = text
+                    .trim()
+                    .parse::<DocumentKind>()
+                    .map_err(ApiError::BadRequest)?;
+                kind = Some(parsed);
+            }
+            "profile" => {
+                let text = text_field(field, "profile", 16 * 1024, limit).await?;
+                let parsed = serde_json::from_str::<Profile>(&text).map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "the profile is not valid ({e}); expected a JSON object with any of: {}",
+                        Field::ALL.map(|f| f.as_str()).join(", ")
+                    ))
+                })?;
+                profile = Some(parsed);
+            }
+            other => {
+                let other: String = other.chars().take(40).collect();
+                return Err(ApiError::BadRequest(format!(
+                    "unknown form field {other:?}: send file, kind and profile"
+                )));
+            }
+        }
+    }
+    let bytes = file.ok_or_else(|| ApiError::BadRequest("the form has no file field".into()))?;
+    let kind = kind.ok_or_else(|| {
+        ApiError::BadRequest(
+            "the form has no kind field (passport, id_card, visa, residence_permit, migration_card, address_proof)".into(),
+        )
+    })?;
+    let upload = Upload {
+        account,
+        kind,
+        profile,
+        file_name,
+        bytes,
+    };
+    let retry_after_s = state.retry_after_s;
+    let submitted = blocking(&state, move |intake| {
+        intake.submit(upload).map_err(|e| match ApiError::from(e) {
+            ApiError::Busy { .. } => ApiError::Busy { retry_after_s },
+            other => other,
+        })
+    })
+    .await?;
+    let (job, resubmitted) = match &submitted {
+        Submitted::New(job) => (job, false),
+        Submitted::Existing(job) => (job, true),
+    };
+    let body = json!({
+        "job_id": job.id,
+        "state": job_state(job),
+        "resubmitted": resubmitted,
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+fn job_state(job: &Job) -> &'static str {
+    match (job.state, job.review_seq) {
+        (JobState::Pending, _) => "pending",
+        (JobState::Done, Some(_)) => "reviewed",
+        (JobState::Done, None) => "done",
+    }
+}
+
+/// Loads a job the caller may see.
+fn visible_job(intake: &Intake, principal: &Principal, id: &JobId) -> ApiResult<Job> {
+    let job = intake
+        .store()
+        .job(id)?
+        .ok_or_else(|| ApiError::NotFound("no such job".into()))?;
+    // An uploader limited to some accounts learns nothing of the others' jobs.
+    principal
+        .require_account(&job.account)
+        .map_err(|_| ApiError::NotFound("no such job".into()))?;
+    Ok(job)
+}
+
+/// `GET /v1/jobs/{job}`: the state and, once done, the verdict.
+pub async fn job(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
+    let id = job_id(&raw)?;
+    blocking(&state, move |intake| {
+        let job = visible_job(intake, &principal, &id)?;
+        let verdict = match job.verdict_seq {
+            Some(seq) => intake.verdict(seq)?,
+            None => None,
+        };
+        let review = match job.review_seq {
+            Some(seq) => intake.verdict(seq)?,
+            None => None,
+        };
+        let in_review = intake
+            .review_queue()?
+            .into_iter()
+            .any(|item| item.job == job.id);
+        Ok(Json(json!({
+            "job_id": job.id,
+            "account": job.account,
+            "kind": job.kind,
+            "file_name": job.file_name,
+            "received_at": job.received_at,
+            "state": if in_review { "in_review" } else { job_state(&job) },
+            "declared": job.profile,
+            "verdict": verdict.and_then(|e| e.report),
+            "review": review.map(|e| json!({
+                "seq": e.seq,
+                "verdict": e.verdict,
+                "by": e.by,
+                "at": e.at,
+                "items": e.findings,
+                "comment": e.comment,
+            })),
+        })))
+    })
+    .await
+}
+
+fn account_body(id: &str, account: Option<Account>) -> Value {
+    let account = account.unwrap_or_else(|| Account {
+        id: id.to_string(),
+        ..Account::default()
+    });
+    json!({
+        "account": account.id,
+        "status": account.status,
+        "items": account.items,
+        "documents": account.documents,
+    })
+}
+
+/// `GET /v1/accounts/{account}`: the status and the items to fix.
+pub async fn account(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
+    checked_account(&account)?;
+    principal.require_account(&account)?;
+    blocking(&state, move |intake| {
+        let stored = intake.status(&account)?;
+        Ok(Json(account_body(&account, stored)))
+    })
+    .await
+}
+
+/// `GET /v1/accounts/{account}/audit`: the account's audit log.
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Auditor])?;
+    checked_account(&account)?;
+    blocking(&state, move |intake| {
+        Ok(Json(json!(intake.audit(&account)?)))
+    })
+    .await
+}
+
+/// What the event stream has still to send.
+struct Events {
+    state: Arc<AppState>,
+    account: String,
+    /// The next verdict queue position to look at.
+    next: u64,
+    ready: VecDeque<Event>,
+}
+
+/// `GET /v1/accounts/{account}/events`: a server-sent event per verdict of
+/// the account, with its status after it; the event id is the verdict's
+/// sequence number, so `Last-Event-ID` resumes after it.
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
+    checked_account(&account)?;
+    principal.require_account(&account)?;
+    let next = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(0, |seen| seen + 1);
+    let start = Events {
+        state,
+        account,
+        next,
+        ready: VecDeque::new(),
+    };
+    let stream = stream::unfold(start, |mut events| async move {
+        loop {
+            if let Some(event) = events.ready.pop_front() {
+                return Some((Ok(event), events));
+            }
+            let (account, from) = (events.account.clone(), events.next);
+            let polled = blocking(&events.state, move |intake| {
+                let batch = intake.store().verdicts_from(from, 256)?;
+                let next = batch.last().map_or(from, |e| e.seq + 1);
+                let mine: Vec<_> = batch.into_iter().filter(|e| e.account == account).collect();
+                let status = match mine.is_empty() {
+                    true => None,
+                    false => intake.status(&account)?,
+                };
+                Ok((next, mine, status))
+            })
+            .await;
+            match polled {
+                Ok((next, mine, status)) => {
+                    events.next = next;
+                    let status = account_body(&events.account, status);
+                    for entry in mine {
+                        let data = json!({
+                            "seq": entry.seq,
+                            "job_id": entry.job,
+                            "kind": entry.kind,
+                            "verdict": entry.verdict,
+                            "by": entry.by,
+                            "status": status["status"],
+                            "items": status["items"],
+                        });
+                        let event = Event::default()
+                            .id(entry.seq.to_string())
+                            .event("verdict")
+                            .data(data.to_string());
+                        events.ready.push_back(event);
+                    }
+                    if events.ready.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                }
+                // The store failed: end the stream; the client resumes with Last-Event-ID.
+                Err(_) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize)]
+pub struct ImageQuery {
+    region: Option<String>,
+}
+
+/// `GET /v1/jobs/{job}/image?region=mrz|page`: a PNG for the console.
+pub async fn image(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(raw): Path<String>,
+    Query(query): Query<ImageQuery>,
+) -> ApiResult<Response> {
+    principal.require(&[Role::Uploader, Role::Reviewer])?;
+    let id = job_id(&raw)?;
+    let region = match query.region.as_deref().unwrap_or("page") {
+        "page" => ImageRegion::Page,
+        "mrz" => ImageRegion::Mrz,
+        _ => return Err(ApiError::BadRequest("region is mrz or page".into())),
+    };
+    let png = blocking(&state, move |intake| {
+        let job = visible_job(intake, &principal, &id)?;
+        render(intake, &job, region)
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// `GET /v1/review`: the flagged documents, oldest first.
+pub async fn review_queue(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Reviewer])?;
+    blocking(&state, move |intake| {
+        let now = intake.now_ms();
+        let items: Vec<Value> = intake
+            .review_queue()?
+            .into_iter()
+            .map(|item| {
+                json!({
+                    "job_id": item.job,
+                    "account": item.account,
+                    "kind": item.kind,
+                    "seq": item.seq,
+                    "since": item.since,
+                    "findings": item.findings,
+                    "claimed_by": item.holder(now),
+                    "claimed_until": item.claim.as_ref().filter(|_| item.holder(now).is_some()).map(|c| c.until),
+                })
+            })
+            .collect();
+        Ok(Json(json!(items)))
+    })
+    .await
+}
+
+/// `POST /v1/review/{job}/claim`: the caller takes the lease.
+pub async fn claim(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Reviewer])?;
+    let id = job_id(&raw)?;
+    blocking(&state, move |intake| {
+        let item = intake.claim(&id, &principal.name)?;
+        Ok(Json(json!({
+            "job_id": item.job,
+            "claimed_by": principal.name,
+            "claimed_until": item.claim.map(|c| c.until),
+        })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    decision: Decision,
+    #[serde(default)]
+    items: Vec<String>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// `POST /v1/review/{job}/decision`: the claimant decides.
+pub async fn decide(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(raw): Path<String>,
+    body: Result<Json<DecisionBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Reviewer])?;
+    let id = job_id(&raw)?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the decision is not valid: {}; send {{\"decision\": \"accept|correct|reject\", \"items\": [...], \"comment\": \"...\"}}",
+            e.body_text()
+        ))
+    })?;
+    let comment = body.comment.map(|c| c.chars().take(2000).collect());
+    let resolution = Resolution {
+        decision: body.decision,
+        items: parse_items(&body.items)?,
+        comment,
+    };
+    blocking(&state, move |intake| {
+        let seq = intake.resolve(&id, &principal.name, &resolution)?;
+        let job = intake
+            .store()
+            .job(&id)?
+            .ok_or_else(|| ApiError::NotFound("no such job".into()))?;
+        let account = intake.status(&job.account)?;
+        Ok(Json(json!({
+            "seq": seq,
+            "job_id": id,
+            "account": account_body(&job.account, account),
+        })))
+    })
+    .await
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+) -> ApiResult<Response> {
+    principal.require(&[Role::Auditor])?;
+    let metrics = state.metrics.clone();
+    let text = blocking(&state, move |intake| {
+        let pending = intake.store().pending()?.len() as u64;
+        let review = intake.review_queue()?.len() as u64;
+        let gauges = [
+            ("intake_jobs_pending", "Jobs without a verdict.", pending),
+            (
+                "intake_jobs_in_flight",
+                "Jobs admitted into the pipeline, not yet committed.",
+                intake.in_flight(),
+            ),
+            (
+                "intake_review_queue_depth",
+                "Documents waiting for a reviewer.",
+                review,
+            ),
+        ];
+        Ok(metrics.render(&gauges))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// `GET /healthz`.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /openapi.json`: the contract the tests hold every response to.
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+/// `GET /review`: the reviewer console (one page; the token stays in the browser).
+pub async fn console() -> Html<&'static str> {
+    Html(include_str!("console.html"))
+}
