@@ -5,15 +5,16 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 DEBS := libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus \
-        tesseract-ocr-osd libclang-dev clang pkg-config fonts-ocr-b fonts-dejavu-core
+        tesseract-ocr-osd libclang-dev clang pkg-config fonts-ocr-b fonts-dejavu-core \
+        chromium
 DEMO_DIR := out/demo
 INTAKE := target/release/intake
 # Tesseract must not spawn OpenMP threads: we run one instance per worker thread.
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: setup deps build demo demo-check demo-service test samples bench throughput fmt clippy clean
+.PHONY: setup deps e2e-deps build demo demo-check demo-service test samples bench throughput fmt clippy clean
 
-setup: deps build
+setup: deps e2e-deps build
 
 # Installs only what is missing; `apt-get update` only when something is.
 deps:
@@ -23,6 +24,10 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# playwright-core for the console's browser test (it drives Debian's chromium).
+e2e-deps:
+	@[ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund)
 
 build:
 	$(CARGO) build --release --workspace
@@ -88,7 +93,7 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: deps fmt clippy
+test: deps e2e-deps fmt clippy
 	$(CARGO) test --workspace --release
 
 bench: setup

@@ -3,7 +3,9 @@
 //! They run the real release binary (`CARGO_BIN_EXE_intake`) with real
 //! Tesseract, lopdf in the sandbox, and samples from the generator.
 
+mod api;
 mod cli;
+mod console;
 mod samples;
 mod sandbox;
 mod service;

@@ -7,7 +7,7 @@ use super::AppState;
 use crate::intake::Intake;
 use crate::review::{parse_items, Resolution};
 use crate::store::Submitted;
-use axum::extract::multipart::{Field as FormField, MultipartError};
+use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -89,11 +89,17 @@ pub async fn upload(
     principal: Principal,
     Path(account): Path<String>,
     headers: HeaderMap,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     principal.require(&[Role::Uploader])?;
     checked_account(&account)?;
     principal.require_account(&account)?;
+    let mut form = form.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "send the upload as multipart/form-data with file, kind and profile ({})",
+            e.body_text()
+        ))
+    })?;
     let limit = state.max_upload;
     // A declared length over the limit is refused before a byte is read.
     let declared = headers

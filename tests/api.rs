@@ -1,0 +1,747 @@
+//! The HTTP API through a real `intake serve` on loopback: every response is
+//! checked against `pipeline/api/openapi.json`; every route refuses a
+//! missing token (401) and the wrong role (403).
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const TOKENS: &str = r#"
+[[server.tokens]]
+token = "uploader-token"
+role = "uploader"
+name = "portal"
+
+[[server.tokens]]
+token = "uploader-a-token"
+role = "uploader"
+name = "portal-a"
+accounts = ["acc-a"]
+
+[[server.tokens]]
+token = "reviewer-1-token"
+role = "reviewer"
+name = "r1"
+
+[[server.tokens]]
+token = "reviewer-2-token"
+role = "reviewer"
+name = "r2"
+
+[[server.tokens]]
+token = "auditor-token"
+role = "auditor"
+name = "audit"
+
+[[server.tokens]]
+token = "admin-token"
+role = "admin"
+name = "root"
+"#;
+
+pub const UPLOADER: &str = "uploader-token";
+pub const UPLOADER_A: &str = "uploader-a-token";
+pub const REVIEWER: &str = "reviewer-1-token";
+const REVIEWER_2: &str = "reviewer-2-token";
+const AUDITOR: &str = "auditor-token";
+const ADMIN: &str = "admin-token";
+
+/// A running `intake serve` with its store in a temporary directory.
+pub struct Server {
+    pub base: String,
+    child: Child,
+    /// Holds the store and config until the server is dropped.
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Server {
+    /// Starts the server with `extra` TOML appended to its config.
+    pub fn start(extra: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let store = dir.path().join("intake.db");
+        let config = dir.path().join("pipeline.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{extra}\n[store]\npath = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{TOKENS}",
+                store.display().to_string()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_intake"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--today", "2026-06-01"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("intake serve starts");
+        let server = Server {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&server.url("/healthz")).call().is_err() {
+            assert!(Instant::now() < deadline, "intake serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// One HTTP exchange, its response read in full.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// Sends a request and checks the reply against the OpenAPI document.
+pub fn send(method: &str, url: &str, token: Option<&str>, body: Body) -> Reply {
+    let mut request = agent().request(method, url);
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let result = match body {
+        Body::None => request.call(),
+        Body::Json(v) => request.send_json(v),
+        Body::Multipart(bytes) => request
+            .set(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .send_bytes(&bytes),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let content_type = response.content_type().to_string();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
+        .collect();
+    let mut body = Vec::new();
+    response
+        .into_reader()
+        .take(50 << 20)
+        .read_to_end(&mut body)
+        .unwrap();
+    let reply = Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    };
+    conforms(method, url, &reply);
+    reply
+}
+
+pub enum Body {
+    None,
+    Json(Value),
+    Multipart(Vec<u8>),
+}
+
+const BOUNDARY: &str = "intake-test-boundary-7d1f";
+
+/// A multipart form: (name, file name, bytes) for each part.
+pub fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file_name, bytes) in parts {
+        body.extend(format!("--{BOUNDARY}\r\n").bytes());
+        match file_name {
+            Some(f) => body.extend(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").bytes(),
+            ),
+            None => body.extend(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").bytes()),
+        }
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").bytes());
+    body
+}
+
+pub fn committed(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new("samples/committed").join(name)).expect("committed sample")
+}
+
+/// Uploads a committed sample for `account`.
+pub fn upload(
+    server: &Server,
+    token: &str,
+    account: &str,
+    kind: &str,
+    file: &str,
+    profile: Option<&str>,
+) -> Reply {
+    let bytes = committed(file);
+    let profile = profile.map(|p| committed(&format!("profiles/{p}")));
+    let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![
+        ("kind", None, kind.as_bytes()),
+        ("file", Some(file), &bytes),
+    ];
+    if let Some(p) = &profile {
+        parts.push(("profile", None, p));
+    }
+    let url = server.url(&format!("/v1/accounts/{account}/documents"));
+    send("POST", &url, Some(token), Body::Multipart(form(&parts)))
+}
+
+/// Polls the job until the pipeline has decided it.
+pub fn decided(server: &Server, token: &str, job: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = send(
+            "GET",
+            &server.url(&format!("/v1/jobs/{job}")),
+            Some(token),
+            Body::None,
+        );
+        assert_eq!(reply.status, 200);
+        let job = reply.json();
+        if job["state"] != "pending" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "no verdict for {job}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The OpenAPI document, with its component schemas as `$defs` so that a
+/// JSON Schema validator resolves the references.
+fn openapi() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipeline/api/openapi.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        serde_json::from_str(&text.replace("#/components/schemas/", "#/$defs/")).unwrap()
+    })
+}
+
+/// The documented operation whose path template matches `path`.
+fn operation(method: &str, path: &str) -> Option<(&'static str, &'static Value)> {
+    let paths = openapi()["paths"].as_object()?;
+    let segments: Vec<&str> = path.split('/').collect();
+    paths.iter().find_map(|(template, ops)| {
+        let parts: Vec<&str> = template.split('/').collect();
+        let fits = parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t.starts_with('{') || t == s);
+        let op = ops.get(method.to_lowercase())?;
+        fits.then_some((template.as_str(), op))
+    })
+}
+
+/// Asserts that the reply is one the OpenAPI document describes.
+fn conforms(method: &str, url: &str, reply: &Reply) {
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
+    let (template, op) =
+        operation(method, path).unwrap_or_else(|| panic!("{method} {path} is not in openapi.json"));
+    let documented = &op["responses"][reply.status.to_string()];
+    assert!(
+        documented.is_object(),
+        "{method} {template} answered {} which openapi.json does not list",
+        reply.status
+    );
+    let Some(content) = documented["content"].as_object() else {
+        return;
+    };
+    let media = reply.content_type.as_str();
+    let (_, spec) = content
+        .iter()
+        .find(|(m, _)| m.as_str() == media)
+        .unwrap_or_else(|| {
+            panic!(
+                "{method} {template} {}: content type {media} is not documented",
+                reply.status
+            )
+        });
+    if media != "application/json" {
+        return;
+    }
+    let mut schema = spec["schema"].clone();
+    schema["$defs"] = openapi()["components"]["schemas"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let body = reply.json();
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {template} {}: the body does not match openapi.json: {errors:?}\n{body}",
+        reply.status
+    );
+}
+
+#[test]
+fn an_upload_is_decided_reviewed_and_its_account_follows() {
+    let server = Server::start("");
+    let first = upload(
+        &server,
+        UPLOADER,
+        "acc-1",
+        "passport",
+        "passport.jpg",
+        Some("passport.mismatch_surname.json"),
+    );
+    assert_eq!(
+        first.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let job = first.json()["job_id"].as_str().unwrap().to_string();
+    let again = upload(
+        &server,
+        UPLOADER,
+        "acc-1",
+        "passport",
+        "passport.jpg",
+        Some("passport.mismatch_surname.json"),
+    );
+    assert_eq!(again.status, 202);
+    assert_eq!(again.json()["job_id"], job.as_str());
+    assert_eq!(again.json()["resubmitted"], true);
+    let visa = upload(
+        &server,
+        UPLOADER,
+        "acc-1",
+        "visa",
+        "visa.jpg",
+        Some("visa.matching.json"),
+    );
+    let visa = visa.json()["job_id"].as_str().unwrap().to_string();
+
+    let decided_job = decided(&server, UPLOADER, &job);
+    assert_eq!(decided_job["state"], "in_review");
+    assert_eq!(decided_job["verdict"]["verdict"], "needs_review");
+    assert_eq!(
+        decided(&server, UPLOADER, &visa)["verdict"]["verdict"],
+        "accepted"
+    );
+    let account = send(
+        "GET",
+        &server.url("/v1/accounts/acc-1"),
+        Some(UPLOADER),
+        Body::None,
+    )
+    .json();
+    assert_eq!(account["status"], "in_review");
+
+    let queue = send("GET", &server.url("/v1/review"), Some(REVIEWER), Body::None).json();
+    assert_eq!(queue.as_array().unwrap().len(), 1);
+    assert_eq!(queue[0]["job_id"], job.as_str());
+    let claim = server.url(&format!("/v1/review/{job}/claim"));
+    assert_eq!(send("POST", &claim, Some(REVIEWER), Body::None).status, 200);
+    assert_eq!(
+        send("POST", &claim, Some(REVIEWER_2), Body::None).status,
+        409
+    );
+    let decision = server.url(&format!("/v1/review/{job}/decision"));
+    let correct =
+        json!({"decision": "correct", "items": ["surname"], "comment": "as in the passport"});
+    assert_eq!(
+        send(
+            "POST",
+            &decision,
+            Some(REVIEWER_2),
+            Body::Json(correct.clone())
+        )
+        .status,
+        409
+    );
+    let bad = json!({"decision": "correct", "items": ["shoe_size"]});
+    assert_eq!(
+        send("POST", &decision, Some(REVIEWER), Body::Json(bad)).status,
+        400
+    );
+    let done = send("POST", &decision, Some(REVIEWER), Body::Json(correct));
+    assert_eq!(done.status, 200);
+    let done = done.json();
+    assert_eq!(done["account"]["status"], "needs_correction");
+    assert_eq!(done["account"]["items"][0]["code"], "correction_requested");
+    assert_eq!(done["account"]["items"][0]["field"], "surname");
+
+    let reviewed = send(
+        "GET",
+        &server.url(&format!("/v1/jobs/{job}")),
+        Some(REVIEWER),
+        Body::None,
+    )
+    .json();
+    assert_eq!(reviewed["state"], "reviewed");
+    assert_eq!(reviewed["review"]["by"]["id"], "r1");
+    assert_eq!(reviewed["review"]["comment"], "as in the passport");
+
+    // The events resume after the given id: the visa's and passport's
+    // pipeline verdicts come first, then the reviewer's.
+    let events = sse_events(&server, "acc-1", UPLOADER, Some(0), 3);
+    assert_eq!(events.last().unwrap()["by"]["id"], "r1");
+    assert_eq!(events.last().unwrap()["status"], "needs_correction");
+    let ids: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let resumed = sse_events(&server, "acc-1", UPLOADER, Some(ids[1]), 1);
+    assert_eq!(resumed[0]["seq"], ids[2]);
+
+    for region in ["page", "mrz"] {
+        let url = server.url(&format!("/v1/jobs/{job}/image?region={region}"));
+        let png = send("GET", &url, Some(REVIEWER), Body::None);
+        assert_eq!(png.status, 200);
+        assert!(png.body.starts_with(b"\x89PNG"), "{region} is a PNG");
+    }
+    let audit = send(
+        "GET",
+        &server.url("/v1/accounts/acc-1/audit"),
+        Some(AUDITOR),
+        Body::None,
+    )
+    .json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"review_resolved"), "{actions:?}");
+    let metrics = send("GET", &server.url("/metrics"), Some(AUDITOR), Body::None);
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("intake_verdicts_total{verdict=\"needs_review\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("intake_findings_total{code=\"field_mismatch\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("intake_stage_duration_seconds_bucket{stage=\"ocr\""),
+        "{text}"
+    );
+    assert!(text.contains("intake_review_queue_depth 0"), "{text}");
+    let spec = send("GET", &server.url("/openapi.json"), None, Body::None).json();
+    assert_eq!(spec["openapi"], "3.1.0");
+}
+
+/// Reads `count` events of the account's stream, after `last_id` if given.
+fn sse_events(
+    server: &Server,
+    account: &str,
+    token: &str,
+    last_id: Option<u64>,
+    count: usize,
+) -> Vec<Value> {
+    let mut request = agent()
+        .get(&server.url(&format!("/v1/accounts/{account}/events")))
+        .set("Authorization", &format!("Bearer {token}"));
+    if let Some(id) = last_id {
+        request = request.set("Last-Event-ID", &id.to_string());
+    }
+    let response = request.call().expect("the event stream opens");
+    assert_eq!(response.content_type(), "text/event-stream");
+    let mut events = Vec::new();
+    for line in BufReader::new(response.into_reader()).lines() {
+        let line = line.expect("the stream reads");
+        if let Some(data) = line.strip_prefix("data: ") {
+            events.push(serde_json::from_str::<Value>(data).unwrap());
+            if events.len() == count {
+                break;
+            }
+        }
+    }
+    events
+}
+
+#[test]
+fn bad_uploads_get_clear_refusals() {
+    let server = Server::start("");
+    let url = server.url("/v1/accounts/acc-1/documents");
+    let jpeg = committed("passport.jpg");
+    let send_form = |parts: &[(&str, Option<&str>, &[u8])]| {
+        send("POST", &url, Some(UPLOADER), Body::Multipart(form(parts)))
+    };
+    let boat = send_form(&[("kind", None, b"boat"), ("file", Some("a.jpg"), &jpeg)]);
+    assert_eq!(boat.status, 400);
+    assert!(boat.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("passport"));
+    let profile = send_form(&[
+        ("kind", None, b"passport"),
+        ("profile", None, b"{\"surname\": 3}"),
+        ("file", Some("a.jpg"), &jpeg),
+    ]);
+    assert_eq!(profile.status, 400);
+    assert!(profile.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("profile"));
+    assert_eq!(
+        send_form(&[("kind", None, b"passport")]).status,
+        400,
+        "no file"
+    );
+    let big = vec![0xAB; 5 * 1024 * 1024 + 1];
+    let too_large = send_form(&[("kind", None, b"passport"), ("file", Some("big.jpg"), &big)]);
+    assert_eq!(too_large.status, 413);
+    let bad_account = server.url("/v1/accounts/..%2Fetc/documents");
+    let refused = send(
+        "POST",
+        &bad_account,
+        Some(UPLOADER),
+        Body::Multipart(form(&[
+            ("kind", None, b"passport"),
+            ("file", Some("a.jpg"), &jpeg),
+        ])),
+    );
+    assert_eq!(refused.status, 400);
+    let account = send(
+        "GET",
+        &server.url("/v1/accounts/nobody"),
+        Some(UPLOADER),
+        Body::None,
+    )
+    .json();
+    assert_eq!(
+        account["status"], "pending",
+        "an account with nothing decided is pending"
+    );
+    let missing = send(
+        "GET",
+        &server.url("/v1/jobs/0123456789abcdef0123456789abcdef"),
+        Some(UPLOADER),
+        Body::None,
+    );
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn a_full_pipeline_answers_503_with_retry_after() {
+    let server = Server::start("[workers]\nin_flight = 1\nsubmit_wait_ms = 10\n");
+    // The migration card takes the one place for hundreds of milliseconds (Russian OCR).
+    let first = upload(
+        &server,
+        UPLOADER,
+        "acc-1",
+        "migration_card",
+        "migration_card.jpg",
+        None,
+    );
+    assert_eq!(first.status, 202);
+    let second = upload(&server, UPLOADER, "acc-2", "passport", "passport.jpg", None);
+    assert_eq!(
+        second.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&second.body)
+    );
+    assert_eq!(second.header("retry-after"), Some("2"));
+    assert_eq!(second.json()["error"], "busy");
+}
+
+/// Every protected route, with the roles allowed on it (admin always is).
+fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
+    vec![
+        ("POST", "/v1/accounts/acc-a/documents".into(), &["uploader"]),
+        (
+            "GET",
+            "/v1/accounts/acc-a".into(),
+            &["uploader", "reviewer", "auditor"],
+        ),
+        (
+            "GET",
+            "/v1/accounts/acc-a/events".into(),
+            &["uploader", "reviewer", "auditor"],
+        ),
+        ("GET", "/v1/accounts/acc-a/audit".into(), &["auditor"]),
+        (
+            "GET",
+            format!("/v1/jobs/{job}"),
+            &["uploader", "reviewer", "auditor"],
+        ),
+        (
+            "GET",
+            format!("/v1/jobs/{job}/image"),
+            &["uploader", "reviewer"],
+        ),
+        ("GET", "/v1/review".into(), &["reviewer"]),
+        ("POST", format!("/v1/review/{job}/claim"), &["reviewer"]),
+        ("POST", format!("/v1/review/{job}/decision"), &["reviewer"]),
+        ("GET", "/metrics".into(), &["auditor"]),
+    ]
+}
+
+fn body_for(method: &str, path: &str) -> Body {
+    match (
+        method,
+        path.ends_with("/decision"),
+        path.ends_with("/documents"),
+    ) {
+        ("POST", true, _) => Body::Json(json!({"decision": "accept"})),
+        ("POST", _, true) => Body::Multipart(form(&[
+            ("kind", None, b"passport"),
+            ("file", Some("a.jpg"), &committed("passport.jpg")),
+        ])),
+        _ => Body::None,
+    }
+}
+
+#[test]
+fn every_route_refuses_a_missing_token_and_the_wrong_role() {
+    let server = Server::start("");
+    let job = upload(
+        &server,
+        UPLOADER_A,
+        "acc-a",
+        "passport",
+        "passport.jpg",
+        Some("passport.mismatch_surname.json"),
+    );
+    let job = job.json()["job_id"].as_str().unwrap().to_string();
+    decided(&server, UPLOADER_A, &job);
+    let roles = [
+        ("uploader", UPLOADER),
+        ("reviewer", REVIEWER),
+        ("auditor", AUDITOR),
+    ];
+    for (method, path, allowed) in routes(&job) {
+        let url = server.url(&path);
+        for token in [None, Some("not-a-token")] {
+            let reply = send(method, &url, token, Body::None);
+            assert_eq!(reply.status, 401, "{method} {path} with {token:?}");
+            assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
+        }
+        for (role, token) in roles {
+            if allowed.contains(&role) {
+                continue;
+            }
+            // The role is checked before a byte of the body is read.
+            let reply = send(method, &url, Some(token), Body::None);
+            assert_eq!(reply.status, 403, "{method} {path} as {role}");
+        }
+        let admin = if path.ends_with("/events") {
+            // An event stream does not end: its status is enough.
+            let opened = agent()
+                .get(&url)
+                .set("Authorization", &format!("Bearer {ADMIN}"))
+                .call();
+            opened.map_or_else(
+                |e| e.into_response().map_or(0, |r| r.status()),
+                |r| r.status(),
+            )
+        } else {
+            send(method, &url, Some(ADMIN), body_for(method, &path)).status
+        };
+        assert!(
+            admin != 401 && admin != 403,
+            "{method} {path} as admin: {admin}"
+        );
+    }
+    // An uploader limited to acc-a acts for nobody else, and cannot see their jobs.
+    let other = upload(&server, UPLOADER, "acc-b", "visa", "visa.jpg", None);
+    let other = other.json()["job_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        upload(&server, UPLOADER_A, "acc-b", "visa", "visa.jpg", None).status,
+        403
+    );
+    assert_eq!(
+        send(
+            "GET",
+            &server.url("/v1/accounts/acc-b"),
+            Some(UPLOADER_A),
+            Body::None
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        send(
+            "GET",
+            &server.url("/v1/accounts/acc-b/events"),
+            Some(UPLOADER_A),
+            Body::None
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        send(
+            "GET",
+            &server.url(&format!("/v1/jobs/{other}")),
+            Some(UPLOADER_A),
+            Body::None
+        )
+        .status,
+        404
+    );
+    let image = server.url(&format!("/v1/jobs/{other}/image"));
+    assert_eq!(
+        send("GET", &image, Some(UPLOADER_A), Body::None).status,
+        404
+    );
+    // Public routes need no token.
+    for path in ["/healthz", "/openapi.json", "/review"] {
+        assert_eq!(
+            send("GET", &server.url(path), None, Body::None).status,
+            200,
+            "{path}"
+        );
+    }
+}
