@@ -48,11 +48,13 @@ pub const UPLOADER_A: &str = "uploader-a-token";
 pub const REVIEWER: &str = "reviewer-1-token";
 const REVIEWER_2: &str = "reviewer-2-token";
 const AUDITOR: &str = "auditor-token";
-const ADMIN: &str = "admin-token";
+pub const ADMIN: &str = "admin-token";
 
 /// A running `intake serve` with its store in a temporary directory.
 pub struct Server {
     pub base: String,
+    /// Its `pipeline.toml`.
+    pub config: PathBuf,
     child: Child,
     /// Holds the store and config until the server is dropped.
     _dir: tempfile::TempDir,
@@ -98,6 +100,7 @@ impl Server {
             .expect("intake serve starts");
         let server = Server {
             base: format!("http://127.0.0.1:{port}"),
+            config,
             child,
             _dir: dir,
         };
@@ -107,6 +110,12 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         server
+    }
+
+    /// Stops the server (SIGKILL: nothing is owed to it), freeing its store.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -136,7 +145,7 @@ impl Reply {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(60))
         .build()

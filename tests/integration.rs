@@ -6,6 +6,7 @@
 mod api;
 mod cli;
 mod console;
+mod load;
 mod samples;
 mod sandbox;
 mod service;
