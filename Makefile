@@ -57,6 +57,7 @@ S := samples/committed
 P := samples/committed/profiles
 ON := --today 2026-06-01
 demo-service:
+	@[ -f intake.key ] || $(INTAKE) keygen --out intake.key
 	@echo "== the durable service: submit uploads for four accounts =="
 	$(INTAKE) submit $(ON) --account uzb-1 --kind passport --profile $(P)/passport.transliteration.json $(S)/passport.jpg
 	$(INTAKE) submit $(ON) --account uzb-1 --kind migration_card --profile $(P)/migration_card.matching.json $(S)/migration_card.jpg
@@ -124,3 +125,32 @@ peers-deps:
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# Fuzzing (issue 6): builds every cargo-fuzz target (fuzz/fuzz_targets, libFuzzer with
+# AddressSanitizer and debug assertions) once, then runs each for FUZZ_SECONDS from the
+# committed seeds (fuzz/corpus/<target>, read only) into fuzz/corpus-run/<target>, with
+# libFuzzer's memory (-rss_limit_mb) and per-input time (-timeout) limits. A crash, leak,
+# out-of-memory or timeout lands in fuzz/artifacts/<target>/ and fails the run.
+# Not part of `make test`. cargo-fuzz passes nightly flags (-Zsanitizer);
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
+FUZZ_SECONDS ?= 60
+FUZZ_RSS_MB ?= 2048
+FUZZ_TIMEOUT ?= 20
+FUZZ_TARGETS ?= sniff_decode pdf_extract mrz_parse qr_payload profile_json
+.PHONY: fuzz fuzz-deps fuzz-build
+fuzz-deps:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+fuzz-build: fuzz-deps
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build
+
+fuzz: fuzz-build
+	@host=$$(rustc -vV | sed -n 's/^host: //p'); \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus-run/$$t fuzz/artifacts/$$t; \
+	  echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  fuzz/target/$$host/release/$$t -artifact_prefix=fuzz/artifacts/$$t/ \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=$(FUZZ_TIMEOUT) \
+	    -print_final_stats=1 fuzz/corpus-run/$$t fuzz/corpus/$$t 2>&1 | grep -v -e '^#[0-9]' -e NEW_FUNC; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
+	done

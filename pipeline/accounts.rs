@@ -23,6 +23,8 @@ const BATCH: usize = 256;
 pub struct Projector {
     store: Arc<dyn Store>,
     cfg: Accounts,
+    /// Uploads of finished jobs are kept this long; 0 keeps them.
+    retention_days: u64,
     writer: Arc<Mutex<()>>,
 }
 
@@ -31,6 +33,8 @@ pub struct Projector {
 pub struct Swept {
     pub statuses: usize,
     pub leases: usize,
+    /// Jobs whose upload was deleted under the retention rule.
+    pub purged: usize,
 }
 
 /// A status with its items, as the audit log records it:
@@ -69,14 +73,16 @@ fn status_change(
         by,
         before,
         after: Some(describe(account)),
+        prev_hash: String::new(),
     }
 }
 
 impl Projector {
-    pub fn new(store: Arc<dyn Store>, cfg: Accounts) -> Projector {
+    pub fn new(store: Arc<dyn Store>, cfg: Accounts, retention_days: u64) -> Projector {
         Projector {
             store,
             cfg,
+            retention_days,
             writer: Arc::new(Mutex::new(())),
         }
     }
@@ -126,8 +132,18 @@ impl Projector {
         Ok(consumed)
     }
 
+    /// Deletes the uploads of jobs decided more than `store.retention_days`
+    /// ago; returns how many jobs lost theirs.
+    pub fn purge(&self, now: u64) -> Result<usize, StoreError> {
+        if self.retention_days == 0 {
+            return Ok(0);
+        }
+        let before = now.saturating_sub(self.retention_days * 86_400_000);
+        Ok(self.store.purge_uploads(before, now)?.len())
+    }
+
     /// Applies the time rules at `now`: correction deadlines, stay expiry,
-    /// and review leases that have run out.
+    /// review leases that have run out, and upload retention.
     pub fn sweep(&self, now: u64) -> Result<Swept, ReviewError> {
         self.catch_up(now)?;
         let mut swept = Swept::default();
@@ -153,6 +169,7 @@ impl Projector {
                 swept.leases += 1;
             }
         }
+        swept.purged = self.purge(now)?;
         Ok(swept)
     }
 

@@ -118,7 +118,11 @@ fn run_once(config: &Config, docs: &[Doc], today: Date, workers: usize) -> Resul
     let mut config = config.clone();
     config.workers.decode_workers = workers;
     config.workers.read_workers = workers;
-    let store = SledStore::open(dir.path(), config.store.cache_capacity_bytes)?;
+    // Encrypted at rest, as in service: a key for this run only.
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    let sealer = crate::crypto::Sealer::with_key(&key);
+    let store = SledStore::open_sealed(dir.path(), config.store.cache_capacity_bytes, sealer)?;
     let checker = Checker::new(config, Box::new(crate::sandbox::SandboxedPdf::new()));
     let mut intake = Intake::new(Box::new(store), checker, Clock::starting_at(today));
     let (observer, committed) = crossbeam_channel::unbounded::<Committed>();

@@ -50,7 +50,12 @@ pub fn job_id(account: &str, kind: &str, blob: &str) -> JobId {
 impl Intake {
     pub fn new(store: Box<dyn Store>, checker: Checker, clock: Clock) -> Intake {
         let store: Arc<dyn Store> = Arc::from(store);
-        let projector = Projector::new(store.clone(), checker.config().accounts.clone());
+        let config = checker.config();
+        let projector = Projector::new(
+            store.clone(),
+            config.accounts.clone(),
+            config.store.retention_days,
+        );
         Intake {
             store,
             checker: Arc::new(checker),
@@ -215,6 +220,8 @@ impl Intake {
             state: JobState::Pending,
             verdict_seq: None,
             review_seq: None,
+            done_at: None,
+            purged_at: None,
         };
         let audit = AuditEntry {
             seq: 0,
@@ -225,8 +232,10 @@ impl Intake {
             by: Actor::Pipeline,
             before: None,
             after: Some(format!("pending ({})", job.kind)),
+            prev_hash: String::new(),
         };
         let submitted = self.store.submit(job, &upload.bytes, audit)?;
+        tracing::debug!(job = %submitted.job().id, new = matches!(submitted, Submitted::New(_)), "submitted");
         if let (Some(slot), Submitted::New(job)) = (slot, &submitted) {
             slot.admit(job.clone());
         }
@@ -242,6 +251,11 @@ impl Intake {
     /// Applies the time rules now: correction deadlines, stay expiry, review leases.
     pub fn sweep(&self) -> Result<Swept, ReviewError> {
         self.projector.sweep(self.clock.now_ms())
+    }
+
+    /// Deletes the uploads of jobs decided more than `store.retention_days` ago.
+    pub fn purge(&self) -> Result<usize, StoreError> {
+        self.projector.purge(self.clock.now_ms())
     }
 
     /// Compares the stored statuses with those computed from scratch from the verdicts.
@@ -322,12 +336,18 @@ fn consume(
             let now = clock.now_ms();
             // A store error leaves the offset where it was: the next wake-up retries.
             if let Err(e) = projector.catch_up(now) {
-                eprintln!("intake: account status: {e}");
+                tracing::warn!(error = %e, "account status: catching up failed; will retry");
             }
             if let Some(every) = sweep_every {
                 if last_sweep.elapsed() >= every {
-                    if let Err(e) = projector.sweep(now) {
-                        eprintln!("intake: sweep: {e}");
+                    match projector.sweep(now) {
+                        Ok(swept) => tracing::info!(
+                            statuses = swept.statuses,
+                            leases = swept.leases,
+                            purged = swept.purged,
+                            "sweep"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
                     }
                     last_sweep = Instant::now();
                 }

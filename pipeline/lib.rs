@@ -11,6 +11,7 @@
 //! - [`engines`]: per-thread Tesseract instances.
 //! - [`sandbox`]: PDF parsing in a resource-limited child process.
 //! - [`clock`]: the real clock or one started at `--today`.
+//! - [`crypto`]: encryption at rest (ChaCha20-Poly1305).
 //! - [`config`]: loading `pipeline.toml`.
 
 pub mod accounts;
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod engines;
 pub mod intake;
 pub mod review;

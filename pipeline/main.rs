@@ -69,8 +69,10 @@ enum Command {
     /// The review queue of flagged documents.
     #[command(subcommand)]
     Review(ReviewCommand),
-    /// An account's audit log: every change, when, by whom, before and after.
+    /// An account's audit log (every change: when, what, by whom, before and
+    /// after); `intake audit verify` walks the log's hash chain instead.
     Audit {
+        /// An account id, or `verify`.
         account: String,
         #[command(flatten)]
         service: ServiceArgs,
@@ -78,6 +80,27 @@ enum Command {
     /// Account statuses as a whole.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Delete the uploads of jobs decided more than `store.retention_days`
+    /// ago (verdicts and audit entries remain); the sweep does it too.
+    Purge {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Write a new random encryption key (64 hex digits) to a file, owner-only.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-encrypt every record and upload under a new key, with the service
+    /// stopped; then point `store.key_file` at the new key. Run it again
+    /// with the same keys if it was interrupted.
+    Rekey {
+        /// The new key's file (see `intake keygen`).
+        #[arg(long)]
+        new_key_file: PathBuf,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// Measure the pipeline end to end on generated samples: documents per
     /// second, latency percentiles, time per stage, peak RSS.
     Bench {
@@ -239,6 +262,18 @@ fn main() -> ExitCode {
         return intake::sandbox::child_main();
     }
     let cli = Cli::parse();
+    // RUST_LOG sets the level; by default the service says what it does and
+    // the one-shot commands only warn.
+    let default_level = match cli.command {
+        Command::Serve { .. } | Command::Run { .. } => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let outcome = match cli.command {
         Command::Check(args) => check(args),
         Command::Submit(args) => submit(args),
@@ -256,7 +291,14 @@ fn main() -> ExitCode {
             service,
         }) => queue_tail(&service, from, brief),
         Command::Review(command) => review(command),
+        Command::Audit { account, service } if account == "verify" => audit_verify(&service),
         Command::Audit { account, service } => audit(&service, &account),
+        Command::Purge { service } => purge(&service),
+        Command::Keygen { out } => keygen(&out),
+        Command::Rekey {
+            new_key_file,
+            service,
+        } => rekey(&service, &new_key_file),
         Command::Accounts(AccountsCommand::Verify { service }) => verify_accounts(&service),
         Command::Bench {
             docs,
@@ -349,13 +391,28 @@ fn check(args: CheckArgs) -> Result<()> {
     Ok(())
 }
 
+/// The store of the configuration, opened with its key.
+fn open_store(config: &intake_models::Config) -> Result<SledStore> {
+    let cfg = &config.store;
+    let no_file = cfg
+        .key_file
+        .as_ref()
+        .is_none_or(|p| p.as_os_str().is_empty());
+    if no_file && cfg.key_env.is_none() {
+        eprintln!(
+            "intake: warning: the store is not encrypted (no store.key_file or store.key_env)"
+        );
+    }
+    Ok(SledStore::open_configured(cfg)?)
+}
+
 fn open_intake(service: &ServiceArgs) -> Result<Intake> {
     let config = config::load(service.config.as_deref())?;
     let clock = match service.today.as_deref() {
         Some(t) => Clock::starting_at(parse_today(Some(t))?),
         None => Clock::system(),
     };
-    let store = SledStore::open(&config.store.path, config.store.cache_capacity_bytes)?;
+    let store = open_store(&config)?;
     let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
     Ok(Intake::new(Box::new(store), checker, clock))
 }
@@ -651,6 +708,55 @@ fn bench(
         runs.push(serde_json::from_slice(&out.stdout).context("the bench run's figures")?);
     }
     print!("{}", intake::bench::table(&runs));
+    Ok(())
+}
+
+fn audit_verify(service: &ServiceArgs) -> Result<()> {
+    let intake = open_intake(service)?;
+    let check = intake.store().verify_audit()?;
+    match check.broken {
+        None => {
+            println!(
+                "the audit log's hash chain holds: {} entries",
+                check.entries
+            );
+            Ok(())
+        }
+        Some((seq, why)) => bail!(
+            "the audit log is broken at entry {seq}: {why} ({} entries before it hold)",
+            check.entries
+        ),
+    }
+}
+
+fn purge(service: &ServiceArgs) -> Result<()> {
+    let intake = open_intake(service)?;
+    let purged = intake.purge()?;
+    println!(
+        "{purged} uploads deleted (jobs decided more than {} days ago)",
+        intake.config().store.retention_days
+    );
+    Ok(())
+}
+
+fn keygen(out: &Path) -> Result<()> {
+    intake::crypto::write_new_key(out)?;
+    println!(
+        "a new key is in {} (owner-only); keep it apart from the store",
+        out.display()
+    );
+    Ok(())
+}
+
+fn rekey(service: &ServiceArgs, new_key_file: &Path) -> Result<()> {
+    let config = config::load(service.config.as_deref())?;
+    let store = open_store(&config)?;
+    let new = intake::crypto::Sealer::with_key(&intake::crypto::read_key_file(new_key_file)?);
+    let resealed = store.rekey(&new)?;
+    println!(
+        "{resealed} records and uploads re-encrypted; now set store.key_file = {:?}",
+        new_key_file.display().to_string()
+    );
     Ok(())
 }
 

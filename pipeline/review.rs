@@ -72,6 +72,7 @@ fn audit(
         by,
         before: Some(before),
         after: Some(after),
+        prev_hash: String::new(),
     }
 }
 

@@ -14,6 +14,8 @@
 //! Audit entries are written in the same transaction as the change they
 //! record.
 
+use crate::check::sha256_hex;
+use crate::crypto::{KeyError, SealError, Sealer};
 use crate::review::ReviewError;
 use intake_models::{Account, AuditEntry, Job, JobId, JobState, ReviewItem, VerdictEntry};
 use sled::transaction::{
@@ -44,6 +46,13 @@ pub enum StoreError {
     },
     #[error("job {0} is not in the store")]
     UnknownJob(JobId),
+    #[error("a stored record does not open ({what}): {source}")]
+    Sealed {
+        what: &'static str,
+        source: SealError,
+    },
+    #[error(transparent)]
+    Key(#[from] KeyError),
     #[error("upload file {path}: {source}")]
     Upload {
         path: String,
@@ -76,6 +85,15 @@ pub struct ReviewChange {
     /// A reviewer verdict to append to the verdict queue.
     pub verdict: Option<VerdictEntry>,
     pub audit: Vec<AuditEntry>,
+}
+
+/// The outcome of walking the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    /// Entries whose links held.
+    pub entries: u64,
+    /// The first entry that breaks the chain, and how.
+    pub broken: Option<(u64, String)>,
 }
 
 /// Decides a [`ReviewChange`] from the item as stored; may run more than once.
@@ -124,6 +142,13 @@ pub trait Store: Send + Sync {
     /// verdict's seq, if any.
     fn change_review(&self, job: &JobId, change: &ReviewFn<'_>)
         -> Result<Option<u64>, ReviewError>;
+    /// Deletes the upload files of jobs whose verdict is older than
+    /// `before_ms`, unless a newer or pending job has the same file; marks
+    /// the jobs and audits it. Verdicts and audit entries stay. Returns the
+    /// jobs whose upload went.
+    fn purge_uploads(&self, before_ms: u64, now: u64) -> Result<Vec<JobId>, StoreError>;
+    /// Walks the audit log's hash chain; the first broken link, if any.
+    fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
     /// The audit log, oldest first; only `account`'s entries if given.
     fn audit_log(&self, account: Option<&str>) -> Result<Vec<AuditEntry>, StoreError>;
 }
@@ -131,6 +156,7 @@ pub trait Store: Send + Sync {
 /// The sled-backed store.
 pub struct SledStore {
     db: sled::Db,
+    codec: Codec,
     /// Where the uploads' files live.
     uploads: PathBuf,
     blobs: sled::Tree,
@@ -146,6 +172,9 @@ pub struct SledStore {
 const SCHEMA: &[u8] = b"schema_version";
 const NEXT_SEQ: &[u8] = b"next_seq";
 const NEXT_AUDIT: &[u8] = b"next_audit";
+const LAST_AUDIT_HASH: &[u8] = b"last_audit_hash";
+/// The `prev_hash` of the first audit entry.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn offset_key(consumer: &str) -> Vec<u8> {
     format!("offset/{consumer}").into_bytes()
@@ -155,6 +184,23 @@ impl SledStore {
     /// Opens (or creates) the store in `dir` with a page cache of
     /// `cache_bytes` (sled's default of 1 GB is far too much for a worker).
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
+        SledStore::open_sealed(dir, cache_bytes, Sealer::plain())
+    }
+
+    /// Opens the store with its configuration: path, cache and key.
+    pub fn open_configured(
+        cfg: &intake_models::config::StoreConfig,
+    ) -> Result<SledStore, StoreError> {
+        let sealer = Sealer::from_config(cfg)?;
+        SledStore::open_sealed(&cfg.path, cfg.cache_capacity_bytes, sealer)
+    }
+
+    /// Opens (or creates) the store in `dir`, sealing records with `sealer`.
+    pub fn open_sealed(
+        dir: &Path,
+        cache_bytes: u64,
+        sealer: Sealer,
+    ) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -169,6 +215,7 @@ impl SledStore {
             source,
         })?;
         let store = SledStore {
+            codec: Codec { sealer },
             uploads,
             blobs: db.open_tree("blobs")?,
             jobs: db.open_tree("jobs")?,
@@ -196,11 +243,82 @@ impl SledStore {
 }
 
 impl SledStore {
+    /// Re-seals every record and upload file under `new`, flushed; returns
+    /// how many were re-sealed. A record that already opens with `new` is
+    /// left as it is, so an interrupted rekey is finished by running it
+    /// again with the same two keys.
+    pub fn rekey(&self, new: &Sealer) -> Result<usize, StoreError> {
+        let fresh = Codec {
+            sealer: new.clone(),
+        };
+        let mut resealed = 0;
+        let trees = [
+            ("job", &self.jobs),
+            ("verdict", &self.verdicts),
+            ("account", &self.accounts),
+            ("review", &self.review),
+            ("audit", &self.audit),
+        ];
+        for (what, tree) in trees {
+            for item in tree.iter() {
+                let (key, value) = item?;
+                if fresh.open(what, &key, &value).is_ok() {
+                    continue;
+                }
+                let plain = self.codec.open(what, &key, &value)?;
+                tree.insert(&key, fresh.seal(what, &key, &plain))?;
+                resealed += 1;
+            }
+        }
+        for item in self.blobs.iter() {
+            let (key, _) = item?;
+            let sha256 = String::from_utf8_lossy(&key).into_owned();
+            let Some(path) = self.upload_path(&sha256) else {
+                continue;
+            };
+            let Ok(stored) = std::fs::read(&path) else {
+                continue;
+            };
+            if fresh.open("upload", &key, &stored).is_ok() {
+                continue;
+            }
+            let plain = self.codec.open("upload", &key, &stored)?;
+            let sealed = fresh.seal("upload", &key, &plain);
+            replace_file(&path, &sealed).map_err(|source| StoreError::Upload {
+                path: path.display().to_string(),
+                source,
+            })?;
+            resealed += 1;
+        }
+        self.db.flush()?;
+        Ok(resealed)
+    }
+
     /// The file of the upload with this SHA-256 (hex); `None` for a name
     /// that is not a SHA-256, which never reaches the file system.
     fn upload_path(&self, sha256: &str) -> Option<PathBuf> {
         let is_hash = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
         is_hash.then(|| self.uploads.join(&sha256[..2]).join(sha256))
+    }
+
+    /// The upload's bytes, if its file is there, opens and hashes right: a
+    /// damaged file is as good as a lost one.
+    fn read_upload(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(path) = self.upload_path(sha256) else {
+            return Ok(None);
+        };
+        let stored = match std::fs::read(&path) {
+            Ok(stored) => stored,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StoreError::Upload {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let bytes = self.codec.open("upload", sha256.as_bytes(), &stored).ok();
+        Ok(bytes.filter(|b| sha256_hex(b) == sha256))
     }
 
     /// Writes the upload's file durably (temporary file, fsync, rename,
@@ -216,20 +334,29 @@ impl SledStore {
             path: path.display().to_string(),
             source,
         };
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        // Already there and intact (same content, same key): nothing to write.
+        if self.read_upload(sha256)?.is_some() {
             return Ok(());
         }
-        let dir = path.parent().unwrap_or(&self.uploads);
-        std::fs::create_dir_all(dir).map_err(failed)?;
-        let temporary = dir.join(format!("{sha256}.{}.tmp", std::process::id()));
-        let mut file = std::fs::File::create(&temporary).map_err(failed)?;
-        file.write_all(bytes).map_err(failed)?;
-        file.sync_all().map_err(failed)?;
-        std::fs::rename(&temporary, &path).map_err(failed)?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(failed)
+        let sealed = self.codec.seal("upload", sha256.as_bytes(), bytes);
+        replace_file(&path, &sealed).map_err(failed)
     }
+}
+
+/// Puts `contents` at `path` atomically and durably: a temporary file,
+/// fsync, rename over, fsync of the directory.
+fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let temporary = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn read_u64(bytes: &[u8]) -> u64 {
@@ -239,15 +366,48 @@ fn read_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(buf)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    what: &'static str,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { what, source })
+/// Serialises records and seals them (when the store has a key); a
+/// record's place, its tree and key, is sealed with it.
+#[derive(Clone)]
+struct Codec {
+    sealer: Sealer,
 }
 
-fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|source| StoreError::Corrupt { what, source })
+fn place(what: &str, key: &[u8]) -> Vec<u8> {
+    [what.as_bytes(), b"/", key].concat()
+}
+
+impl Codec {
+    fn seal(&self, what: &str, key: &[u8], plain: &[u8]) -> Vec<u8> {
+        self.sealer.seal(&place(what, key), plain)
+    }
+
+    fn open(&self, what: &'static str, key: &[u8], bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.sealer
+            .open(&place(what, key), bytes)
+            .map_err(|source| StoreError::Sealed { what, source })
+    }
+
+    fn encode<T: serde::Serialize>(
+        &self,
+        what: &'static str,
+        key: &[u8],
+        value: &T,
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain =
+            serde_json::to_vec(value).map_err(|source| StoreError::Corrupt { what, source })?;
+        Ok(self.sealer.seal(&place(what, key), &plain))
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
+        let plain = self.open(what, key, bytes)?;
+        serde_json::from_slice(&plain).map_err(|source| StoreError::Corrupt { what, source })
+    }
 }
 
 /// The result of a transaction step; `E` is what aborts it.
@@ -265,6 +425,7 @@ fn take_counter(meta: &TransactionalTree, key: &[u8]) -> Result<u64, Unabortable
 }
 
 fn append_audit<E: From<StoreError>>(
+    codec: &Codec,
     audit: &TransactionalTree,
     meta: &TransactionalTree,
     entries: &[AuditEntry],
@@ -272,16 +433,27 @@ fn append_audit<E: From<StoreError>>(
     for entry in entries {
         let mut entry = entry.clone();
         entry.seq = take_counter(meta, NEXT_AUDIT)?;
-        audit.insert(
-            &entry.seq.to_be_bytes(),
-            encode("audit", &entry).map_err(abort)?,
-        )?;
+        // The hash chain: each entry carries the SHA-256 of the one before.
+        entry.prev_hash = match meta.get(LAST_AUDIT_HASH)? {
+            Some(hash) => String::from_utf8_lossy(&hash).into_owned(),
+            None => GENESIS.to_string(),
+        };
+        let key = entry.seq.to_be_bytes();
+        let plain = serde_json::to_vec(&entry).map_err(|source| {
+            abort(StoreError::Corrupt {
+                what: "audit",
+                source,
+            })
+        })?;
+        meta.insert(LAST_AUDIT_HASH, sha256_hex(&plain).as_bytes())?;
+        audit.insert(&key, codec.seal("audit", &key, &plain))?;
     }
     Ok(())
 }
 
 /// Appends `entry` to the verdict queue under a new seq; returns it.
 fn append_verdict<E: From<StoreError>>(
+    codec: &Codec,
     verdicts: &TransactionalTree,
     meta: &TransactionalTree,
     entry: &VerdictEntry,
@@ -290,7 +462,9 @@ fn append_verdict<E: From<StoreError>>(
     entry.seq = take_counter(meta, NEXT_SEQ)?;
     verdicts.insert(
         &entry.seq.to_be_bytes(),
-        encode("verdict", &entry).map_err(abort)?,
+        codec
+            .encode("verdict", &entry.seq.to_be_bytes(), &entry)
+            .map_err(abort)?,
     )?;
     Ok(entry.seq)
 }
@@ -304,13 +478,14 @@ fn finished<T, E: From<StoreError>>(result: Result<T, TransactionError<E>>) -> R
 }
 
 fn all<T: serde::de::DeserializeOwned>(
+    codec: &Codec,
     tree: &sled::Tree,
     what: &'static str,
 ) -> Result<Vec<T>, StoreError> {
     tree.iter()
         .map(|item| {
-            let (_, value) = item?;
-            decode(what, &value)
+            let (key, value) = item?;
+            codec.decode(what, &key, &value)
         })
         .collect()
 }
@@ -322,48 +497,38 @@ impl Store for SledStore {
         self.blobs
             .insert(job.blob.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
         let key = job.id.0.as_bytes();
-        let record = encode("job", &job)?;
+        let record = self.codec.encode("job", key, &job)?;
         let result = (&self.jobs, &self.audit, &self.meta).transaction(|(jobs, log, meta)| {
             if let Some(existing) = jobs.get(key)? {
                 return Ok(Some(existing));
             }
             jobs.insert(key, record.as_slice())?;
-            append_audit::<StoreError>(log, meta, std::slice::from_ref(&audit))?;
+            append_audit::<StoreError>(&self.codec, log, meta, std::slice::from_ref(&audit))?;
             Ok(None)
         });
         let existing = finished(result)?;
         self.db.flush()?;
         match existing {
             None => Ok(Submitted::New(job)),
-            Some(current) => Ok(Submitted::Existing(decode("job", &current)?)),
+            Some(current) => Ok(Submitted::Existing(
+                self.codec.decode("job", key, &current)?,
+            )),
         }
     }
 
     fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
         self.jobs
             .get(id.0.as_bytes())?
-            .map(|v| decode("job", &v))
+            .map(|v| self.codec.decode("job", id.0.as_bytes(), &v))
             .transpose()
     }
 
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(path) = self.upload_path(sha256) else {
-            return Ok(None);
-        };
-        match std::fs::read(&path) {
-            // A damaged file is as good as a lost one.
-            Ok(bytes) if crate::check::sha256_hex(&bytes) == sha256 => Ok(Some(bytes)),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Upload {
-                path: path.display().to_string(),
-                source,
-            }),
-        }
+        self.read_upload(sha256)
     }
 
     fn pending(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = all(&self.jobs, "job")?;
+        let mut jobs: Vec<Job> = all(&self.codec, &self.jobs, "job")?;
         jobs.retain(|job| job.state == JobState::Pending);
         jobs.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
         Ok(jobs)
@@ -388,22 +553,24 @@ impl Store for SledStore {
             let Some(raw) = jobs.get(key)? else {
                 return Err(abort(StoreError::UnknownJob(entry.job.clone())));
             };
-            let mut job: Job = decode("job", &raw).map_err(abort)?;
+            let mut job: Job = self.codec.decode("job", key, &raw).map_err(abort)?;
             if let (JobState::Done, Some(seq)) = (job.state, job.verdict_seq) {
                 return Ok(seq);
             }
-            let seq = append_verdict::<StoreError>(verdicts, meta, &entry)?;
+            let seq = append_verdict::<StoreError>(&self.codec, verdicts, meta, &entry)?;
             job.state = JobState::Done;
             job.verdict_seq = Some(seq);
-            jobs.insert(key, encode("job", &job).map_err(abort)?)?;
+            job.done_at = Some(entry.at);
+            jobs.insert(key, self.codec.encode("job", key, &job).map_err(abort)?)?;
             if let Some(item) = &review {
                 let item = ReviewItem {
                     seq,
                     ..item.clone()
                 };
-                queue.insert(key, encode("review", &item).map_err(abort)?)?;
+                let record = self.codec.encode("review", key, &item).map_err(abort)?;
+                queue.insert(key, record)?;
             }
-            append_audit(log, meta, &audit)?;
+            append_audit(&self.codec, log, meta, &audit)?;
             Ok(seq)
         });
         let seq = finished(result)?;
@@ -416,8 +583,8 @@ impl Store for SledStore {
             .range(from.to_be_bytes()..)
             .take(limit)
             .map(|item| {
-                let (_, value) = item?;
-                decode("verdict", &value)
+                let (key, value) = item?;
+                self.codec.decode("verdict", &key, &value)
             })
             .collect()
     }
@@ -429,12 +596,12 @@ impl Store for SledStore {
     fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
         self.accounts
             .get(id.as_bytes())?
-            .map(|v| decode("account", &v))
+            .map(|v| self.codec.decode("account", id.as_bytes(), &v))
             .transpose()
     }
 
     fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        all(&self.accounts, "account")
+        all(&self.codec, &self.accounts, "account")
     }
 
     fn save_accounts(
@@ -445,7 +612,10 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         let records = accounts
             .iter()
-            .map(|a| Ok((a.id.as_bytes(), encode("account", a)?)))
+            .map(|a| {
+                let key = a.id.as_bytes();
+                Ok((key, self.codec.encode("account", key, a)?))
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let trees = (&self.accounts, &self.audit, &self.meta);
         let result = trees.transaction(|(stored, log, meta)| {
@@ -455,7 +625,7 @@ impl Store for SledStore {
             if let Some((name, next)) = offset {
                 meta.insert(offset_key(name), &next.to_be_bytes())?;
             }
-            append_audit::<StoreError>(log, meta, &audit)
+            append_audit::<StoreError>(&self.codec, log, meta, &audit)
         });
         finished(result)
     }
@@ -466,7 +636,7 @@ impl Store for SledStore {
     }
 
     fn review_items(&self) -> Result<Vec<ReviewItem>, StoreError> {
-        let mut items: Vec<ReviewItem> = all(&self.review, "review")?;
+        let mut items: Vec<ReviewItem> = all(&self.codec, &self.review, "review")?;
         items.sort_by_key(|item| item.seq);
         Ok(items)
     }
@@ -487,27 +657,30 @@ impl Store for SledStore {
         let result = trees.transaction(|(queue, verdicts, jobs, log, meta)| {
             let current: Option<ReviewItem> = queue
                 .get(key)?
-                .map(|v| decode("review", &v))
+                .map(|v| self.codec.decode("review", key, &v))
                 .transpose()
                 .map_err(abort)?;
             let decided = change(current.as_ref()).map_err(ConflictableTransactionError::Abort)?;
             match &decided.item {
-                Some(item) => queue.insert(key, encode("review", item).map_err(abort)?)?,
+                Some(item) => {
+                    let record = self.codec.encode("review", key, item).map_err(abort)?;
+                    queue.insert(key, record)?
+                }
                 None => queue.remove(key)?,
             };
             let seq = match &decided.verdict {
                 Some(entry) => {
-                    let seq = append_verdict(verdicts, meta, entry)?;
+                    let seq = append_verdict(&self.codec, verdicts, meta, entry)?;
                     if let Some(raw) = jobs.get(key)? {
-                        let mut record: Job = decode("job", &raw).map_err(abort)?;
+                        let mut record: Job = self.codec.decode("job", key, &raw).map_err(abort)?;
                         record.review_seq = Some(seq);
-                        jobs.insert(key, encode("job", &record).map_err(abort)?)?;
+                        jobs.insert(key, self.codec.encode("job", key, &record).map_err(abort)?)?;
                     }
                     Some(seq)
                 }
                 None => None,
             };
-            append_audit(log, meta, &decided.audit)?;
+            append_audit(&self.codec, log, meta, &decided.audit)?;
             Ok(seq)
         });
         let seq = finished(result)?;
@@ -515,8 +688,121 @@ impl Store for SledStore {
         Ok(seq)
     }
 
+    fn purge_uploads(&self, before_ms: u64, now: u64) -> Result<Vec<JobId>, StoreError> {
+        let mut by_blob: std::collections::BTreeMap<String, Vec<Job>> = Default::default();
+        for job in all::<Job>(&self.codec, &self.jobs, "job")? {
+            by_blob.entry(job.blob.clone()).or_default().push(job);
+        }
+        let mut purged = Vec::new();
+        for (blob, jobs) in by_blob {
+            let expired = |j: &Job| j.done_at.is_some_and(|at| at < before_ms);
+            if jobs.iter().all(|j| j.purged_at.is_some()) || !jobs.iter().all(expired) {
+                continue;
+            }
+            if let Some(path) = self.upload_path(&blob) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => {
+                        return Err(StoreError::Upload {
+                            path: path.display().to_string(),
+                            source,
+                        })
+                    }
+                }
+            }
+            self.blobs.remove(blob.as_bytes())?;
+            let trees = (&self.jobs, &self.audit, &self.meta);
+            let result = trees.transaction(|(stored, log, meta)| {
+                for job in jobs.iter().filter(|j| j.purged_at.is_none()) {
+                    let key = job.id.0.as_bytes();
+                    let mut record = job.clone();
+                    record.purged_at = Some(now);
+                    let encoded = self.codec.encode("job", key, &record).map_err(abort)?;
+                    stored.insert(key, encoded)?;
+                    let entry = AuditEntry {
+                        seq: 0,
+                        at: now,
+                        account: job.account.clone(),
+                        job: Some(job.id.clone()),
+                        action: "upload_purged".into(),
+                        by: intake_models::Actor::Pipeline,
+                        before: Some("stored".into()),
+                        after: Some("deleted under the retention rule".into()),
+                        prev_hash: String::new(),
+                    };
+                    append_audit::<StoreError>(&self.codec, log, meta, &[entry])?;
+                }
+                Ok(())
+            });
+            finished(result)?;
+            purged.extend(
+                jobs.into_iter()
+                    .filter(|j| j.purged_at.is_none())
+                    .map(|j| j.id),
+            );
+        }
+        self.db.flush()?;
+        Ok(purged)
+    }
+
+    fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        let mut expected_prev = GENESIS.to_string();
+        let mut expected_seq = 1;
+        let mut entries = 0;
+        let broken = |seq: u64, why: String| AuditCheck {
+            entries: seq.saturating_sub(1),
+            broken: Some((seq, why)),
+        };
+        for item in self.audit.iter() {
+            let (key, value) = item?;
+            let seq = read_u64(&key);
+            if seq != expected_seq {
+                return Ok(broken(
+                    expected_seq,
+                    format!("entry {expected_seq} is missing"),
+                ));
+            }
+            let plain = match self.codec.open("audit", &key, &value) {
+                Ok(plain) => plain,
+                Err(e) => return Ok(broken(seq, format!("entry {seq} does not open: {e}"))),
+            };
+            let entry: AuditEntry = match serde_json::from_slice(&plain) {
+                Ok(entry) => entry,
+                Err(e) => return Ok(broken(seq, format!("entry {seq} cannot be read: {e}"))),
+            };
+            if entry.seq != seq || entry.prev_hash != expected_prev {
+                return Ok(broken(
+                    seq,
+                    format!(
+                        "entry {seq} does not follow from entry {}: one of them was altered",
+                        seq - 1
+                    ),
+                ));
+            }
+            expected_prev = sha256_hex(&plain);
+            expected_seq += 1;
+            entries += 1;
+        }
+        let last = self.meta.get(LAST_AUDIT_HASH)?;
+        let recorded = last.map(|h| String::from_utf8_lossy(&h).into_owned());
+        if entries > 0 && recorded.as_deref() != Some(expected_prev.as_str()) {
+            return Ok(broken(
+                expected_seq - 1,
+                format!(
+                    "entry {} is not the last one written: the log was altered or cut",
+                    expected_seq - 1
+                ),
+            ));
+        }
+        Ok(AuditCheck {
+            entries,
+            broken: None,
+        })
+    }
+
     fn audit_log(&self, account: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut entries: Vec<AuditEntry> = all(&self.audit, "audit")?;
+        let mut entries: Vec<AuditEntry> = all(&self.codec, &self.audit, "audit")?;
         if let Some(account) = account {
             entries.retain(|e| e.account == account);
         }
@@ -536,11 +822,13 @@ mod tests {
             kind: DocumentKind::Passport,
             profile: None,
             file_name: "scan.jpg".into(),
-            blob: crate::check::sha256_hex(id.as_bytes()),
+            blob: sha256_hex(id.as_bytes()),
             received_at: 1,
             state: JobState::Pending,
             verdict_seq: None,
             review_seq: None,
+            done_at: None,
+            purged_at: None,
         }
     }
 
@@ -554,6 +842,7 @@ mod tests {
             by: Actor::Pipeline,
             before: None,
             after: None,
+            prev_hash: String::new(),
         }
     }
 
@@ -597,7 +886,7 @@ mod tests {
         let again = store.submit(job("a"), b"x", audit("job_submitted"));
         assert!(matches!(again.unwrap(), Submitted::Existing(_)));
         assert_eq!(store.pending().unwrap().len(), 1);
-        let blob = crate::check::sha256_hex(b"a");
+        let blob = sha256_hex(b"a");
         assert_eq!(
             store.blob(&blob).unwrap(),
             None,
@@ -606,7 +895,7 @@ mod tests {
         store
             .submit(job("b"), b"b", audit("job_submitted"))
             .unwrap();
-        let blob = crate::check::sha256_hex(b"b");
+        let blob = sha256_hex(b"b");
         assert_eq!(store.blob(&blob).unwrap().as_deref(), Some(&b"b"[..]));
         assert_eq!(store.blob("../../etc/passwd").unwrap(), None);
         let log = store.audit_log(Some("acc-1")).unwrap();
@@ -667,6 +956,51 @@ mod tests {
         assert_eq!(store.consumer_offset("c").unwrap(), 7);
         assert_eq!(store.account("acc-1").unwrap(), Some(account));
         assert_eq!(store.audit_log(Some("acc-1")).unwrap().len(), 1);
+    }
+
+    /// Flips one byte of the stored audit entry `seq` (the first of
+    /// `needle`, or the middle) and walks the chain.
+    fn tampered(sealer: Sealer, seq: u64, needle: &[u8]) -> AuditCheck {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_sealed(dir.path(), 1 << 20, sealer).unwrap();
+        for id in ["a", "b", "c", "d"] {
+            store
+                .submit(job(id), id.as_bytes(), audit("job_submitted"))
+                .unwrap();
+        }
+        let intact = store.verify_audit().unwrap();
+        assert_eq!(
+            intact,
+            AuditCheck {
+                entries: 4,
+                broken: None
+            }
+        );
+        let key = seq.to_be_bytes();
+        let mut raw = store.audit.get(key).unwrap().unwrap().to_vec();
+        let at = raw
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap_or(raw.len() / 2);
+        raw[at] ^= 0x01;
+        store.audit.insert(key, raw).unwrap();
+        store.verify_audit().unwrap()
+    }
+
+    #[test]
+    fn one_flipped_byte_breaks_the_audit_chain_at_its_entry() {
+        // A letter of the action, in a plain store: still valid JSON, so the
+        // next entry's link catches it.
+        let plain = tampered(Sealer::plain(), 2, b"submitted");
+        assert_eq!(plain.broken.as_ref().map(|b| b.0), Some(3), "{plain:?}");
+        assert_eq!(plain.entries, 2);
+        // The last entry has no successor: the recorded head catches it.
+        let last = tampered(Sealer::plain(), 4, b"submitted");
+        assert_eq!(last.broken.as_ref().map(|b| b.0), Some(4), "{last:?}");
+        // Sealed, the entry itself no longer opens.
+        let sealed = tampered(Sealer::with_key(&[3; 32]), 2, b"no such bytes");
+        assert_eq!(sealed.broken.as_ref().map(|b| b.0), Some(2), "{sealed:?}");
+        assert!(sealed.broken.unwrap().1.contains("does not open"));
     }
 
     #[test]

@@ -405,6 +405,7 @@ fn decode_stage(shared: &Shared, job: InFlight<()>) -> InFlight<AfterDecode> {
             }
         }
     };
+    tracing::debug!(job = %job.job.id, kind = job.job.kind.as_str(), ms = started.elapsed().as_millis() as u64, "decoded");
     job.next("decode", started, after)
 }
 
@@ -431,6 +432,7 @@ fn read_stage(
             match read {
                 Ok(report) => report.map_err(RunError::from),
                 Err(_) => {
+                    tracing::warn!(job = %job.job.id, "the read stage panicked; the job gets processing_failed");
                     // The engines may have been mid-call: start them afresh.
                     *engines = Engines::default();
                     Ok(Checker::failed(identity))
@@ -438,6 +440,7 @@ fn read_stage(
             }
         }
     };
+    tracing::debug!(job = %job.job.id, ms = started.elapsed().as_millis() as u64, "read");
     job.next("read", started, outcome)
 }
 
@@ -457,6 +460,8 @@ fn commit_stage(shared: &Shared, job: InFlight<Result<Report, RunError>>) {
     let _ = shared.free.try_recv();
     match committed {
         Ok((seq, verdict, codes, mut timings_ms)) => {
+            // Ids, verdicts and codes only: never fields, names or file names.
+            tracing::info!(job = %job.job.id, seq, verdict = verdict.as_str(), codes = ?codes, "verdict committed");
             timings_ms.extend(job.waits_ms);
             let waited = started.duration_since(job.queued).as_secs_f64() * 1000.0;
             timings_ms.insert("wait.commit".into(), waited);
@@ -478,6 +483,7 @@ fn commit_stage(shared: &Shared, job: InFlight<Result<Report, RunError>>) {
             });
         }
         Err(e) => {
+            tracing::warn!(job = %job.job.id, error = %e, "job stays pending");
             let error = format!("job {} stays pending: {e}", job.job.id);
             shared.progress.update(|c| {
                 c.settled += 1;
@@ -525,6 +531,7 @@ fn verdict_of(
         by: Actor::Pipeline,
         before: Some("pending".into()),
         after: Some(report.verdict.as_str().into()),
+        prev_hash: String::new(),
     }];
     if review.is_some() {
         audit.push(AuditEntry {

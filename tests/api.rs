@@ -80,12 +80,16 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let store = dir.path().join("intake.db");
+        let key = dir.path().join("intake.key");
+        let keygen = crate::intake(&["keygen", "--out", key.to_str().unwrap()]);
+        assert!(keygen.status.success());
         let config = dir.path().join("pipeline.toml");
         std::fs::write(
             &config,
             format!(
-                "{extra}\n[store]\npath = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{TOKENS}",
-                store.display().to_string()
+                "{extra}\n[store]\npath = {:?}\nkey_file = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{TOKENS}",
+                store.display().to_string(),
+                key.display().to_string()
             ),
         )
         .unwrap();
@@ -485,6 +489,9 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         "{text}"
     );
     assert!(text.contains("intake_review_queue_depth 0"), "{text}");
+    for secret in ["KHODZHAEV", "ZHAKHONGIR", "OL4676496", "2001-08-07"] {
+        assert!(!text.contains(secret), "{secret} in the metrics");
+    }
     let spec = send("GET", &server.url("/openapi.json"), None, Body::None).json();
     assert_eq!(spec["openapi"], "3.1.0");
 }

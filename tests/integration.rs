@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod console;
 mod load;
+mod protection;
 mod samples;
 mod sandbox;
 mod service;

@@ -6,19 +6,25 @@ use crate::intake;
 use serde_json::Value;
 use std::path::Path;
 
-/// A config whose store lives in `dir`.
-fn config_in(dir: &Path) -> String {
+/// A config whose store and key live in `dir`.
+pub fn config_in(dir: &Path) -> String {
     let config = dir.join("pipeline.toml");
     let store = dir.join("intake.db");
+    let key = dir.join("intake.key");
+    ok(&["keygen", "--out", key.to_str().unwrap()]);
     std::fs::write(
         &config,
-        format!("[store]\npath = {:?}\n", store.display().to_string()),
+        format!(
+            "[store]\npath = {:?}\nkey_file = {:?}\n",
+            store.display().to_string(),
+            key.display().to_string()
+        ),
     )
     .expect("config written");
     config.display().to_string()
 }
 
-fn ok(args: &[&str]) -> String {
+pub fn ok(args: &[&str]) -> String {
     let out = intake(args);
     assert!(
         out.status.success(),

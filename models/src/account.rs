@@ -156,4 +156,8 @@ pub struct AuditEntry {
     pub by: crate::Actor,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// SHA-256 (hex) of the previous entry as stored (zeros for the first):
+    /// the hash chain `intake audit verify` walks. Set by the store.
+    #[serde(default)]
+    pub prev_hash: String,
 }

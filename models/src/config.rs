@@ -119,6 +119,16 @@ pub struct StoreConfig {
     pub path: std::path::PathBuf,
     /// sled page cache in bytes (its own default, 1 GB, is too much per worker).
     pub cache_capacity_bytes: u64,
+    /// File holding the encryption key (64 hex digits); `intake keygen`
+    /// writes one. Without it the service refuses to start.
+    pub key_file: Option<std::path::PathBuf>,
+    /// Environment variable holding the key, used when `key_file` is unset
+    /// (`key_file = ""` unsets it). With neither, the store is not
+    /// encrypted, and every command says so.
+    pub key_env: Option<String>,
+    /// Uploads of finished jobs are deleted this many days after their
+    /// verdict (verdicts and audit entries remain); 0 keeps them.
+    pub retention_days: u64,
 }
 
 impl Default for StoreConfig {
@@ -126,6 +136,9 @@ impl Default for StoreConfig {
         StoreConfig {
             path: "intake.db".into(),
             cache_capacity_bytes: 64 * 1024 * 1024,
+            key_file: Some("intake.key".into()),
+            key_env: None,
+            retention_days: 30,
         }
     }
 }

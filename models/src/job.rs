@@ -65,6 +65,12 @@ pub struct Job {
     /// Sequence number of a reviewer's verdict on it, once resolved.
     #[serde(default)]
     pub review_seq: Option<u64>,
+    /// Unix ms of its pipeline verdict.
+    #[serde(default)]
+    pub done_at: Option<u64>,
+    /// Unix ms its upload was deleted under the retention rule.
+    #[serde(default)]
+    pub purged_at: Option<u64>,
 }
 
 /// Who decided.

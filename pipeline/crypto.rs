@@ -1,0 +1,220 @@
+//! Encryption at rest: every record the store writes and every upload file
+//! is sealed with ChaCha20-Poly1305 under the key named in `pipeline.toml`
+//! (`store.key_file` or `store.key_env`: 64 hex digits). Each sealed value
+//! is `ENC1 ‖ nonce (12 bytes, random) ‖ ciphertext ‖ tag`, and its place
+//! (tree and key, or file name) is the associated data, so a value moved to
+//! another record does not open either.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use intake_models::config::StoreConfig;
+use rand::RngCore;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 4] = b"ENC1";
+const NONCE_LEN: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the encryption key file {path} cannot be read ({source}); create one with `intake keygen --out {path}`")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the environment variable {0} named by store.key_env is not set; the service will not start without its key")]
+    Env(String),
+    #[error("the encryption key from {0} is not 64 hexadecimal digits (32 bytes)")]
+    Malformed(String),
+    #[error("cannot write the key file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Why a stored value does not open.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("the value is not sealed, but the store has a key: written without encryption?")]
+    NotSealed,
+    #[error("the value is sealed, but no key is configured (store.key_file or store.key_env)")]
+    NoKey,
+    #[error("the value does not open with this key: another key, or altered")]
+    Altered,
+}
+
+/// Seals and opens stored values; without a key it passes them through.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: Option<ChaCha20Poly1305>,
+}
+
+fn parse_key(text: &str, from: &str) -> Result<[u8; 32], KeyError> {
+    let hex = text.trim();
+    let mut key = [0u8; 32];
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(KeyError::Malformed(from.to_string()));
+    }
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| KeyError::Malformed(from.to_string()))?;
+    }
+    Ok(key)
+}
+
+/// A key file's key.
+pub fn read_key_file(path: &Path) -> Result<[u8; 32], KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_key(&text, &path.display().to_string())
+}
+
+/// Writes a new random key to `path` (owner-only), refusing to overwrite one.
+pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let failed = |source| KeyError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    file.write_all(format!("{hex}\n").as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(failed)
+}
+
+impl Sealer {
+    /// No encryption.
+    pub fn plain() -> Sealer {
+        Sealer { cipher: None }
+    }
+
+    pub fn with_key(key: &[u8; 32]) -> Sealer {
+        Sealer {
+            cipher: Some(ChaCha20Poly1305::new(Key::from_slice(key))),
+        }
+    }
+
+    /// The sealer of the store's configuration: its key file or variable,
+    /// or none when neither is named.
+    pub fn from_config(cfg: &StoreConfig) -> Result<Sealer, KeyError> {
+        if let Some(path) = cfg.key_file.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            return Ok(Sealer::with_key(&read_key_file(path)?));
+        }
+        if let Some(var) = &cfg.key_env {
+            let text = std::env::var(var).map_err(|_| KeyError::Env(var.clone()))?;
+            return Ok(Sealer::with_key(&parse_key(&text, var)?));
+        }
+        Ok(Sealer::plain())
+    }
+
+    pub fn encrypts(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    pub fn seal(&self, place: &[u8], plain: &[u8]) -> Vec<u8> {
+        let Some(cipher) = &self.cipher else {
+            return plain.to_vec();
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plain,
+            aad: place,
+        };
+        // Encryption fails only for messages beyond 256 GiB.
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + sealed.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    pub fn open(&self, place: &[u8], stored: &[u8]) -> Result<Vec<u8>, SealError> {
+        let sealed = stored.starts_with(MAGIC) && stored.len() >= MAGIC.len() + NONCE_LEN;
+        match (&self.cipher, sealed) {
+            (None, false) => Ok(stored.to_vec()),
+            (None, true) => Err(SealError::NoKey),
+            (Some(_), false) => Err(SealError::NotSealed),
+            (Some(cipher), true) => {
+                let (nonce, body) = stored[MAGIC.len()..].split_at(NONCE_LEN);
+                let payload = Payload {
+                    msg: body,
+                    aad: place,
+                };
+                cipher
+                    .decrypt(Nonce::from_slice(nonce), payload)
+                    .map_err(|_| SealError::Altered)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_in_their_place_and_with_their_key() {
+        let a = Sealer::with_key(&[7; 32]);
+        let sealed = a.seal(b"jobs/1", b"KHODZHAEV");
+        assert!(!sealed.windows(9).any(|w| w == b"KHODZHAEV"));
+        assert_eq!(a.open(b"jobs/1", &sealed).unwrap(), b"KHODZHAEV");
+        assert!(matches!(
+            a.open(b"jobs/2", &sealed),
+            Err(SealError::Altered)
+        ));
+        let b = Sealer::with_key(&[8; 32]);
+        assert!(matches!(
+            b.open(b"jobs/1", &sealed),
+            Err(SealError::Altered)
+        ));
+        let mut flipped = sealed.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(matches!(
+            a.open(b"jobs/1", &flipped),
+            Err(SealError::Altered)
+        ));
+        assert!(matches!(
+            a.open(b"jobs/1", b"{}"),
+            Err(SealError::NotSealed)
+        ));
+        assert!(matches!(
+            Sealer::plain().open(b"jobs/1", &sealed),
+            Err(SealError::NoKey)
+        ));
+        assert_ne!(
+            a.seal(b"p", b"x"),
+            a.seal(b"p", b"x"),
+            "a fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn keys_are_64_hex_digits() {
+        assert!(parse_key(&"ab".repeat(32), "t").is_ok());
+        assert!(parse_key("abc", "t").is_err());
+        assert!(parse_key(&"zz".repeat(32), "t").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        write_new_key(&path).unwrap();
+        assert!(read_key_file(&path).is_ok());
+        assert!(
+            write_new_key(&path).is_err(),
+            "an existing key is never overwritten"
+        );
+    }
+}

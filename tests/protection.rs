@@ -1,0 +1,253 @@
+//! Data protection through the CLI: encryption at rest, the key, rekeying,
+//! retention, the audit chain.
+
+use crate::service::{config_in, ok};
+use std::path::Path;
+
+const SECRETS: [&str; 4] = ["KHODZHAEV", "OL4676496", "ХОДЖАЕВ", "ZHAKHONGIR"];
+
+/// Every byte under `dir`, file by file.
+fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path.display().to_string(), bytes));
+        }
+    }
+    out
+}
+
+fn found(dir: &Path) -> Vec<String> {
+    let mut hits = Vec::new();
+    for (file, bytes) in files_under(dir) {
+        for secret in SECRETS {
+            let needle = secret.as_bytes();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(format!("{secret} in {file}"));
+            }
+        }
+    }
+    hits
+}
+
+/// Submits the passport with a Cyrillic profile and runs the pipeline.
+fn fill(config: &str) {
+    let on = ["--config", config, "--today", "2026-06-01"];
+    let profile = "samples/committed/profiles/passport.transliteration.json";
+    let mismatch = "samples/committed/profiles/passport.mismatch_surname.json";
+    let passport = "samples/committed/passport.jpg";
+    ok(&[
+        &[
+            "submit",
+            "--account",
+            "a1",
+            "--kind",
+            "passport",
+            "--profile",
+            profile,
+            passport,
+        ][..],
+        &on,
+    ]
+    .concat());
+    ok(&[
+        &[
+            "submit",
+            "--account",
+            "a2",
+            "--kind",
+            "passport",
+            "--profile",
+            mismatch,
+            passport,
+        ][..],
+        &on,
+    ]
+    .concat());
+    ok(&[&["run"][..], &on].concat());
+}
+
+#[test]
+fn the_raw_store_holds_no_surname_or_document_number_in_the_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    fill(&config);
+    let queue = ok(&["queue", "tail", "--config", &config]);
+    assert!(
+        queue.contains("KHODZHAEV"),
+        "the service reads its own records"
+    );
+    let hits = found(&dir.path().join("intake.db"));
+    assert!(hits.is_empty(), "personal data in the clear: {hits:?}");
+
+    // The same without a key stores them in the clear: the search finds them.
+    let plain = tempfile::tempdir().unwrap();
+    let config = plain.path().join("pipeline.toml");
+    let store = plain.path().join("intake.db");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = {:?}\nkey_file = \"\"\n",
+            store.display().to_string()
+        ),
+    )
+    .unwrap();
+    fill(config.to_str().unwrap());
+    assert!(!found(&store).is_empty(), "the search would see plain text");
+}
+
+#[test]
+fn without_its_key_the_service_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pipeline.toml");
+    let store = dir.path().join("intake.db");
+    let key = dir.path().join("missing.key");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = {:?}\nkey_file = {:?}\n",
+            store.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = crate::intake(&["run", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("missing.key") && said.contains("intake keygen"),
+        "{said}"
+    );
+    let env = std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = {:?}\nkey_file = \"\"\nkey_env = \"INTAKE_TEST_NO_SUCH_KEY\"\n",
+            store.display().to_string()
+        ),
+    );
+    env.unwrap();
+    let out = crate::intake(&["run", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INTAKE_TEST_NO_SUCH_KEY"));
+}
+
+#[test]
+fn rekeying_loses_no_record_and_the_old_key_no_longer_opens_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    fill(&config);
+    let before = ok(&["queue", "tail", "--config", &config]);
+    let new_key = dir.path().join("new.key");
+    ok(&["keygen", "--out", new_key.to_str().unwrap()]);
+    let said = ok(&[
+        "rekey",
+        "--config",
+        &config,
+        "--new-key-file",
+        new_key.to_str().unwrap(),
+    ]);
+    assert!(said.contains("re-encrypted"), "{said}");
+    let old = crate::intake(&["queue", "tail", "--config", &config]);
+    assert!(!old.status.success(), "the old key opens nothing any more");
+
+    let text = std::fs::read_to_string(&config).unwrap();
+    let old_key = dir.path().join("intake.key");
+    std::fs::write(
+        &config,
+        text.replace(old_key.to_str().unwrap(), new_key.to_str().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(ok(&["queue", "tail", "--config", &config]), before);
+    assert!(ok(&["audit", "verify", "--config", &config]).contains("holds"));
+    assert!(
+        ok(&["accounts", "verify", "--config", &config]).contains("every account status equals")
+    );
+    let review = ok(&["review", "list", "--config", &config]);
+    assert!(review.contains("a2"), "{review}");
+    // The uploads were re-sealed too: an image-less store would send jobs to review.
+    let again = ok(&[
+        "rekey",
+        "--config",
+        &config,
+        "--new-key-file",
+        new_key.to_str().unwrap(),
+    ]);
+    assert!(
+        again.starts_with("0 records"),
+        "a second run has nothing to do: {again}"
+    );
+}
+
+#[test]
+fn retention_deletes_old_uploads_and_keeps_verdicts_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    fill(&config);
+    let uploads = || files_under(&dir.path().join("intake.db/uploads")).len();
+    assert_eq!(uploads(), 1, "one file for the same scan of two accounts");
+    let soon = ok(&["purge", "--config", &config, "--today", "2026-06-20"]);
+    assert!(soon.starts_with("0 uploads"), "{soon}");
+    let later = ok(&["purge", "--config", &config, "--today", "2026-07-15"]);
+    assert!(
+        later.starts_with("2 uploads"),
+        "both jobs had the file: {later}"
+    );
+    assert_eq!(uploads(), 0);
+    assert_eq!(
+        ok(&["queue", "tail", "--config", &config]).lines().count(),
+        2
+    );
+    let audit = ok(&["audit", "a1", "--config", &config]);
+    assert!(audit.contains("upload_purged"), "{audit}");
+    assert!(ok(&["audit", "verify", "--config", &config]).contains("holds"));
+}
+
+#[test]
+fn debug_logs_carry_no_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    let profile = "samples/committed/profiles/passport.transliteration.json";
+    let on = ["--config", config.as_str(), "--today", "2026-06-01"];
+    ok(&[
+        &[
+            "submit",
+            "--account",
+            "a1",
+            "--kind",
+            "passport",
+            "--profile",
+            profile,
+            "samples/committed/passport.jpg",
+        ][..],
+        &on,
+    ]
+    .concat());
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
+        .args(["run", "--config", &config, "--today", "2026-06-01"])
+        .env("RUST_LOG", "debug")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let logs = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        logs.contains("verdict committed") && logs.contains("decoded"),
+        "debug logs are on: {logs}"
+    );
+    // The sample's surname, given name, birth date (ISO and MRZ form) and document number.
+    for secret in [
+        "KHODZHAEV",
+        "ХОДЖАЕВ",
+        "ZHAKHONGIR",
+        "2001-08-07",
+        "010807",
+        "OL4676496",
+    ] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+    }
+}
