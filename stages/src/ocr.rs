@@ -136,12 +136,18 @@ impl MrzOcr {
         let mut unsure: Vec<(usize, usize)> = Vec::new();
         let strips: Vec<GrayImage> = location.lines.iter().map(|l| strip(image, l)).collect();
         let mut lines: Vec<Vec<char>> = Vec::with_capacity(strips.len());
+        let mut confidences: Vec<Vec<f32>> = Vec::with_capacity(strips.len());
         for (row, (strip, line)) in strips.iter().zip(&location.lines).enumerate() {
             let read = self.read_cells(strip, line.cells);
             // A few dropped symbols are read again one by one; a line
             // with many is not text the right way up, and not worth it.
             let dropped = read.iter().filter(|c| c.is_none()).count();
             let mut cells = Vec::with_capacity(read.len());
+            confidences.push(
+                read.iter()
+                    .map(|c| c.map_or(0.0, |(conf, _)| conf))
+                    .collect(),
+            );
             for (i, cell) in read.into_iter().enumerate() {
                 let c = match cell {
                     Some((conf, c)) => {
@@ -163,6 +169,18 @@ impl MrzOcr {
             lines.push(cells);
         }
         fillers_by_template(&strips, &mut lines);
+        // Names: letters and `<`. Document numbers: only `G` against `6`,
+        // the one swap their check digit cannot see.
+        let name_alternative = |c: char, k: char| k != c && (k.is_ascii_uppercase() || k == '<');
+        let g6 = |c: char, k: char| matches!((c, k), ('G', '6') | ('6', 'G'));
+        let passes = [
+            (
+                name_cells(location.shape),
+                &name_alternative as &dyn Fn(char, char) -> bool,
+            ),
+            (number_cells(location.shape), &g6),
+        ];
+        letters_by_template(&strips, &mut lines, &confidences, &passes);
         // A letter where only a digit may stand is read again as a digit
         // (`9` read as `I` defeats the parser's I→1 repair).
         for (line, column) in digit_cells(location.shape) {
@@ -359,6 +377,163 @@ fn fillers_by_template(strips: &[GrayImage], lines: &mut [Vec<char>]) {
     }
 }
 
+/// Cells of the name field, which no check digit covers: (line, column).
+fn name_cells(shape: (usize, usize)) -> Vec<(usize, usize)> {
+    match shape {
+        (3, 30) => (0..30).map(|c| (2, c)).collect(),
+        (2, n) => (5..n).map(|c| (0, c)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// How much better than its own character's template a name letter must
+/// match another character's template (or the `<`) to be read as that one.
+const LETTER_MARGIN: f32 = 0.06;
+
+/// Cells (line, column) to check, and which characters each may be instead of
+/// the one read: `alternative(read, other)`.
+type TemplatePass<'a> = (Vec<(usize, usize)>, &'a dyn Fn(char, char) -> bool);
+
+/// Names have no check digit, and Tesseract confuses `I` with `T` and reads
+/// the first `<` of the `<<` separator as `K` or `X`; in a document number
+/// no check digit tells `G` from `6`. The scan prints every character alike,
+/// so the mean image of the cells read confidently as one character is that
+/// character in this scan's own print. A cell that matches another
+/// character's template clearly better than its own (leave one out: never
+/// its own cell), and almost perfectly, is that other character; one with no
+/// template of its own must match the other almost perfectly. Only ever
+/// between characters the scan itself shows; a `G` that occurs nowhere else
+/// stays in doubt (the second reading in [`MrzOcr::read`] sends it to review).
+fn letters_by_template(
+    strips: &[GrayImage],
+    lines: &mut [Vec<char>],
+    confidences: &[Vec<f32>],
+    passes: &[TemplatePass],
+) {
+    let patches: Vec<Vec<Vec<f32>>> = strips
+        .iter()
+        .zip(lines.iter())
+        .map(|(strip, text)| (0..text.len()).map(|i| cell_patch(strip, i)).collect())
+        .collect();
+    let sure = |row: usize, i: usize| {
+        confidences
+            .get(row)
+            .and_then(|c| c.get(i))
+            .is_some_and(|&k| k >= SURE_CONFIDENCE)
+    };
+    // Sum of the patches of each character's confident cells, and their count.
+    let mut sums: Vec<(char, Vec<f32>, usize)> = Vec::new();
+    for (row, (text, patches)) in lines.iter().zip(&patches).enumerate() {
+        for (i, (&c, patch)) in text.iter().zip(patches).enumerate() {
+            if c != '<' && !sure(row, i) {
+                continue;
+            }
+            match sums.iter_mut().find(|(k, _, _)| *k == c) {
+                Some((_, sum, n)) => {
+                    sum.iter_mut().zip(patch).for_each(|(s, v)| *s += v);
+                    *n += 1;
+                }
+                None => sums.push((c, patch.clone(), 1)),
+            }
+        }
+    }
+    for (cells, alternative) in passes {
+        for &(row, i) in cells {
+            let (Some(&c), Some(strip), Some(patch)) = (
+                lines.get(row).and_then(|t| t.get(i)),
+                strips.get(row),
+                patches.get(row).and_then(|p| p.get(i)),
+            ) else {
+                continue;
+            };
+            if c == '<' {
+                continue;
+            }
+            // Its own character's template, without this cell.
+            let member = sure(row, i);
+            let own: Option<Vec<f32>> = sums
+                .iter()
+                .find(|(k, _, _)| *k == c)
+                .filter(|(_, _, n)| !member || *n >= 2)
+                .map(|(_, sum, _)| {
+                    if member {
+                        sum.iter().zip(patch).map(|(s, v)| s - v).collect()
+                    } else {
+                        sum.clone()
+                    }
+                });
+            if own
+                .as_ref()
+                .is_some_and(|t| ncc(patch, t) >= CLEARLY_ITSELF)
+            {
+                continue;
+            }
+            let mut rivals: Vec<(char, f32, &Vec<f32>)> = sums
+                .iter()
+                .filter(|(k, _, _)| alternative(c, *k))
+                .map(|(k, sum, _)| (*k, ncc(patch, sum), sum))
+                .collect();
+            rivals.sort_by(|a, b| b.1.total_cmp(&a.1));
+            rivals.truncate(RIVALS);
+            if rivals.is_empty() {
+                continue;
+            }
+            // The grid may drift by a pixel or two along a line: the best of a few shifts.
+            let shifted: Vec<Vec<f32>> = (-SHIFT..=SHIFT)
+                .map(|dx| cell_patch_at(strip, i, dx))
+                .collect();
+            let likeness = |t: &[f32]| shifted.iter().map(|p| ncc(p, t)).fold(f32::MIN, f32::max);
+            let Some((alt, score)) = rivals
+                .iter()
+                .map(|(k, _, t)| (*k, likeness(t)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                continue;
+            };
+            let better = match own.as_deref().map(likeness) {
+                Some(own) => score > own + LETTER_MARGIN && score > SOLE_LETTER_LIKENESS,
+                // A letter with no template of its own (read once, unsure) that
+                // is all but identical to another character in this scan.
+                None if alt == '<' => score > SOLE_FILLER_LIKENESS,
+                None => score > SOLE_LETTER_LIKENESS,
+            };
+            if better {
+                lines[row][i] = alt;
+            }
+        }
+    }
+}
+
+/// Likeness to its own character's template at which a cell is left alone.
+const CLEARLY_ITSELF: f32 = 0.97;
+/// Other characters' templates (the most alike) a doubtful cell is matched against.
+const RIVALS: usize = 3;
+/// Pixels a cell is shifted either way when matched against a template.
+const SHIFT: i32 = 3;
+/// Correlation with another character's template below which a name letter
+/// is always kept; above it, a letter read only once, with no template of its
+/// own, is that other character. In a skewed or blurred scan glyphs match
+/// each other's templates at 0.7–0.85, a misread at 0.93–1.
+const SOLE_LETTER_LIKENESS: f32 = 0.93;
+/// The same for the `<` (read as `K` or `X`), whose template is the mean
+/// of many fillers and so a little blurred.
+const SOLE_FILLER_LIKENESS: f32 = 0.88;
+
+/// The pixels of cell `i` shifted `dx` pixels along the strip.
+fn cell_patch_at(strip: &GrayImage, i: usize, dx: i32) -> Vec<f32> {
+    let x0 = (STRIP_PITCH * (i as f32 + 0.5)) as i64 + i64::from(dx);
+    let w = STRIP_PITCH as i64;
+    (0..strip.height())
+        .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            u32::try_from(x)
+                .ok()
+                .and_then(|x| strip.get_pixel_checked(x, y))
+                .map_or(255.0, |p| p[0] as f32)
+        })
+        .collect()
+}
+
 /// Correlation with the line's `<` below which a cell is never a filler.
 const MIN_FILLER_LIKENESS: f32 = 0.8;
 
@@ -478,5 +653,75 @@ impl VizOcr {
             return String::new();
         }
         self.engine.api.get_utf8_text().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A strip of `text` in blocky glyphs, one per cell, as `strip` lays them out.
+    fn strip_of(text: &str) -> GrayImage {
+        let width = STRIP_PITCH as u32 * (text.len() as u32 + 1);
+        let mut image = GrayImage::from_pixel(width, 60, Luma([255]));
+        for (i, c) in text.chars().enumerate() {
+            let x0 = (STRIP_PITCH * (i as f32 + 0.5)) as u32;
+            for y in 0..60u32 {
+                for x in 0..30u32 {
+                    let stem = (13..18).contains(&x) && (15..45).contains(&y);
+                    let ink = match c {
+                        'I' => stem,
+                        'T' => stem || ((5..25).contains(&x) && (15..20).contains(&y)),
+                        'L' => {
+                            ((6..11).contains(&x) && (15..45).contains(&y))
+                                || ((6..24).contains(&x) && (40..45).contains(&y))
+                        }
+                        '<' => {
+                            let d = (y as i32 - 30).abs();
+                            d < 15 && (x as i32 - (8 + d * 14 / 15)).abs() < 3
+                        }
+                        _ => false,
+                    };
+                    if ink {
+                        image.put_pixel(x0 + x, y, Luma([0]));
+                    }
+                }
+            }
+        }
+        image
+    }
+
+    fn names(printed: &str, read: &str, doubtful: &[usize]) -> String {
+        let strips = [strip_of(printed)];
+        let mut lines = vec![read.chars().collect::<Vec<char>>()];
+        let confidences = vec![(0..read.len())
+            .map(|i| if doubtful.contains(&i) { 80.0 } else { 99.0 })
+            .collect::<Vec<f32>>()];
+        let letters = |c: char, k: char| k != c && (k.is_ascii_uppercase() || k == '<');
+        let passes = [(
+            (0..read.len()).map(|i| (0, i)).collect(),
+            &letters as &dyn Fn(char, char) -> bool,
+        )];
+        letters_by_template(&strips, &mut lines, &confidences, &passes);
+        lines[0].iter().collect()
+    }
+
+    #[test]
+    fn a_letter_printed_like_another_is_that_letter() {
+        // The third cell is printed `I`, read `T` with some doubt.
+        assert_eq!(names("ILIIL<<<<", "ILTIL<<<<", &[2]), "ILIIL<<<<");
+        // Read `T` with full confidence, still printed exactly like the `I`s.
+        assert_eq!(names("ILIIL<<<<", "ILTIL<<<<", &[]), "ILIIL<<<<");
+    }
+
+    #[test]
+    fn a_filler_read_as_a_letter_is_a_filler() {
+        assert_eq!(names("IL<<I<<<<", "ILT<I<<<<", &[2]), "IL<<I<<<<");
+    }
+
+    #[test]
+    fn letters_that_look_like_themselves_stay() {
+        assert_eq!(names("TLTIL<<<<", "TLTIL<<<<", &[]), "TLTIL<<<<");
+        assert_eq!(names("TLTIL<<<<", "TLTIL<<<<", &[0, 2]), "TLTIL<<<<");
     }
 }
