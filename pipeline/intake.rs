@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 /// Why an upload was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
+    #[error("an account id is 1 to 128 letters, digits, '.', '_' or '-'")]
+    BadAccount,
     #[error(transparent)]
     Busy(#[from] Busy),
     #[error(transparent)]
@@ -45,6 +47,29 @@ struct Running {
 pub fn job_id(account: &str, kind: &str, blob: &str) -> JobId {
     let key = format!("{account}\0{kind}\0{blob}");
     JobId(sha256_hex(key.as_bytes())[..32].to_string())
+}
+
+/// Account ids come from clients: short, and of letters, digits, `.`,
+/// `_`, `-`, so that they are safe in logs, JSON and the console.
+pub fn check_account(account: &str) -> Result<(), SubmitError> {
+    let fine = !account.is_empty()
+        && account.len() <= 128
+        && account
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    fine.then_some(()).ok_or(SubmitError::BadAccount)
+}
+
+/// A client's file name as shown to reviewers and in reports: no control
+/// characters or path, at most 120 characters. It never names a file here.
+pub fn clean_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
+    if cleaned.trim().is_empty() {
+        "upload".into()
+    } else {
+        cleaned
+    }
 }
 
 impl Intake {
@@ -200,6 +225,7 @@ impl Intake {
     /// into it, and a full pipeline makes this wait up to
     /// `workers.submit_wait_ms`, then answer [`Busy`] with nothing stored.
     pub fn submit(&self, upload: Upload) -> Result<Submitted, SubmitError> {
+        check_account(&upload.account)?;
         let slot = match self.running.as_ref().and_then(|r| r.pipeline.admission()) {
             Some(admission) => {
                 let wait = Duration::from_millis(self.config().workers.submit_wait_ms);
@@ -214,7 +240,7 @@ impl Intake {
             account: upload.account,
             kind: upload.kind,
             profile: upload.profile,
-            file_name: upload.file_name,
+            file_name: clean_file_name(&upload.file_name),
             blob,
             received_at: now,
             state: JobState::Pending,
@@ -427,6 +453,21 @@ mod tests {
 
     fn status(intake: &Intake, account: &str) -> AccountStatus {
         intake.status(account).unwrap().expect("an account").status
+    }
+
+    #[test]
+    fn client_strings_are_checked_and_cleaned() {
+        assert!(check_account("acc-1.A_b").is_ok());
+        for bad in ["", "../etc", "a b", "ä", &"a".repeat(129)] {
+            assert!(check_account(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(
+            clean_file_name("C:\\scans\\pass\u{1b}[31mport.jpg"),
+            "pass[31mport.jpg"
+        );
+        assert_eq!(clean_file_name("\n\t"), "upload");
+        assert_eq!(clean_file_name(&"x".repeat(500)).len(), 120);
     }
 
     #[test]

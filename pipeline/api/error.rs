@@ -87,6 +87,7 @@ impl From<SubmitError> for ApiError {
         match e {
             // The caller sets the pause; see `uploads`.
             SubmitError::Busy(_) => ApiError::Busy { retry_after_s: 1 },
+            SubmitError::BadAccount => ApiError::BadRequest(e.to_string()),
             SubmitError::Store(e) => e.into(),
         }
     }

@@ -36,20 +36,9 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || work(&intake)).await?
 }
 
-/// Account ids come from clients: short, and of letters, digits, `.`, `_`, `-`.
+/// The service's rule for account ids, as a `400`.
 fn checked_account(account: &str) -> ApiResult<()> {
-    let fine = !account.is_empty()
-        && account.len() <= 128
-        && account
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if fine {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(
-            "an account id is 1 to 128 letters, digits, '.', '_' or '-'".into(),
-        ))
-    }
+    crate::intake::check_account(account).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn job_id(raw: &str) -> ApiResult<JobId> {
