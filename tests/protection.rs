@@ -1,7 +1,7 @@
 //! Data protection through the CLI: encryption at rest, the key, rekeying,
 //! retention, the audit chain.
 
-use crate::service::{config_in, ok};
+use crate::service::{config_in, config_with_key, ok, on, submit};
 use std::path::Path;
 
 const SECRETS: [&str; 4] = ["KHODZHAEV", "OL4676496", "ХОДЖАЕВ", "ZHAKHONGIR"];
@@ -35,41 +35,21 @@ fn found(dir: &Path) -> Vec<String> {
     hits
 }
 
-/// Submits the passport with a Cyrillic profile and runs the pipeline.
+/// Submits the passport with a Cyrillic profile (and again, for another
+/// account, with a surname that goes to review) and runs the pipeline.
 fn fill(config: &str) {
-    let on = ["--config", config, "--today", "2026-06-01"];
-    let profile = "samples/committed/profiles/passport.transliteration.json";
-    let mismatch = "samples/committed/profiles/passport.mismatch_surname.json";
+    let profiles = "samples/committed/profiles";
     let passport = "samples/committed/passport.jpg";
-    ok(&[
-        &[
-            "submit",
-            "--account",
-            "a1",
-            "--kind",
-            "passport",
-            "--profile",
-            profile,
-            passport,
-        ][..],
-        &on,
-    ]
-    .concat());
-    ok(&[
-        &[
-            "submit",
-            "--account",
-            "a2",
-            "--kind",
-            "passport",
-            "--profile",
-            mismatch,
-            passport,
-        ][..],
-        &on,
-    ]
-    .concat());
-    ok(&[&["run"][..], &on].concat());
+    let profile = format!("{profiles}/passport.transliteration.json");
+    submit(config, "a1", "passport", &["--profile", &profile, passport]);
+    let mismatch = format!("{profiles}/passport.mismatch_surname.json");
+    submit(
+        config,
+        "a2",
+        "passport",
+        &["--profile", &mismatch, passport],
+    );
+    on(config, "2026-06-01", &["run"]);
 }
 
 #[test]
@@ -87,51 +67,31 @@ fn the_raw_store_holds_no_surname_or_document_number_in_the_clear() {
 
     // The same without a key stores them in the clear: the search finds them.
     let plain = tempfile::tempdir().unwrap();
-    let config = plain.path().join("pipeline.toml");
-    let store = plain.path().join("intake.db");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\npath = {:?}\nkey_file = \"\"\n",
-            store.display().to_string()
-        ),
-    )
-    .unwrap();
-    fill(config.to_str().unwrap());
-    assert!(!found(&store).is_empty(), "the search would see plain text");
+    fill(&config_with_key(plain.path(), ""));
+    assert!(
+        !found(&plain.path().join("intake.db")).is_empty(),
+        "the search would see plain text"
+    );
 }
 
 #[test]
 fn without_its_key_the_service_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("pipeline.toml");
-    let store = dir.path().join("intake.db");
-    let key = dir.path().join("missing.key");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\npath = {:?}\nkey_file = {:?}\n",
-            store.display().to_string(),
-            key.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = crate::intake(&["run", "--config", config.to_str().unwrap()]);
+    let missing = dir.path().join("missing.key");
+    let config = config_with_key(dir.path(), missing.to_str().unwrap());
+    let out = crate::intake(&["run", "--config", &config]);
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         said.contains("missing.key") && said.contains("intake keygen"),
         "{said}"
     );
-    let env = std::fs::write(
-        &config,
-        format!(
-            "[store]\npath = {:?}\nkey_file = \"\"\nkey_env = \"INTAKE_TEST_NO_SUCH_KEY\"\n",
-            store.display().to_string()
-        ),
+    let by_env = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("key_file = {:?}", missing.display().to_string()),
+        "key_file = \"\"\nkey_env = \"INTAKE_TEST_NO_SUCH_KEY\"",
     );
-    env.unwrap();
-    let out = crate::intake(&["run", "--config", config.to_str().unwrap()]);
+    std::fs::write(&config, by_env).unwrap();
+    let out = crate::intake(&["run", "--config", &config]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("INTAKE_TEST_NO_SUCH_KEY"));
 }
@@ -212,21 +172,8 @@ fn debug_logs_carry_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_in(dir.path());
     let profile = "samples/committed/profiles/passport.transliteration.json";
-    let on = ["--config", config.as_str(), "--today", "2026-06-01"];
-    ok(&[
-        &[
-            "submit",
-            "--account",
-            "a1",
-            "--kind",
-            "passport",
-            "--profile",
-            profile,
-            "samples/committed/passport.jpg",
-        ][..],
-        &on,
-    ]
-    .concat());
+    let passport = "samples/committed/passport.jpg";
+    submit(&config, "a1", "passport", &["--profile", profile, passport]);
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
         .args(["run", "--config", &config, "--today", "2026-06-01"])
         .env("RUST_LOG", "debug")

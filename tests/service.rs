@@ -6,21 +6,24 @@ use crate::intake;
 use serde_json::Value;
 use std::path::Path;
 
-/// A config whose store and key live in `dir`.
+/// A config whose store and key live in `dir`, with a new key.
 pub fn config_in(dir: &Path) -> String {
-    let config = dir.join("pipeline.toml");
-    let store = dir.join("intake.db");
     let key = dir.join("intake.key");
     ok(&["keygen", "--out", key.to_str().unwrap()]);
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\npath = {:?}\nkey_file = {:?}\n",
-            store.display().to_string(),
-            key.display().to_string()
-        ),
-    )
-    .expect("config written");
+    config_with_key(dir, &key.display().to_string())
+}
+
+/// A config whose store lives in `dir`, with `key_file` set to `key`
+/// (`""`: not encrypted); its path.
+pub fn config_with_key(dir: &Path, key: &str) -> String {
+    let config = dir.join("pipeline.toml");
+    let store = dir.join("intake.db");
+    let text = format!(
+        "[store]\npath = {:?}\nkey_file = {:?}\n",
+        store.display().to_string(),
+        key
+    );
+    std::fs::write(&config, text).expect("config written");
     config.display().to_string()
 }
 
@@ -35,7 +38,7 @@ pub fn ok(args: &[&str]) -> String {
 }
 
 /// `intake submit` of `files` (and options) for `account`; its output.
-fn submit(config: &str, account: &str, kind: &str, rest: &[&str]) -> String {
+pub fn submit(config: &str, account: &str, kind: &str, rest: &[&str]) -> String {
     let mut args = vec![
         "submit",
         "--config",
@@ -173,7 +176,7 @@ fn sigkill_at_random_moments_loses_no_job_and_duplicates_no_verdict() {
 }
 
 /// `intake ARGS --config CONFIG --today DATE`; its output.
-fn on(config: &str, date: &str, args: &[&str]) -> String {
+pub fn on(config: &str, date: &str, args: &[&str]) -> String {
     ok(&[args, &["--config", config, "--today", date]].concat())
 }
 
