@@ -53,3 +53,4 @@ pub fn codes(report: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+mod bombs;

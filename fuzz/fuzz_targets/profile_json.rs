@@ -1,0 +1,52 @@
+//! Arbitrary bytes as the declared profile JSON, then the cross-match of
+//! the profile against a document (and against itself), date parsing and
+//! the validity rules on it.
+#![no_main]
+
+use intake_models::config::Validity;
+use intake_models::{DocumentFields, DocumentKind, Profile};
+use intake_stages::dates::Date;
+use intake_stages::{cross_match, validity};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(profile) = serde_json::from_slice::<Profile>(data) else {
+        return;
+    };
+    let document = DocumentFields {
+        document_type: Some("P".into()),
+        issuing_state: Some("UZB".into()),
+        surname: Some("KHODZHAEV".into()),
+        given_names: Some("ZHAKHONGIR".into()),
+        document_number: Some("OL4676496".into()),
+        nationality: Some("UZB".into()),
+        birth_date: Some("2001-08-07".into()),
+        sex: Some("M".into()),
+        expiry_date: Some("2027-06-01".into()),
+        personal_number: Some("64602613162799".into()),
+    };
+    for truncated in [false, true] {
+        let (matches, _) = cross_match::compare(&profile, &document, truncated);
+        for m in &matches {
+            assert!(m.declared.chars().count() <= 200);
+        }
+        let _ = cross_match::compare(&profile, &profile, truncated);
+        let _ = cross_match::compare(&document, &profile, truncated);
+    }
+    for value in [&profile.birth_date, &profile.expiry_date]
+        .into_iter()
+        .flatten()
+    {
+        let _ = Date::parse(value);
+    }
+    let today = Date::new(2026, 6, 1).expect("a date");
+    for kind in [
+        DocumentKind::Passport,
+        DocumentKind::Visa,
+        DocumentKind::MigrationCard,
+    ] {
+        let _ = validity::check(kind, &profile, today, &Validity::default());
+    }
+    // A profile that parsed serialises again.
+    let _ = serde_json::to_vec(&profile).expect("serialises");
+});
