@@ -151,6 +151,7 @@ fuzz: fuzz-build
 	  echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
 	  fuzz/target/$$host/release/$$t -artifact_prefix=fuzz/artifacts/$$t/ \
 	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=$(FUZZ_TIMEOUT) \
-	    -print_final_stats=1 fuzz/corpus-run/$$t fuzz/corpus/$$t 2>&1 | grep -v -e '^#[0-9]' -e NEW_FUNC; \
+	    -print_final_stats=1 fuzz/corpus-run/$$t fuzz/corpus/$$t 2>&1 \
+	    | grep -v -e '^#[0-9]' -e NEW_FUNC -e '^"' -e '^######'; \
 	  [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
 	done
