@@ -366,7 +366,15 @@ impl Checker {
                 // No MRZ to tell the orientation: read upright, and only if
                 // nothing is recognised there, turned.
                 let mut reading = viz::VizReading::default();
+                let started = Instant::now();
+                let budget = std::time::Duration::from_millis(self.config.ocr.viz_budget_ms);
                 for degrees in [0, 180, 90, 270] {
+                    // A page that takes Tesseract this long unread is not a
+                    // document it can read: no more turns, and the applicant
+                    // is asked for a clearer scan.
+                    if degrees != 0 && started.elapsed() > budget {
+                        return Err(finding(ReasonCode::ImageUnreadable, None).into());
+                    }
                     let turned = (degrees != 0).then(|| locate::turn(&image, degrees));
                     let page = turned.as_ref().unwrap_or(&image);
                     let text = timings.time("ocr", || viz.read(page));

@@ -351,7 +351,10 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map_or_else(Default::default, |n| n.to_string_lossy());
-    let temporary = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    // Unique per writer: two uploads of the same file may be written at once.
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = dir.join(format!("{name}.{}.{writer}.tmp", std::process::id()));
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(contents)?;
     file.sync_all()?;
@@ -934,6 +937,32 @@ mod tests {
             store.finish(verdict("zzz"), None, Vec::new()),
             Err(StoreError::UnknownJob(_))
         ));
+    }
+
+    #[test]
+    fn the_same_file_submitted_at_once_by_many_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(open(dir.path()));
+        let bytes = vec![42u8; 200_000];
+        let blob = sha256_hex(&bytes);
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, bytes, blob) = (store.clone(), bytes.clone(), blob.clone());
+                std::thread::spawn(move || {
+                    let mut j = job(&format!("j{i}"));
+                    j.blob = blob;
+                    store.submit(j, &bytes, audit("job_submitted")).map(|_| ())
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer
+                .join()
+                .unwrap()
+                .expect("every concurrent submission is stored");
+        }
+        assert_eq!(store.blob(&blob).unwrap().as_deref(), Some(&bytes[..]));
+        assert_eq!(store.pending().unwrap().len(), 8);
     }
 
     #[test]

@@ -229,6 +229,10 @@ pub struct Ocr {
     pub mrz_language: String,
     /// Language models for the visual zone of documents without an MRZ.
     pub viz_languages: String,
+    /// Time after which the visual-zone reading of a page that nothing was
+    /// recognised on stops turning it and calls it unreadable, in ms. One
+    /// Tesseract call is not interruptible: this bounds the turns, not a call.
+    pub viz_budget_ms: u64,
 }
 
 impl Default for Ocr {
@@ -237,6 +241,7 @@ impl Default for Ocr {
             tessdata_dir: None,
             mrz_language: "eng".into(),
             viz_languages: "rus+eng".into(),
+            viz_budget_ms: 15_000,
         }
     }
 }

@@ -643,7 +643,7 @@ pub struct VizOcr {
 impl VizOcr {
     pub fn new(cfg: &Ocr) -> Result<VizOcr, OcrError> {
         let mut engine = Engine::new(cfg, &cfg.viz_languages)?;
-        engine.set("tessedit_pageseg_mode", "4")?; // a column of lines
+        engine.set("tessedit_pageseg_mode", "6")?; // one block: no column finding
         Ok(VizOcr { engine })
     }
 
