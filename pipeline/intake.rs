@@ -7,7 +7,7 @@ use crate::check::{sha256_hex, Checker};
 use crate::clock::Clock;
 use crate::review::{self, Resolution, ReviewError};
 use crate::store::{Store, StoreError, Submitted};
-use crate::workers::{Busy, Committed, Pipeline, RunError};
+use crate::workers::{spawn, Busy, Committed, Pipeline, RunError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use intake_models::{
     Account, Actor, AuditEntry, Config, Job, JobId, JobState, ReviewItem, Upload, VerdictEntry,
@@ -337,13 +337,6 @@ impl Drop for Intake {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, RunError> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(work)
-        .map_err(RunError::Thread)
 }
 
 /// The account-status consumer: catches up on each commit, and sweeps the

@@ -332,7 +332,11 @@ impl Pipeline {
     }
 }
 
-fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, RunError> {
+/// A named thread.
+pub(crate) fn spawn(
+    name: &str,
+    work: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, RunError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(work)
