@@ -87,6 +87,7 @@ demo-service:
 	@echo "== the audit log of ukr-1; every status equals the one computed afresh from the verdicts =="
 	$(INTAKE) audit ukr-1 $(ON)
 	$(INTAKE) accounts verify $(ON)
+	$(INTAKE) audit verify $(ON)
 
 fmt:
 	$(CARGO) fmt --all -- --check
