@@ -72,32 +72,17 @@ async fn text_field(field: FormField<'_>, name: &str, max: usize, limit: u64) ->
         .map_err(|_| ApiError::BadRequest(format!("the {name} field is not UTF-8 text")))
 }
 
-/// `POST /v1/accounts/{account}/documents`: multipart `file`, `kind`, `profile`.
-pub async fn upload(
-    State(state): State<Arc<AppState>>,
-    principal: Principal,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Response> {
-    principal.require(&[Role::Uploader])?;
-    checked_account(&account)?;
-    principal.require_account(&account)?;
-    let mut form = form.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "send the upload as multipart/form-data with file, kind and profile ({})",
-            e.body_text()
-        ))
-    })?;
-    let limit = state.max_upload;
-    // A declared length over the limit is refused before a byte is read.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit + super::MULTIPART_SLACK) {
-        return Err(ApiError::TooLarge { limit });
-    }
+/// The parts of an upload form.
+struct UploadForm {
+    bytes: Vec<u8>,
+    file_name: String,
+    kind: DocumentKind,
+    profile: Option<Profile>,
+}
+
+/// Reads the form: `file` (streamed, refused as soon as it passes `limit`),
+/// `kind`, `profile`.
+async fn read_form(form: &mut Multipart, limit: u64) -> ApiResult<UploadForm> {
     let (mut file, mut file_name, mut kind, mut profile) = (None, String::new(), None, None);
     while let Some(mut field) = form
         .next_field()
@@ -106,14 +91,8 @@ pub async fn upload(
     {
         match field.name().unwrap_or_default() {
             "file" => {
-                file_name = field
-                    .file_name()
-                    .unwrap_or("upload")
-                    .chars()
-                    .take(200)
-                    .collect();
+                file_name = field.file_name().unwrap_or("upload").to_string();
                 let mut bytes = Vec::new();
-                // Streamed: refused as soon as it passes the limit.
                 while let Some(chunk) =
                     field.chunk().await.map_err(|e| multipart_error(e, limit))?
                 {
@@ -156,6 +135,65 @@ pub async fn upload(
             "the form has no kind field (passport, id_card, visa, residence_permit, migration_card, address_proof)".into(),
         )
     })?;
+    Ok(UploadForm {
+        bytes,
+        file_name,
+        kind,
+        profile,
+    })
+}
+
+/// Reads what is left of a refused form (the body limit bounds it), so that
+/// a client still sending gets the answer rather than a reset connection.
+async fn drain(form: &mut Multipart) {
+    while let Ok(Some(mut field)) = form.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
+    }
+}
+
+/// `POST /v1/accounts/{account}/documents`: multipart `file`, `kind`, `profile`.
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
+    principal.require(&[Role::Uploader])?;
+    let limit = state.max_upload;
+    // A declared length over the limit is refused before a byte is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit + super::MULTIPART_SLACK) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut form = form.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "send the upload as multipart/form-data with file, kind and profile ({})",
+            e.body_text()
+        ))
+    })?;
+    let allowed = checked_account(&account).and_then(|()| principal.require_account(&account));
+    let read = match allowed {
+        Ok(()) => read_form(&mut form, limit).await,
+        Err(e) => Err(e),
+    };
+    let UploadForm {
+        bytes,
+        file_name,
+        kind,
+        profile,
+    } = match read {
+        Ok(parts) => parts,
+        Err(e) => {
+            if !matches!(e, ApiError::TooLarge { .. }) {
+                drain(&mut form).await;
+            }
+            return Err(e);
+        }
+    };
     let upload = Upload {
         account,
         kind,
