@@ -4,6 +4,7 @@
 //! includes the PDF sandbox it starts; every figure is printed
 //! (`cargo test --release --test integration bombs -- --nocapture`).
 
+use crate::sandbox::pdf;
 use image::ImageEncoder;
 use std::io::Read;
 use std::path::Path;
@@ -266,31 +267,6 @@ fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
     jpeg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
     jpeg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
     jpeg
-}
-
-/// A PDF from numbered objects (object 1 the catalog), with a correct cross-reference table.
-fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n", i + 1).as_bytes());
-        out.extend(body);
-        out.extend(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        out.extend(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
 }
 
 fn stream(dict: &str, data: &[u8]) -> Vec<u8> {

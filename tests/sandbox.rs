@@ -10,8 +10,9 @@ fn sandbox() -> SandboxedPdf {
     SandboxedPdf::with_exe(env!("CARGO_BIN_EXE_intake").into())
 }
 
-/// A PDF from numbered objects, with a correct cross-reference table.
-fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
+/// A PDF from numbered objects (object 1 the catalog), with a correct
+/// cross-reference table.
+pub fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {
