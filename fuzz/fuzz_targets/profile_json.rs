@@ -4,27 +4,19 @@
 #![no_main]
 
 use intake_models::config::Validity;
-use intake_models::{DocumentFields, DocumentKind, Profile};
+use intake_models::{DocumentKind, Profile};
 use intake_stages::dates::Date;
 use intake_stages::{cross_match, validity};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "sample.rs"]
+mod sample;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(profile) = serde_json::from_slice::<Profile>(data) else {
         return;
     };
-    let document = DocumentFields {
-        document_type: Some("P".into()),
-        issuing_state: Some("UZB".into()),
-        surname: Some("KHODZHAEV".into()),
-        given_names: Some("ZHAKHONGIR".into()),
-        document_number: Some("OL4676496".into()),
-        nationality: Some("UZB".into()),
-        birth_date: Some("2001-08-07".into()),
-        sex: Some("M".into()),
-        expiry_date: Some("2027-06-01".into()),
-        personal_number: Some("64602613162799".into()),
-    };
+    let document = sample::passport();
     for truncated in [false, true] {
         let (matches, _) = cross_match::compare(&profile, &document, truncated);
         for m in &matches {
