@@ -17,7 +17,7 @@ use intake_stages::decode::PdfExtractor;
 use intake_stages::locate::{self, MrzLocation};
 use intake_stages::messages::finding;
 use intake_stages::mrz::ParsedMrz;
-use intake_stages::ocr::{MrzText, OcrError};
+use intake_stages::ocr::{MrzOcr, MrzText, OcrError};
 use intake_stages::quality::Region;
 use intake_stages::{
     cross_match, decode, limits, mrz, qr, quality, resolution, sniff, validity, verdict, viz,
@@ -445,8 +445,9 @@ impl Checker {
         Ok(())
     }
 
-    /// Reads the grid upright; if that does not check out, upside down.
-    /// Returns the image the way the MRZ reads.
+    /// Reads the grid with the glyph classifier, upright and then upside
+    /// down; where it is not sure, with Tesseract the same way. Returns the
+    /// image the way the MRZ reads.
     fn read_mrz(
         &self,
         engines: &mut Engines,
@@ -456,55 +457,119 @@ impl Checker {
         timings: &mut Timings,
     ) -> Result<(GrayImage, MrzRead), Stop> {
         let reader = engines.mrz(&self.config.ocr).map_err(Stop::Engine)?;
-        let mut read_at = |location: MrzLocation, image: &GrayImage| {
-            let mut text = timings.time("ocr", || reader.read(image, &location));
-            let mut parsed = timings.time("parse", || mrz::parse(&text.lines, today).ok());
-            // A failed check digit: its field is read again cell by cell, and
-            // the second reading is kept only if the check digits then agree.
-            let failed = parsed
-                .as_ref()
-                .map_or(Vec::new(), |p| p.failed_checks.clone());
-            for field in failed {
-                let Some(p) = parsed.as_ref() else { break };
-                let Some((cells, digits)) =
-                    mrz::checked_cells(&p.reading.lines, p.reading.format, field)
-                else {
-                    continue;
-                };
-                let mut second = MrzText {
-                    lines: p.reading.lines.clone(),
-                    reread_cells: 0,
-                    unsure: text.unsure.clone(),
-                };
-                timings.time("ocr", || {
-                    reader.reread(image, &location, &mut second, &cells, digits)
-                });
-                let reparsed = timings.time("parse", || mrz::parse(&second.lines, today).ok());
-                if let Some(better) =
-                    reparsed.filter(|r| r.failed_checks.len() < p.failed_checks.len())
-                {
-                    text = second;
-                    parsed = Some(better);
-                }
-            }
-            MrzRead {
-                location,
-                lines: text.lines,
-                unsure: text.unsure,
-                parsed,
-            }
-        };
-        let upright = read_at(location.clone(), &image);
-        if upright.score() >= 100 {
-            return Ok((image, upright));
-        }
+        let flipped_location = location.turned_180(image.width(), image.height());
+        let flipped_location_rotation = flipped_location.rotation;
         let turned = locate::turn(&image, 180);
-        let flipped = read_at(location.turned_180(image.width(), image.height()), &turned);
-        Ok(if flipped.score() > upright.score() {
-            (turned, flipped)
+        let (glyphs_upright, sure) = glyph_read(reader, &image, location.clone(), today, timings);
+        if sure {
+            return Ok((image, glyphs_upright));
+        }
+        let (glyphs_flipped, sure) =
+            glyph_read(reader, &turned, flipped_location.clone(), today, timings);
+        if sure {
+            return Ok((turned, glyphs_flipped));
+        }
+        // Not the font's print, or a close call no check digit settles:
+        // Tesseract reads it, and the best of the four readings is kept (on
+        // a tie Tesseract's, which has the last word on doubtful cells).
+        let upright = tesseract_read(reader, &image, location, today, timings);
+        let flipped = if upright.score() >= 100 {
+            None
         } else {
-            (image, upright)
+            Some(tesseract_read(
+                reader,
+                &turned,
+                flipped_location,
+                today,
+                timings,
+            ))
+        };
+        let mut best = upright;
+        for read in [flipped, Some(glyphs_upright), Some(glyphs_flipped)]
+            .into_iter()
+            .flatten()
+        {
+            if read.score() > best.score() {
+                best = read;
+            }
+        }
+        Ok(if best.location.rotation == flipped_location_rotation {
+            (turned, best)
+        } else {
+            (image, best)
         })
+    }
+}
+
+/// The glyph classifier's reading, and whether it stands on its own: every
+/// check digit agrees, and every close call is one a check digit settles
+/// (not in a name, not a check-blind swap like `G`/`6`).
+fn glyph_read(
+    reader: &MrzOcr,
+    image: &GrayImage,
+    location: MrzLocation,
+    today: Date,
+    timings: &mut Timings,
+) -> (MrzRead, bool) {
+    let glyphs = timings.time("ocr", || reader.read_glyphs(image, &location));
+    let parsed = timings.time("parse", || mrz::parse(&glyphs.text.lines, today).ok());
+    let sure = parsed.as_ref().is_some_and(|p| {
+        let lines = &p.reading.lines;
+        p.reading.check_digits_valid
+            && glyphs.close.iter().all(|&(line, column, runner_up)| {
+                let read = lines.get(line).and_then(|l| l.chars().nth(column));
+                mrz::unchecked_field(lines, p.reading.format, line, column).is_none()
+                    && read.is_some_and(|c| !mrz::check_blind(c, runner_up))
+            })
+    });
+    let read = MrzRead {
+        location,
+        lines: glyphs.text.lines,
+        unsure: glyphs.text.unsure,
+        parsed,
+    };
+    (read, sure)
+}
+
+/// Tesseract's reading; a field whose check digit fails is read again cell
+/// by cell, and the second reading is kept only if the check digits then agree.
+fn tesseract_read(
+    reader: &mut MrzOcr,
+    image: &GrayImage,
+    location: MrzLocation,
+    today: Date,
+    timings: &mut Timings,
+) -> MrzRead {
+    let mut text = timings.time("ocr", || reader.read(image, &location));
+    let mut parsed = timings.time("parse", || mrz::parse(&text.lines, today).ok());
+    let failed = parsed
+        .as_ref()
+        .map_or(Vec::new(), |p| p.failed_checks.clone());
+    for field in failed {
+        let Some(p) = parsed.as_ref() else { break };
+        let Some((cells, digits)) = mrz::checked_cells(&p.reading.lines, p.reading.format, field)
+        else {
+            continue;
+        };
+        let mut second = MrzText {
+            lines: p.reading.lines.clone(),
+            reread_cells: 0,
+            unsure: text.unsure.clone(),
+        };
+        timings.time("ocr", || {
+            reader.reread(image, &location, &mut second, &cells, digits)
+        });
+        let reparsed = timings.time("parse", || mrz::parse(&second.lines, today).ok());
+        if let Some(better) = reparsed.filter(|r| r.failed_checks.len() < p.failed_checks.len()) {
+            text = second;
+            parsed = Some(better);
+        }
+    }
+    MrzRead {
+        location,
+        lines: text.lines,
+        unsure: text.unsure,
+        parsed,
     }
 }
 

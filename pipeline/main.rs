@@ -126,8 +126,8 @@ enum Command {
     /// Generate synthetic document scans with ground truth and a manifest.
     Samples {
         /// Output directory (created if missing).
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "ocrb_atlas")]
+        out: Option<PathBuf>,
         /// Number of good documents (bad files are always added).
         #[arg(long, default_value_t = 40)]
         count: usize,
@@ -136,6 +136,10 @@ enum Command {
         /// Write the small fixed set kept in samples/committed instead.
         #[arg(long)]
         showcase: bool,
+        /// Render the MRZ glyph classifier's OCR-B templates to this PNG
+        /// instead (`make glyphs`: stages/src/ocr/ocrb-mrz.png).
+        #[arg(long, conflicts_with_all = ["out", "showcase"])]
+        ocrb_atlas: Option<PathBuf>,
     },
 }
 
@@ -319,7 +323,12 @@ fn main() -> ExitCode {
             count,
             seed,
             showcase,
-        } => samples(&out, count, seed, showcase),
+            ocrb_atlas,
+        } => match (ocrb_atlas, out) {
+            (Some(atlas), _) => write_ocrb_atlas(&atlas),
+            (None, Some(out)) => samples(&out, count, seed, showcase),
+            (None, None) => Err(anyhow::anyhow!("--out or --ocrb-atlas is needed")),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -821,6 +830,23 @@ fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Renders the glyph classifier's templates (see `intake_stages::ocr::glyphs`).
+fn write_ocrb_atlas(path: &Path) -> Result<()> {
+    use intake_stages::ocr::glyphs::{ALPHABET, CELL_HEIGHT, CELL_WIDTH};
+    let fonts = intake_samples::render::Fonts::load()?;
+    let atlas = intake_samples::render::ocrb_atlas(&fonts, ALPHABET, CELL_WIDTH, CELL_HEIGHT);
+    atlas
+        .save_with_format(path, image::ImageFormat::Png)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {} ({}x{} pixels)",
+        path.display(),
+        atlas.width(),
+        atlas.height()
+    );
     Ok(())
 }
 

@@ -205,3 +205,50 @@ fn scale_for_cap_height(font: &FontVec, cap_px: f32) -> PxScale {
         .max(1.0);
     PxScale::from(100.0 * cap_px / cap)
 }
+
+/// The MRZ characters of `alphabet` in OCR-B, side by side in cells of
+/// `pitch` x `height` pixels, black on white: one character per cell at
+/// the MRZ's own scale (the advance is the pitch), its cap middle on the
+/// cell's middle row. This is the template set of the MRZ glyph classifier
+/// (`intake samples --ocrb-atlas`, committed under `stages/src/ocr/`).
+pub fn ocrb_atlas(fonts: &Fonts, alphabet: &str, pitch: u32, height: u32) -> GrayImage {
+    use ab_glyph::point;
+    let font = &fonts.ocr_b;
+    let unscaled = font
+        .as_scaled(PxScale::from(1.0))
+        .h_advance(font.glyph_id('0'));
+    let scale = PxScale::from(pitch as f32 / unscaled.max(0.01));
+    let cap = font
+        .outline_glyph(font.glyph_id('H').with_scale(scale))
+        .map_or(pitch as f32, |g| g.px_bounds().height());
+    let baseline = height as f32 / 2.0 + cap / 2.0;
+    let cells = alphabet.chars().count() as u32;
+    let mut coverage = vec![0.0f32; (cells * pitch * height) as usize];
+    let width = cells * pitch;
+    for (i, c) in alphabet.chars().enumerate() {
+        let x0 = (i as u32 * pitch) as f32;
+        let glyph = font
+            .glyph_id(c)
+            .with_scale_and_position(scale, point(x0, baseline));
+        let Some(outline) = font.outline_glyph(glyph) else {
+            continue;
+        };
+        let bounds = outline.px_bounds();
+        outline.draw(|x, y, v| {
+            let (x, y) = (
+                bounds.min.x as i64 + x as i64,
+                bounds.min.y as i64 + y as i64,
+            );
+            // Ink stays in its own cell: a template never shows a neighbour.
+            let cell = (x0 as i64)..(x0 as i64 + pitch as i64);
+            if cell.contains(&x) && (0..height as i64).contains(&y) {
+                let at = (y as u32 * width + x as u32) as usize;
+                coverage[at] = (coverage[at] + v).min(1.0);
+            }
+        });
+    }
+    GrayImage::from_fn(width, height, |x, y| {
+        let v = coverage[(y * width + x) as usize];
+        Luma([(255.0 * (1.0 - v)).round() as u8])
+    })
+}

@@ -446,15 +446,29 @@ pub fn kind_compatible(declared: DocumentKind, parsed: &ParsedMrz) -> bool {
 pub fn check_digit(s: &str) -> Option<u8> {
     let mut sum = 0u32;
     for (i, c) in s.chars().enumerate() {
-        let value = match c {
-            '0'..='9' => c as u32 - '0' as u32,
-            'A'..='Z' => c as u32 - 'A' as u32 + 10,
-            '<' => 0,
-            _ => return None,
-        };
-        sum += value * [7, 3, 1][i % 3];
+        sum += check_value(c)? * [7, 3, 1][i % 3];
     }
     Some((sum % 10) as u8)
+}
+
+/// A character's value in check digits (ICAO 9303 Part 3 §4.9).
+fn check_value(c: char) -> Option<u32> {
+    match c {
+        '0'..='9' => Some(c as u32 - '0' as u32),
+        'A'..='Z' => Some(c as u32 - 'A' as u32 + 10),
+        '<' => Some(0),
+        _ => None,
+    }
+}
+
+/// Whether no check digit can tell `a` from `b`: their values differ by a
+/// multiple of ten (`G`/`6`, `0`/`<`/`A`/`K`/`U`, …), and the weights 7, 3
+/// and 1 keep that difference invisible modulo 10.
+pub fn check_blind(a: char, b: char) -> bool {
+    match (check_value(a), check_value(b)) {
+        (Some(x), Some(y)) => x.abs_diff(y) % 10 == 0,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -700,6 +714,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn check_digit_misses_exactly_the_check_blind_swaps(
+            field in "[A-Z0-9<]{9}", at in 0usize..9, other in "[A-Z0-9<]"
+        ) {
+            let mut changed: Vec<char> = field.chars().collect();
+            let was = changed[at];
+            changed[at] = other.chars().next().unwrap();
+            let changed: String = changed.into_iter().collect();
+            let same = check_digit(&field) == check_digit(&changed);
+            prop_assert_eq!(same, check_blind(was, changed.chars().nth(at).unwrap()));
+        }
+
         #[test]
         fn check_digit_detects_any_single_digit_change(
             digits in proptest::collection::vec(0u8..10, 6..10), at in 0usize..6, delta in 1u8..10,
