@@ -503,7 +503,8 @@ impl Checker {
 
 /// The glyph classifier's reading, and whether it stands on its own: every
 /// check digit agrees, and every close call is one a check digit settles
-/// (not in a name, not a check-blind swap like `G`/`6`).
+/// (not in a name, not a check-blind swap like `G`/`6`) or the scan is too
+/// blurred for Tesseract to judge it (the doubtful cells then go to review).
 fn glyph_read(
     reader: &MrzOcr,
     image: &GrayImage,
@@ -516,11 +517,12 @@ fn glyph_read(
     let sure = parsed.as_ref().is_some_and(|p| {
         let lines = &p.reading.lines;
         p.reading.check_digits_valid
-            && glyphs.close.iter().all(|&(line, column, runner_up)| {
-                let read = lines.get(line).and_then(|l| l.chars().nth(column));
-                mrz::unchecked_field(lines, p.reading.format, line, column).is_none()
-                    && read.is_some_and(|c| !mrz::check_blind(c, runner_up))
-            })
+            && (glyphs.beyond_tesseract
+                || glyphs.close.iter().all(|&(line, column, runner_up)| {
+                    let read = lines.get(line).and_then(|l| l.chars().nth(column));
+                    mrz::unchecked_field(lines, p.reading.format, line, column).is_none()
+                        && read.is_some_and(|c| !mrz::check_blind(c, runner_up))
+                }))
     });
     let read = MrzRead {
         location,

@@ -20,8 +20,13 @@ const MAX_GRIDS: usize = 6;
 const MAX_TEXT: usize = 2048;
 
 /// The first QR code that decodes, if any. A second, sharper look is taken
-/// only when the first saw a code it could not read.
+/// only when the first saw a code it could not read; no look at all when no
+/// row of the scan crosses anything like a finder pattern (most documents
+/// carry no code, and rqrr's preparation is the costlier part).
 pub fn decode(image: &GrayImage) -> Option<QrPayload> {
+    if finder_crossings(image) < MIN_FINDER_CROSSINGS {
+        return None;
+    }
     let long = image.width().max(image.height());
     for side in SCALES {
         let scaled = if long > side {
@@ -41,6 +46,99 @@ pub fn decode(image: &GrayImage) -> Option<QrPayload> {
         }
     }
     None
+}
+
+/// Rows crossing finder patterns before rqrr is asked: a code has three
+/// finders, each at least seven modules tall, so a real one is crossed by
+/// many of the scanned rows.
+const MIN_FINDER_CROSSINGS: usize = 3;
+/// Every how many rows the pre-screen looks.
+const ROW_STEP: usize = 3;
+/// Pixels per stretch of a row whose darkest and lightest set its threshold.
+const SEGMENT: usize = 64;
+/// Least contrast (grey levels) in a stretch for it to hold ink.
+const MIN_CONTRAST: u8 = 48;
+
+/// How many scanned rows cross a dark-light-dark-light-dark run of widths
+/// 1:1:3:1:1 whose middle's column is cut the same way: the two cuts through
+/// a QR finder pattern (the test of ZXing and quirc), each run within half
+/// its width. Text and photos give the horizontal cut now and then, hardly
+/// ever both.
+fn finder_crossings(image: &GrayImage) -> usize {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let pixels = image.as_raw();
+    let mut crossings = 0;
+    let mut threshold = vec![0u16; w];
+    for y in (0..h).step_by(ROW_STEP) {
+        let row = &pixels[y * w..(y + 1) * w];
+        for (chunk, out) in row.chunks(SEGMENT).zip(threshold.chunks_mut(SEGMENT)) {
+            let (lo, hi) = chunk
+                .iter()
+                .fold((u8::MAX, u8::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+            // A flat stretch is paper (or all ink), never a finder's edge.
+            let t = if hi - lo >= MIN_CONTRAST {
+                (u16::from(lo) + u16::from(hi)) / 2
+            } else {
+                0
+            };
+            out.fill(t);
+        }
+        let dark = |x: usize, y: usize| u16::from(pixels[y * w + x]) < threshold[x];
+        let runs = run_lengths((0..w).map(|x| dark(x, y)));
+        let mut start = 0;
+        let found = runs.windows(5).any(|r| {
+            let at = start;
+            start += r[0].1;
+            if !(r[0].0 && is_finder_cut([r[0].1, r[1].1, r[2].1, r[3].1, r[4].1])) {
+                return false;
+            }
+            // Down the middle of the centre run: the same cut, vertically.
+            let cx = at + r[0].1 + r[1].1 + r[2].1 / 2;
+            let reach = 4 * (r[0].1 + r[1].1 + r[2].1);
+            let (top, bottom) = (y.saturating_sub(reach), (y + reach).min(h - 1));
+            let up = run_lengths((top..=y).rev().map(|yy| dark(cx, yy)));
+            let down = run_lengths((y..=bottom).map(|yy| dark(cx, yy)));
+            match (up.as_slice(), down.as_slice()) {
+                (
+                    [(true, u0), (false, u1), (true, u2), ..],
+                    [(true, d0), (false, d1), (true, d2), ..],
+                ) => is_finder_cut([*u2, *u1, u0 + d0 - 1, *d1, *d2]),
+                _ => false,
+            }
+        });
+        if found {
+            crossings += 1;
+        }
+    }
+    crossings
+}
+
+/// (colour, length) of each run of equal values.
+fn run_lengths(values: impl Iterator<Item = bool>) -> Vec<(bool, usize)> {
+    let mut runs: Vec<(bool, usize)> = Vec::new();
+    for v in values {
+        match runs.last_mut() {
+            Some((colour, n)) if *colour == v => *n += 1,
+            _ => runs.push((v, 1)),
+        }
+    }
+    runs
+}
+
+/// Run widths in the ratio 1:1:3:1:1, each within half its own width.
+fn is_finder_cut(runs: [usize; 5]) -> bool {
+    let total: usize = runs.iter().sum();
+    if total < 7 {
+        return false;
+    }
+    let module = total as f32 / 7.0;
+    let near =
+        |n: usize, modules: f32| (n as f32 - modules * module).abs() <= modules * module / 2.0;
+    near(runs[0], 1.0)
+        && near(runs[1], 1.0)
+        && near(runs[2], 3.0)
+        && near(runs[3], 1.0)
+        && near(runs[4], 1.0)
 }
 
 enum Look {
@@ -159,6 +257,24 @@ mod tests {
         // Turned a quarter: still found.
         assert!(decode(&imageops::rotate90(&page)).is_some());
         assert!(decode(&GrayImage::from_pixel(400, 300, Luma([255]))).is_none());
+    }
+
+    #[test]
+    fn pages_without_a_code_are_not_searched() {
+        let code = page_with_code(PAYLOAD);
+        assert!(finder_crossings(&code) >= MIN_FINDER_CROSSINGS);
+        let mut plain = code.clone();
+        for y in 650..1240 {
+            for x in 1250..1748 {
+                plain.put_pixel(x, y, Luma([235]));
+            }
+        }
+        assert_eq!(finder_crossings(&plain), 0);
+        assert_eq!(decode(&plain), None);
+        assert!(is_finder_cut([4, 4, 12, 4, 4]));
+        assert!(is_finder_cut([3, 5, 11, 4, 5]));
+        assert!(!is_finder_cut([4, 4, 4, 4, 4]));
+        assert!(!is_finder_cut([8, 2, 6, 2, 8]));
     }
 
     #[test]

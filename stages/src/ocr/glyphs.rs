@@ -140,7 +140,8 @@ impl Glyphs {
 
     /// Classifies every cell of every strip (`cells[i]` cells in `strips[i]`,
     /// cell `j` centred at x = `CELL_WIDTH * (j + 1)`, as the OCR stage cuts them).
-    pub fn read(&self, strips: &[GrayImage], cells: &[usize]) -> Vec<Vec<Cell>> {
+    /// Also returns the blur (σ in strip pixels) whose templates fit best.
+    pub fn read(&self, strips: &[GrayImage], cells: &[usize]) -> (Vec<Vec<Cell>>, f32) {
         let tops: Vec<i64> = strips
             .iter()
             .zip(cells)
@@ -175,7 +176,7 @@ impl Glyphs {
                     .collect()
             })
             .collect();
-        out
+        (out, BLURS[level])
     }
 
     /// The template row at the window's top, placed on this strip: the

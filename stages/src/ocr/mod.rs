@@ -132,9 +132,18 @@ pub struct MrzOcr {
 pub struct GlyphReading {
     /// `unsure` holds the cells of `close`.
     pub text: MrzText,
-    /// Cells (line, column) whose runner-up came within [`GLYPH_MARGIN`], and that runner-up.
+    /// Cells (line, column) whose runner-up came within [`GLYPH_MARGIN`]
+    /// (or that matched far worse than their line), and that runner-up.
     pub close: Vec<(usize, usize, char)>,
+    /// The scan is blurred beyond what Tesseract reads: a second opinion
+    /// from it is not worth asking for.
+    pub beyond_tesseract: bool,
 }
+
+/// Blur (σ, pixels at 300 dpi) from which Tesseract reads no MRZ: of the 16
+/// heavily blurred scans (σ 4.5) of the comparison set it read none, the
+/// classifier all (`make compare`).
+const TESSERACT_BLUR_LIMIT: f32 = 3.6;
 
 /// Correlation by which a cell's best template must beat the runner-up for
 /// the classifier to be sure of it. On the generator's clean scans misreads
@@ -157,7 +166,7 @@ impl MrzOcr {
     pub fn read_glyphs(&self, image: &GrayImage, location: &MrzLocation) -> GlyphReading {
         let strips: Vec<GrayImage> = location.lines.iter().map(|l| strip(image, l)).collect();
         let cells: Vec<usize> = location.lines.iter().map(|l| l.cells).collect();
-        let read = self.glyphs.read(&strips, &cells);
+        let (read, blur) = self.glyphs.read(&strips, &cells);
         let close: Vec<(usize, usize, char)> = read
             .iter()
             .enumerate()
@@ -189,6 +198,7 @@ impl MrzOcr {
                     .collect(),
             },
             close,
+            beyond_tesseract: blur >= TESSERACT_BLUR_LIMIT,
         }
     }
 
