@@ -501,10 +501,8 @@ impl Checker {
     }
 }
 
-/// The glyph classifier's reading, and whether it stands on its own: every
-/// check digit agrees, and every close call is one a check digit settles
-/// (not in a name, not a check-blind swap like `G`/`6`) or the scan is too
-/// blurred for Tesseract to judge it (the doubtful cells then go to review).
+/// The glyph classifier's reading, and whether it stands on its own
+/// ([`stands_alone`](intake_stages::ocr::glyphs::GlyphReading::stands_alone)).
 fn glyph_read(
     reader: &MrzOcr,
     image: &GrayImage,
@@ -514,16 +512,7 @@ fn glyph_read(
 ) -> (MrzRead, bool) {
     let glyphs = timings.time("ocr", || reader.read_glyphs(image, &location));
     let parsed = timings.time("parse", || mrz::parse(&glyphs.text.lines, today).ok());
-    let sure = parsed.as_ref().is_some_and(|p| {
-        let lines = &p.reading.lines;
-        p.reading.check_digits_valid
-            && (glyphs.beyond_tesseract
-                || glyphs.close.iter().all(|&(line, column, runner_up)| {
-                    let read = lines.get(line).and_then(|l| l.chars().nth(column));
-                    mrz::unchecked_field(lines, p.reading.format, line, column).is_none()
-                        && read.is_some_and(|c| !mrz::check_blind(c, runner_up))
-                }))
-    });
+    let sure = parsed.as_ref().is_some_and(|p| glyphs.stands_alone(p));
     let read = MrzRead {
         location,
         lines: glyphs.text.lines,

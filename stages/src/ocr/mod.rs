@@ -16,7 +16,7 @@
 pub mod glyphs;
 
 use crate::locate::{GridLine, MrzLocation};
-use glyphs::{GlyphError, Glyphs};
+use glyphs::{GlyphError, GlyphReading, Glyphs};
 use image::{GrayImage, Luma};
 use intake_models::config::Ocr;
 use leptess::tesseract::TessApi;
@@ -30,7 +30,7 @@ const MAX_REREAD_CELLS: usize = 4;
 /// Tesseract's symbol confidence (0–100) below which a letter is in doubt;
 /// on clean 300 dpi MRZs real letters read at 93–99, misreads at 75–90.
 const SURE_CONFIDENCE: f32 = 92.0;
-const MRZ_ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
+const MRZ_ALPHABET: &str = glyphs::ALPHABET;
 const DIGITS: &str = "0123456789<";
 
 /// Cells of the document number (TD1: with its overflow into the optional data).
@@ -127,31 +127,6 @@ pub struct MrzOcr {
     glyphs: Glyphs,
 }
 
-/// A reading by the glyph classifier alone.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GlyphReading {
-    /// `unsure` holds the cells of `close`.
-    pub text: MrzText,
-    /// Cells (line, column) whose runner-up came within [`GLYPH_MARGIN`]
-    /// (or that matched far worse than their line), and that runner-up.
-    pub close: Vec<(usize, usize, char)>,
-    /// The scan is blurred beyond what Tesseract reads: a second opinion
-    /// from it is not worth asking for.
-    pub beyond_tesseract: bool,
-}
-
-/// Blur (σ, pixels at 300 dpi) from which Tesseract reads no MRZ: of the 16
-/// heavily blurred scans (σ 4.5) of the comparison set it read none, the
-/// classifier all (`make compare`).
-const TESSERACT_BLUR_LIMIT: f32 = 3.6;
-
-/// Correlation by which a cell's best template must beat the runner-up for
-/// the classifier to be sure of it. On the generator's clean scans misreads
-/// come within 0.02, true reads clear the runner-up by 0.1 or more.
-const GLYPH_MARGIN: f32 = 0.04;
-/// How far below its line's median correlation a cell's may fall.
-const GLYPH_SCORE_DROP: f32 = 0.1;
-
 impl MrzOcr {
     pub fn new(cfg: &Ocr) -> Result<MrzOcr, OcrError> {
         let mut engine = Engine::new(cfg, &cfg.mrz_language)?;
@@ -164,42 +139,7 @@ impl MrzOcr {
 
     /// Reads the grid with the OCR-B glyph classifier only (no Tesseract).
     pub fn read_glyphs(&self, image: &GrayImage, location: &MrzLocation) -> GlyphReading {
-        let strips: Vec<GrayImage> = location.lines.iter().map(|l| strip(image, l)).collect();
-        let cells: Vec<usize> = location.lines.iter().map(|l| l.cells).collect();
-        let (read, blur) = self.glyphs.read(&strips, &cells);
-        let close: Vec<(usize, usize, char)> = read
-            .iter()
-            .enumerate()
-            .flat_map(|(line, row)| {
-                // A cell that matches its best template much worse than the
-                // rest of its line do theirs is not the font's glyph there
-                // (a stain, a misplaced window): in doubt however clear its lead.
-                let mut scores: Vec<f32> = row.iter().map(|cell| cell.score).collect();
-                scores.sort_by(f32::total_cmp);
-                let typical = scores.get(scores.len() / 2).copied().unwrap_or(0.0);
-                row.iter()
-                    .enumerate()
-                    .filter(move |(_, cell)| {
-                        cell.margin < GLYPH_MARGIN || cell.score < typical - GLYPH_SCORE_DROP
-                    })
-                    .map(move |(column, cell)| (line, column, cell.runner_up))
-            })
-            .collect();
-        GlyphReading {
-            text: MrzText {
-                lines: read
-                    .iter()
-                    .map(|row| row.iter().map(|cell| cell.c).collect())
-                    .collect(),
-                reread_cells: 0,
-                unsure: close
-                    .iter()
-                    .map(|&(line, column, _)| (line, column))
-                    .collect(),
-            },
-            close,
-            beyond_tesseract: blur >= TESSERACT_BLUR_LIMIT,
-        }
+        self.glyphs.read_grid(image, location)
     }
 
     /// Reads every line of the grid located in `image` (already turned by
