@@ -12,7 +12,7 @@ INTAKE := target/release/intake
 # Tesseract must not spawn OpenMP threads: we run one instance per worker thread.
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: setup deps e2e-deps build demo demo-check demo-service test samples bench throughput fmt clippy clean
+.PHONY: setup deps e2e-deps build demo demo-check demo-service test samples glyphs bench throughput fmt clippy clean
 
 setup: deps e2e-deps build
 
@@ -34,6 +34,12 @@ build:
 
 samples: build
 	$(INTAKE) samples --out $(DEMO_DIR) --count 12 --seed 7
+
+# The MRZ glyph classifier's templates, rendered from fonts-ocr-b (committed; a
+# test fails when they differ from what the font renders). Rebuild after it.
+glyphs: build
+	$(INTAKE) samples --ocrb-atlas stages/src/ocr/ocrb-mrz.png
+	$(CARGO) build --release --workspace
 
 demo: setup samples demo-check demo-service
 

@@ -38,7 +38,12 @@ fn stages(c: &mut Criterion) {
     group.bench_function("locate", |b| b.iter(|| locate::locate(black_box(&image))));
     let location = locate::locate(&image).expect("sample has an MRZ");
     let mut reader = ocr::MrzOcr::new(&config.ocr).expect("Tesseract starts");
-    group.bench_function("ocr_mrz", |b| b.iter(|| reader.read(&image, &location)));
+    group.bench_function("ocr_mrz_glyphs", |b| {
+        b.iter(|| reader.read_glyphs(&image, &location))
+    });
+    group.bench_function("ocr_mrz_tesseract", |b| {
+        b.iter(|| reader.read(&image, &location))
+    });
     group.bench_function("quality", |b| {
         b.iter(|| quality::measure(&image, quality::Region::whole(&image), Some(300.0)))
     });

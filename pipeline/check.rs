@@ -256,7 +256,10 @@ impl Checker {
         let located = timings.time("locate", || locate::locate(&decoded.image));
         let (image, read) = match located {
             Some(location) => {
-                let turned = locate::turn(&decoded.image, location.rotation);
+                let turned = match location.rotation {
+                    0 => decoded.image,
+                    degrees => locate::turn(&decoded.image, degrees),
+                };
                 let (image, read) =
                     self.read_mrz(engines, turned, location, request.today, timings)?;
                 (image, Some(read))
@@ -457,17 +460,25 @@ impl Checker {
         timings: &mut Timings,
     ) -> Result<(GrayImage, MrzRead), Stop> {
         let reader = engines.mrz(&self.config.ocr).map_err(Stop::Engine)?;
+        let use_glyphs = self.config.ocr.mrz_glyphs;
+        let mut glyph_reads = Vec::with_capacity(2);
+        if use_glyphs {
+            let (read, sure) = glyph_read(reader, &image, location.clone(), today, timings);
+            if sure {
+                return Ok((image, read));
+            }
+            glyph_reads.push(read);
+        }
         let flipped_location = location.turned_180(image.width(), image.height());
         let flipped_location_rotation = flipped_location.rotation;
         let turned = locate::turn(&image, 180);
-        let (glyphs_upright, sure) = glyph_read(reader, &image, location.clone(), today, timings);
-        if sure {
-            return Ok((image, glyphs_upright));
-        }
-        let (glyphs_flipped, sure) =
-            glyph_read(reader, &turned, flipped_location.clone(), today, timings);
-        if sure {
-            return Ok((turned, glyphs_flipped));
+        if use_glyphs {
+            let (read, sure) =
+                glyph_read(reader, &turned, flipped_location.clone(), today, timings);
+            if sure {
+                return Ok((turned, read));
+            }
+            glyph_reads.push(read);
         }
         // Not the font's print, or a close call no check digit settles:
         // Tesseract reads it, and the best of the four readings is kept (on
@@ -485,10 +496,7 @@ impl Checker {
             ))
         };
         let mut best = upright;
-        for read in [flipped, Some(glyphs_upright), Some(glyphs_flipped)]
-            .into_iter()
-            .flatten()
-        {
+        for read in flipped.into_iter().chain(glyph_reads) {
             if read.score() > best.score() {
                 best = read;
             }

@@ -137,9 +137,9 @@ fn clean_scans_at_300_dpi_and_above_read_every_mrz_field() {
     let (right, all) = by_kind
         .values()
         .fold((0, 0), |(r, a), (x, y)| (r + x, a + y));
-    assert!(
-        right as f64 >= 0.98 * all as f64,
-        "only {right}/{all} clean documents have every MRZ field right"
+    assert_eq!(
+        right, all,
+        "only {right}/{all} clean documents have every MRZ field right: {by_kind:?}"
     );
     // Every layout and every file format is in the set.
     assert!(by_kind.len() >= 3, "{by_kind:?}");
@@ -156,7 +156,16 @@ fn degraded_scans_are_read_or_flagged_never_wrongly_accepted() {
         .into_iter()
         .filter(|e| has_mrz(e) && e["degradation"] != "clean")
         .collect();
-    accuracy(&degraded, "degradation");
+    // Blur (heavy blur too: the glyph classifier's templates are blurred as
+    // much), noise, JPEG artefacts, skew, turns, faded and A4 pages: read.
+    let by_class = accuracy(&degraded, "degradation");
+    let (right, all) = by_class
+        .values()
+        .fold((0, 0), |(r, a), (x, y)| (r + x, a + y));
+    assert!(
+        right as f64 >= 0.95 * all as f64,
+        "only {right}/{all} degraded documents have every MRZ field right: {by_class:?}"
+    );
     // Scans below 300 dpi or out of focus get the finding that says so.
     let disqualified: Vec<&Value> = degraded
         .iter()
@@ -288,6 +297,62 @@ fn mismatched_profiles_are_never_accepted_equivalent_ones_are() {
 
 #[test]
 fn committed_samples_get_their_expected_verdicts_and_fields() {
+    committed_samples_are_checked_as_expected(&[]);
+}
+
+/// A configuration reading the MRZ with Tesseract alone (`ocr.mrz_glyphs = false`).
+fn tesseract_only() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tesseract-only.toml");
+    std::fs::write(&config, "[ocr]\nmrz_glyphs = false\n").unwrap();
+    let path = config.to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// The reader the glyph classifier falls back on, alone.
+#[test]
+fn tesseract_alone_reads_the_committed_samples_as_well() {
+    let (_dir, config) = tesseract_only();
+    committed_samples_are_checked_as_expected(&["--config", &config]);
+}
+
+/// Heavy blur (σ 4.5 px) defeats Tesseract; the glyph classifier, whose
+/// templates are blurred as much, reads it (the scans are still refused as
+/// `image_unreadable`, above). Also shows `ocr.mrz_glyphs` is obeyed.
+#[test]
+fn heavy_blur_is_read_by_the_glyph_classifier_not_by_tesseract() {
+    let set = samples();
+    let blurred: Vec<&Value> = set
+        .entries()
+        .into_iter()
+        .filter(|e| has_mrz(e) && e["degradation"] == "heavy_blur")
+        .collect();
+    assert!(!blurred.is_empty());
+    let paths: Vec<PathBuf> = blurred.iter().map(|e| set.path(e)).collect();
+    let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let today = set.today();
+    let right = |reports: Vec<Value>| {
+        blurred
+            .iter()
+            .zip(&reports)
+            .filter(|(e, r)| all_fields_right(r, &e["fields"]))
+            .count()
+    };
+    let with_glyphs = right(check_json(&files, &["--today", &today]));
+    let (_dir, config) = tesseract_only();
+    let tesseract = right(check_json(
+        &files,
+        &["--today", &today, "--config", &config],
+    ));
+    assert_eq!(with_glyphs, blurred.len(), "glyph classifier");
+    assert!(
+        tesseract < with_glyphs,
+        "Tesseract alone read {tesseract}/{}",
+        blurred.len()
+    );
+}
+
+fn committed_samples_are_checked_as_expected(extra: &[&str]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/committed");
     let manifest: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("manifest.json")).expect("committed manifest"),
@@ -300,7 +365,11 @@ fn committed_samples_get_their_expected_verdicts_and_fields() {
         .collect();
     let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let today = manifest["today"].as_str().unwrap();
-    let reports = check_json(&files, &["--today", today]);
+    let args: Vec<&str> = ["--today", today]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let reports = check_json(&files, &args);
     for (entry, report) in entries.iter().zip(&reports) {
         assert_eq!(
             report["verdict"], entry["expected_verdict"],

@@ -14,7 +14,9 @@ Steps:
     (`intake samples --out DIR --count N --seed S`, regenerated only when the
     count or seed changed); every document with an MRZ is used;
  3. intake once over the whole set (`intake check FILE... --json`, one
-    process, its default 2 threads);
+    process, its default 2 threads), and once more with its MRZ glyph
+    classifier off (`ocr.mrz_glyphs = false`: Tesseract alone), the
+    alternative it replaced;
  4. each peer over the same files, in 2 worker processes (one core each);
  5. every MRZ field compared with the manifest's ground truth; one table
     per tool and degradation class, and a table of the known peer weaknesses.
@@ -143,12 +145,16 @@ def ensure_samples():
 
 # ---------------------------------------------------------------- runs
 
-def run_intake(docs, today):
+TESSERACT_ONLY = "intake, Tesseract only"
+
+
+def run_intake(docs, today, config=None):
     files = [d["path"] for d in docs]
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     # cwd is the output directory, which has no pipeline.toml: intake's defaults.
     t0 = time.perf_counter()
-    proc = subprocess.Popen([INTAKE, "check"] + files + ["--json", "--today", today], cwd=OUT, env=env,
+    extra = ["--config", config] if config else []
+    proc = subprocess.Popen([INTAKE, "check"] + files + ["--json", "--today", today] + extra, cwd=OUT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Read both pipes to the end, then reap the process ourselves for its own rusage.
     out_chunks, err_chunks = [], []
@@ -185,7 +191,7 @@ def run_intake(docs, today):
     for r in results.values():
         r["cpu_seconds"] = cpu * r["seconds"] / total
     return results, {"wall": wall, "maxrss_mib": ru.ru_maxrss / 1024.0, "processes": 1,
-                     "threads": WORKERS, "cpu": cpu}
+                     "threads": WORKERS, "cpu": cpu, "count": len(docs)}
 
 
 def run_peer(py, tool, docs, tessdata=None):
@@ -222,7 +228,8 @@ def run_peer(py, tool, docs, tessdata=None):
     wall = (max(ends) - min(starts)) if starts else 0.0
     rss = max((s["maxrss_kib"] / 1024.0 for s in summaries), default=0.0)
     cpu = sum(r.get("cpu_seconds") or 0.0 for r in results.values())
-    return results, {"wall": wall, "maxrss_mib": rss, "processes": WORKERS, "threads": 1, "cpu": cpu}
+    return results, {"wall": wall, "maxrss_mib": rss, "processes": WORKERS, "threads": 1, "cpu": cpu,
+                     "count": len(docs)}
 
 
 # ---------------------------------------------------------------- scoring
@@ -326,6 +333,16 @@ def main():
     info["load"] = (load0, os.getloadavg()[0])
     tools.append(("intake", r, info))
     log("  %.1f s" % info["wall"])
+    # The alternative the glyph classifier replaced, measured in the same run.
+    config = os.path.join(OUT, "tesseract-only.toml")
+    with open(config, "w") as f:
+        f.write("[ocr]\nmrz_glyphs = false\n")
+    log("intake, Tesseract only (ocr.mrz_glyphs = false): one process over %d files" % len(docs))
+    load0 = os.getloadavg()[0]
+    r, info = run_intake(docs, today, config)
+    info["load"] = (load0, os.getloadavg()[0])
+    tools.append((TESSERACT_ONLY, r, info))
+    log("  %.1f s" % info["wall"])
     log("PassportEye: %d workers over %d files" % (WORKERS, len(docs)))
     load0 = os.getloadavg()[0]
     r, info = run_peer(py, "passporteye", docs)
@@ -411,12 +428,11 @@ def main():
       "load excluded); a class's figure apportions that wall time by its share of per-document seconds." % WORKERS)
     mem = "; ".join(
         "%s %.0f MiB peak RSS for the whole process (%d worker threads, each with its own Tesseract)" % (
-            n, i["maxrss_mib"], i["threads"]) if n == "intake" else
+            n, i["maxrss_mib"], i["threads"]) if n.startswith("intake") else
         "%s %.0f MiB peak RSS per worker process (the largest of the %d; plus the short-lived `tesseract` "
         "process it starts for each OCR call)" % (n, i["maxrss_mib"], i["processes"]) for n, _, i in tools)
     walls = "; ".join("%s %.1f s for %d documents (%.2f documents/s)" % (
-        n, i["wall"], len([d for d in (docs if n == "intake" or n == "PassportEye" else common)]),
-        len([d for d in (docs if n == "intake" or n == "PassportEye" else common)]) / i["wall"] if i["wall"] else 0)
+        n, i["wall"], i["count"], i["count"] / i["wall"] if i["wall"] else 0)
         for n, _, i in tools)
     p("Memory: " + mem + ".")
     p("Load average (1 min) at the start and end of each tool's run, for a machine that was not idle: " + "; ".join(
@@ -424,13 +440,14 @@ def main():
     p("Wall: " + walls + ".")
     p("CPU: " + "; ".join("%s %.1f CPU s in all (user + system, Tesseract children included), %.3f per document, "
                           "so %.1f documents/s if both cores did nothing else" % (
-                              n, i["cpu"], i["cpu"] / cnt, 2 * cnt / i["cpu"] if i["cpu"] else 0)
-                          for (n, _, i), cnt in zip(tools, [len(docs), len(docs), len(common)])) + ".")
+                              n, i["cpu"], i["cpu"] / i["count"], 2 * i["count"] / i["cpu"] if i["cpu"] else 0)
+                          for n, _, i in tools) + ".")
     pe = dict((n, i) for n, _, i in tools)
-    if "intake" in pe and "PassportEye" in pe and pe["intake"]["wall"]:
-        ratio = (len(docs) / pe["intake"]["wall"]) / (len(docs) / pe["PassportEye"]["wall"])
-        p("intake documents/s / PassportEye documents/s, same %d files, both on 2 cores: %.1fx by wall time, "
-          "%.1fx by CPU time" % (len(docs), ratio, pe["PassportEye"]["cpu"] / pe["intake"]["cpu"]))
+    for name in ("intake", TESSERACT_ONLY):
+        if name in pe and "PassportEye" in pe and pe[name]["wall"]:
+            ratio = pe["PassportEye"]["wall"] / pe[name]["wall"]
+            p("%s documents/s / PassportEye documents/s, same %d files, both on 2 cores: %.1fx by wall time, "
+              "%.1fx by CPU time" % (name, len(docs), ratio, pe["PassportEye"]["cpu"] / pe[name]["cpu"]))
     p("")
 
     # -------------------------------------------------- known peer weaknesses

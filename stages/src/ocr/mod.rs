@@ -1,17 +1,25 @@
-//! OCR stage: read the MRZ grid and the visual zone with Tesseract (leptess).
+//! OCR stage: read the MRZ grid with the OCR-B glyph classifier and, where
+//! it is not sure, with Tesseract (leptess); read the visual zone with
+//! Tesseract.
 //!
-//! One engine per worker thread, created once: Tesseract instances are not
-//! thread-safe and loading a model costs far more than reading a line. Run
-//! with `OMP_THREAD_LIMIT=1` (the binary sets it) so each engine stays on
-//! its thread.
+//! Both MRZ readers work on strips resampled along the located grid
+//! (deskewed, scaled to a 30-pixel pitch). The glyph classifier
+//! ([`glyphs`]) compares each cell with the 37 OCR-B characters; its reading
+//! stands alone when every check digit agrees and no close call falls where
+//! no check digit looks (names, `G`/`6`), which is nearly always on a real
+//! OCR-B print, at a tenth of Tesseract's cost.
 //!
-//! The MRZ is read line by line from a strip resampled along the located
-//! grid (deskewed, scaled to a 30-pixel pitch), with the alphabet restricted
-//! to `A-Z0-9<`. Tesseract's symbols (hOCR character boxes) are then put
-//! into the grid's cells by their position, never by their order: an extra
-//! symbol (the `<` read as `<K`) lands in an occupied cell and loses to the
-//! more confident one, and a dropped symbol (long `<<<<` runs) leaves an empty cell that
-//! is read again on its own.
+//! Tesseract reads a strip as one line with the alphabet restricted to
+//! `A-Z0-9<`. Its symbols (hOCR character boxes) are then put into the
+//! grid's cells by their position, never by their order: an extra symbol
+//! (the `<` read as `<K`) lands in an occupied cell and loses to the more
+//! confident one, and a dropped symbol (long `<<<<` runs) leaves an empty
+//! cell that is read again on its own.
+//!
+//! One Tesseract engine per worker thread, created once: Tesseract
+//! instances are not thread-safe and loading a model costs far more than
+//! reading a line. Run with `OMP_THREAD_LIMIT=1` (the binary sets it) so
+//! each engine stays on its thread.
 
 pub mod glyphs;
 
