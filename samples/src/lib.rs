@@ -265,7 +265,11 @@ fn write_scan(
         .into_iter()
         .chain(low_resolution)
     {
-        verdict = "needs_correction";
+        // The gravest finding decides: an expired document stays rejected
+        // however it was scanned (a reader that reads it knows).
+        if verdict != "rejected" {
+            verdict = "needs_correction";
+        }
         if !codes.contains(&code) {
             codes.push(code);
         }
