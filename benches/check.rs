@@ -1,7 +1,10 @@
 //! Per-stage and whole-check latency on the committed samples, one core.
 //!
-//! `make bench` (or `cargo bench --bench check`). Figures depend on the
-//! machine: compare ratios between runs on the same one.
+//! `make bench`, or `OMP_THREAD_LIMIT=1 cargo bench --bench check`: without
+//! that variable Tesseract's OpenMP threads fight over the cores and its
+//! figures come out ten times worse (libgomp reads it when it is loaded, so
+//! the bench cannot set it itself; the `intake` binary re-executes itself).
+//! Figures depend on the machine: compare ratios between runs on the same one.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use intake::engines::Engines;
