@@ -143,7 +143,7 @@ peers-deps:
 FUZZ_SECONDS ?= 60
 FUZZ_RSS_MB ?= 2048
 FUZZ_TIMEOUT ?= 20
-FUZZ_TARGETS ?= sniff_decode pdf_extract mrz_parse qr_payload profile_json
+FUZZ_TARGETS ?= sniff_decode pdf_extract mrz_parse mrz_glyphs qr_payload profile_json
 .PHONY: fuzz fuzz-deps fuzz-build
 fuzz-deps:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
