@@ -612,6 +612,20 @@ mod tests {
                 check(&thin, lines, "thin");
             }
         }
+        for lines in MRZS {
+            // Glyphs a tenth shorter or taller than the font's at the same pitch.
+            let plain = scan(&fonts, lines, 300.0);
+            for stretch in [0.9, 1.1] {
+                let h = (plain.height() as f32 * stretch) as u32;
+                let image = image::imageops::resize(
+                    &plain,
+                    plain.width(),
+                    h,
+                    image::imageops::FilterType::Triangle,
+                );
+                check(&image, lines, "stretched");
+            }
+        }
         for (cut, file) in [("sharp", "OCRBS.otf"), ("oblique", "OCRBL.otf")] {
             let font = std::fs::read(format!("/usr/share/fonts/opentype/ocr-b/{file}")).unwrap();
             fonts.ocr_b = FontVec::try_from_vec(font).unwrap();
