@@ -34,7 +34,11 @@ const ATLAS: &[u8] = include_bytes!("ocrb-mrz.png");
 const BLURS: [f32; 5] = [0.0, 1.2, 2.4, 3.6, 4.8];
 /// Cells of the first line that choose the blur and offset for the whole grid.
 const PROBE_CELLS: usize = 8;
-/// The blur (index in [`BLURS`]) at which lines are placed before the blur is known.
+/// Heights the templates come in, against the font's own (first): ISO 1073-2
+/// allows printers some latitude, and a scanner or a camera may squash.
+const STRETCHES: [f32; 3] = [1.0, 0.92, 1.08];
+/// The template set (font height, σ 1.2) on which lines are placed before
+/// the blur is known.
 const OFFSET_LEVEL: usize = 1;
 /// Shifts (pixels) tried either way across the line.
 const SHIFT_Y: i32 = 1;
@@ -66,7 +70,8 @@ pub struct Cell {
 
 /// The templates at every blur, normalised for correlation.
 pub struct Glyphs {
-    /// `levels[blur][class]`: zero mean, unit norm, over the window.
+    /// `levels[stretch * BLURS.len() + blur][class]`: zero mean, unit norm,
+    /// over the window.
     levels: Vec<Vec<Vec<f32>>>,
     window: Window,
     /// Mean row of the templates' ink, to place a strip's line on them.
@@ -115,16 +120,18 @@ impl Glyphs {
         };
         let ink_row = ink_centroid(atlas, 0, atlas.width()).unwrap_or(CELL_HEIGHT as f32 / 2.0);
         let cells: Vec<GrayImage> = (0..classes).map(|k| padded_cell(atlas, k)).collect();
-        let levels = BLURS
+        let levels = STRETCHES
             .iter()
-            .map(|&sigma| {
+            .flat_map(|&stretch| BLURS.iter().map(move |&sigma| (stretch, sigma)))
+            .map(|(stretch, sigma)| {
                 cells
                     .iter()
                     .map(|cell| {
+                        let cell = stretched(cell, stretch, PAD + CELL_HEIGHT / 2);
                         let blurred = if sigma > 0.0 {
-                            imageproc::filter::gaussian_blur_f32(cell, sigma)
+                            imageproc::filter::gaussian_blur_f32(&cell, sigma)
                         } else {
-                            cell.clone()
+                            cell
                         };
                         let x0 = PAD + SIDE;
                         let y0 = PAD + window.top;
@@ -218,7 +225,7 @@ impl Glyphs {
                     .collect()
             })
             .collect();
-        (out, BLURS[level])
+        (out, BLURS[level % BLURS.len()])
     }
 
     /// The template row at the window's top, placed on this strip: the
@@ -230,7 +237,8 @@ impl Glyphs {
         i64::from(self.window.top) + offset.round() as i64
     }
 
-    /// The blur whose templates the first cells of the grid match best.
+    /// The template set the first cells of the grid match best: the blur
+    /// at the font's height, then the height at that blur.
     fn blur_level(
         &self,
         strips: &[GrayImage],
@@ -244,15 +252,19 @@ impl Glyphs {
             return 0;
         };
         let at = Shift { dx, dy: 0 };
-        (0..self.levels.len())
-            .map(|level| {
-                let fit: f32 = (0..n.min(PROBE_CELLS))
-                    .map(|j| self.classify(strip, j, top, level, at, FINE).score)
-                    .sum();
-                (level, fit)
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(0, |(level, _)| level)
+        let fit = |level: usize| -> f32 {
+            (0..n.min(PROBE_CELLS))
+                .map(|j| self.classify(strip, j, top, level, at, FINE).score)
+                .sum()
+        };
+        let best = |levels: &mut dyn Iterator<Item = usize>| {
+            levels
+                .map(|level| (level, fit(level)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or(0, |(level, _)| level)
+        };
+        let blur = best(&mut (0..BLURS.len()));
+        best(&mut (0..STRETCHES.len()).map(|s| s * BLURS.len() + blur))
     }
 
     /// The line's offset along itself: the locate stage's cell centres are
@@ -411,6 +423,27 @@ fn padded_cell(atlas: &GrayImage, k: u32) -> GrayImage {
     let glyph = image::imageops::crop_imm(atlas, k * CELL_WIDTH, 0, CELL_WIDTH, CELL_HEIGHT);
     image::imageops::replace(&mut cell, &*glyph, i64::from(PAD), i64::from(PAD));
     cell
+}
+
+/// `cell` stretched vertically by `factor` about row `middle` (bilinear).
+fn stretched(cell: &GrayImage, factor: f32, middle: u32) -> GrayImage {
+    if factor == 1.0 {
+        return cell.clone();
+    }
+    let (w, h) = cell.dimensions();
+    let middle = middle as f32;
+    GrayImage::from_fn(w, h, |x, y| {
+        let source = middle + (y as f32 - middle) / factor;
+        let (y0, t) = (source.floor(), source - source.floor());
+        let at = |y: f32| {
+            if y < 0.0 || y >= h as f32 {
+                255.0
+            } else {
+                f32::from(cell.get_pixel(x, y as u32)[0])
+            }
+        };
+        Luma([(at(y0) * (1.0 - t) + at(y0 + 1.0) * t).round() as u8])
+    })
 }
 
 /// The pixels of `window` at (`x0`, `y0`) of `image`, row-major; paper outside it.
