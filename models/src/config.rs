@@ -235,7 +235,7 @@ pub struct Ocr {
     pub viz_budget_ms: u64,
     /// Read the MRZ with the OCR-B glyph classifier first (Tesseract only
     /// where it is not sure); `false` reads every MRZ with Tesseract alone:
-    /// about nine times slower on the MRZ, twice on a whole check, and
+    /// about eight times slower on the MRZ, twice on a whole check, and
     /// fewer fields right (kept to measure the two against each other).
     pub mrz_glyphs: bool,
 }

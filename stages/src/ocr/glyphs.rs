@@ -6,8 +6,8 @@
 //! grid there is no layout left to analyse, only a cell to compare with 37
 //! known shapes: normalised cross-correlation with templates rendered from
 //! the font (`ocrb-mrz.png`, made by `make glyphs`), at the best of a few
-//! one-pixel shifts, at the blur that fits this scan best. That is about
-//! nine times cheaper than Tesseract on the same strips (8 against 71 ms for
+//! one-pixel shifts, at the blur (and height) that fits this scan best. That is about
+//! eight times cheaper than Tesseract on the same strips (9 against 71 ms for
 //! a TD3 zone), and it reads blur Tesseract cannot, because the templates
 //! are blurred as much as the scan.
 //!
