@@ -14,7 +14,7 @@
 //! It says how sure it is (the margin to the runner-up), so the caller
 //! can fall back on Tesseract where the print is not the font's.
 
-use super::{strip, MrzText};
+use super::{bilinear, strip, MrzText};
 use crate::locate::MrzLocation;
 use crate::mrz::{self, ParsedMrz};
 use image::{GrayImage, ImageFormat, Luma};
@@ -120,22 +120,30 @@ impl Glyphs {
         };
         let ink_row = ink_centroid(atlas, 0, atlas.width()).unwrap_or(CELL_HEIGHT as f32 / 2.0);
         let cells: Vec<GrayImage> = (0..classes).map(|k| padded_cell(atlas, k)).collect();
+        // Blurred once, then stretched: the gaussians are the costly part.
+        let blurred: Vec<Vec<GrayImage>> = BLURS
+            .iter()
+            .map(|&sigma| {
+                cells
+                    .iter()
+                    .map(|cell| match sigma {
+                        0.0 => cell.clone(),
+                        _ => imageproc::filter::gaussian_blur_f32(cell, sigma),
+                    })
+                    .collect()
+            })
+            .collect();
         let levels = STRETCHES
             .iter()
-            .flat_map(|&stretch| BLURS.iter().map(move |&sigma| (stretch, sigma)))
-            .map(|(stretch, sigma)| {
+            .flat_map(|&stretch| blurred.iter().map(move |cells| (stretch, cells)))
+            .map(|(stretch, cells)| {
                 cells
                     .iter()
                     .map(|cell| {
                         let cell = stretched(cell, stretch, PAD + CELL_HEIGHT / 2);
-                        let blurred = if sigma > 0.0 {
-                            imageproc::filter::gaussian_blur_f32(&cell, sigma)
-                        } else {
-                            cell
-                        };
-                        let x0 = PAD + SIDE;
-                        let y0 = PAD + window.top;
-                        normalised(&window_pixels(&blurred, x0 as i64, y0 as i64, window))
+                        let (x0, y0) = (PAD + SIDE, PAD + window.top);
+                        let (w, h) = (window.width, window.height);
+                        normalised(&pixels(&cell, x0.into(), y0.into(), w, h))
                     })
                     .collect()
             })
@@ -295,12 +303,8 @@ impl Glyphs {
         let left =
             i64::from(CELL_WIDTH) * (j as i64 + 1) - i64::from(CELL_WIDTH / 2) + i64::from(SIDE);
         let patch_at = |shift: Shift| {
-            let patch = window_pixels(
-                strip,
-                left + i64::from(shift.dx),
-                top + i64::from(shift.dy),
-                self.window,
-            );
+            let (x0, y0) = (left + i64::from(shift.dx), top + i64::from(shift.dy));
+            let patch = pixels(strip, x0, y0, self.window.width, self.window.height);
             centred_norm(&patch).map(|norm| (patch, norm))
         };
         // The template has zero mean, so the patch's mean drops out.
@@ -430,28 +434,23 @@ fn stretched(cell: &GrayImage, factor: f32, middle: u32) -> GrayImage {
     if factor == 1.0 {
         return cell.clone();
     }
-    let (w, h) = cell.dimensions();
     let middle = middle as f32;
-    GrayImage::from_fn(w, h, |x, y| {
-        let source = middle + (y as f32 - middle) / factor;
-        let (y0, t) = (source.floor(), source - source.floor());
-        let at = |y: f32| {
-            if y < 0.0 || y >= h as f32 {
-                255.0
-            } else {
-                f32::from(cell.get_pixel(x, y as u32)[0])
-            }
-        };
-        Luma([(at(y0) * (1.0 - t) + at(y0 + 1.0) * t).round() as u8])
+    GrayImage::from_fn(cell.width(), cell.height(), |x, y| {
+        Luma([bilinear(
+            cell,
+            x as f32,
+            middle + (y as f32 - middle) / factor,
+        )])
     })
 }
 
-/// The pixels of `window` at (`x0`, `y0`) of `image`, row-major; paper outside it.
-fn window_pixels(image: &GrayImage, x0: i64, y0: i64, window: Window) -> Vec<f32> {
+/// The `width` x `height` pixels at (`x0`, `y0`) of `image`, row-major;
+/// paper outside it.
+pub(super) fn pixels(image: &GrayImage, x0: i64, y0: i64, width: u32, height: u32) -> Vec<f32> {
     let (w, h) = (i64::from(image.width()), i64::from(image.height()));
-    let mut out = Vec::with_capacity((window.width * window.height) as usize);
-    for y in y0..y0 + i64::from(window.height) {
-        for x in x0..x0 + i64::from(window.width) {
+    let mut out = Vec::with_capacity((width * height) as usize);
+    for y in y0..y0 + i64::from(height) {
+        for x in x0..x0 + i64::from(width) {
             let inside = (0..w).contains(&x) && (0..h).contains(&y);
             out.push(if inside {
                 f32::from(image.get_pixel(x as u32, y as u32)[0])
@@ -464,7 +463,7 @@ fn window_pixels(image: &GrayImage, x0: i64, y0: i64, window: Window) -> Vec<f32
 }
 
 /// Zero mean, unit norm (all zeros for a blank patch).
-fn normalised(values: &[f32]) -> Vec<f32> {
+pub(super) fn normalised(values: &[f32]) -> Vec<f32> {
     let mean = values.iter().sum::<f32>() / values.len().max(1) as f32;
     let centred: Vec<f32> = values.iter().map(|v| v - mean).collect();
     let norm = dot(&centred, &centred).sqrt();
@@ -483,7 +482,7 @@ fn centred_norm(values: &[f32]) -> Option<f32> {
 }
 
 /// Dot product in eight lanes, which the compiler turns into vector code.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca

@@ -543,16 +543,7 @@ const SOLE_FILLER_LIKENESS: f32 = 0.88;
 /// The pixels of cell `i` shifted `dx` pixels along the strip.
 fn cell_patch_at(strip: &GrayImage, i: usize, dx: i32) -> Vec<f32> {
     let x0 = (STRIP_PITCH * (i as f32 + 0.5)) as i64 + i64::from(dx);
-    let w = STRIP_PITCH as i64;
-    (0..strip.height())
-        .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
-        .map(|(x, y)| {
-            u32::try_from(x)
-                .ok()
-                .and_then(|x| strip.get_pixel_checked(x, y))
-                .map_or(255.0, |p| p[0] as f32)
-        })
-        .collect()
+    glyphs::pixels(strip, x0, 0, STRIP_PITCH as u32, strip.height())
 }
 
 /// Correlation with the line's `<` below which a cell is never a filler.
@@ -560,32 +551,12 @@ const MIN_FILLER_LIKENESS: f32 = 0.8;
 
 /// The pixels of cell `i` (one pitch wide, the strip's height), row-major.
 fn cell_patch(strip: &GrayImage, i: usize) -> Vec<f32> {
-    let x0 = (STRIP_PITCH * (i as f32 + 0.5)) as u32;
-    let w = STRIP_PITCH as u32;
-    (0..strip.height())
-        .flat_map(|y| (x0..x0 + w).map(move |x| (x, y)))
-        .map(|(x, y)| strip.get_pixel_checked(x, y).map_or(255.0, |p| p[0] as f32))
-        .collect()
+    cell_patch_at(strip, i, 0)
 }
 
 /// Normalised cross-correlation of two equally long patches, in -1..=1.
 fn ncc(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len()) as f32;
-    if n == 0.0 {
-        return 0.0;
-    }
-    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        let (dx, dy) = (x - ma, y - mb);
-        ab += dx * dy;
-        aa += dx * dx;
-        bb += dy * dy;
-    }
-    if aa <= f32::EPSILON || bb <= f32::EPSILON {
-        return 0.0;
-    }
-    ab / (aa * bb).sqrt()
+    glyphs::dot(&glyphs::normalised(a), &glyphs::normalised(b))
 }
 
 /// The line resampled onto a straight strip: cell `i` centred at x =
