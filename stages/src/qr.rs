@@ -71,17 +71,17 @@ fn finder_crossings(image: &GrayImage) -> usize {
     let mut threshold = vec![0u16; w];
     for y in (0..h).step_by(ROW_STEP) {
         let row = &pixels[y * w..(y + 1) * w];
+        let mut last = 0;
         for (chunk, out) in row.chunks(SEGMENT).zip(threshold.chunks_mut(SEGMENT)) {
             let (lo, hi) = chunk
                 .iter()
                 .fold((u8::MAX, u8::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
-            // A flat stretch is paper (or all ink), never a finder's edge.
-            let t = if hi - lo >= MIN_CONTRAST {
-                (u16::from(lo) + u16::from(hi)) / 2
-            } else {
-                0
-            };
-            out.fill(t);
+            // A flat stretch (paper, or inside a large module) keeps the
+            // threshold of the stretch before it; paper before any ink is light.
+            if hi - lo >= MIN_CONTRAST {
+                last = (u16::from(lo) + u16::from(hi)) / 2;
+            }
+            out.fill(last);
         }
         let dark = |x: usize, y: usize| u16::from(pixels[y * w + x]) < threshold[x];
         let runs = run_lengths((0..w).map(|x| dark(x, y)));
@@ -275,6 +275,26 @@ mod tests {
         assert!(is_finder_cut([3, 5, 11, 4, 5]));
         assert!(!is_finder_cut([4, 4, 4, 4, 4]));
         assert!(!is_finder_cut([8, 2, 6, 2, 8]));
+    }
+
+    #[test]
+    fn finders_wider_than_a_threshold_stretch_are_seen() {
+        // One finder pattern of 45-pixel modules: its centre (three modules)
+        // holds a whole 64-pixel stretch of flat ink, which must stay ink.
+        let module = 45;
+        let mut page = GrayImage::from_pixel(900, 900, Luma([235]));
+        for y in 0..7 * module {
+            for x in 0..7 * module {
+                let ring = (x / module)
+                    .min(y / module)
+                    .min(6 - x / module)
+                    .min(6 - y / module);
+                if ring != 1 {
+                    page.put_pixel(200 + x, 200 + y, Luma([25]));
+                }
+            }
+        }
+        assert!(finder_crossings(&page) >= MIN_FINDER_CROSSINGS);
     }
 
     #[test]
