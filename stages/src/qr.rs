@@ -24,7 +24,7 @@ const MAX_TEXT: usize = 2048;
 /// row of the scan crosses anything like a finder pattern (most documents
 /// carry no code, and rqrr's preparation is the costlier part).
 pub fn decode(image: &GrayImage) -> Option<QrPayload> {
-    if finder_crossings(image) < MIN_FINDER_CROSSINGS {
+    if finders(image) < MIN_FINDERS {
         return None;
     }
     let long = image.width().max(image.height());
@@ -48,10 +48,12 @@ pub fn decode(image: &GrayImage) -> Option<QrPayload> {
     None
 }
 
-/// Rows crossing finder patterns before rqrr is asked: a code has three
-/// finders, each at least seven modules tall, so a real one is crossed by
-/// many of the scanned rows.
-const MIN_FINDER_CROSSINGS: usize = 3;
+/// Finder patterns seen before rqrr is asked: a code has three (one may be
+/// damaged); a photo or a letter that passes for one is seldom two apart.
+const MIN_FINDERS: usize = 2;
+/// Scanned rows that must cross a finder for it to count: each is at least
+/// seven modules tall, its centre three.
+const MIN_CROSSINGS: usize = 2;
 /// Every how many rows the pre-screen looks.
 const ROW_STEP: usize = 3;
 /// Pixels per stretch of a row whose darkest and lightest set its threshold.
@@ -64,33 +66,44 @@ const MIN_CONTRAST: u8 = 48;
 /// a QR finder pattern (the test of ZXing and quirc), each run within half
 /// its width. Text and photos give the horizontal cut now and then, hardly
 /// ever both.
-fn finder_crossings(image: &GrayImage) -> usize {
+fn finder_crossings(image: &GrayImage) -> Vec<Crossing> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let pixels = image.as_raw();
-    let mut crossings = 0;
+    let mut crossings = Vec::new();
     let mut threshold = vec![0u16; w];
     for y in (0..h).step_by(ROW_STEP) {
         let row = &pixels[y * w..(y + 1) * w];
-        let mut last = 0;
-        for (chunk, out) in row.chunks(SEGMENT).zip(threshold.chunks_mut(SEGMENT)) {
-            let (lo, hi) = chunk
-                .iter()
-                .fold((u8::MAX, u8::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
-            // A flat stretch (paper, or inside a large module) keeps the
-            // threshold of the stretch before it; paper before any ink is light.
-            if hi - lo >= MIN_CONTRAST {
-                last = (u16::from(lo) + u16::from(hi)) / 2;
-            }
-            out.fill(last);
+        let ranges: Vec<(u8, u8)> = row
+            .chunks(SEGMENT)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .fold((u8::MAX, u8::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)))
+            })
+            .collect();
+        for (k, out) in threshold.chunks_mut(SEGMENT).enumerate() {
+            // Darkest and lightest of the stretch and its two neighbours, so
+            // that the inside of a module wider than a stretch is still ink.
+            let near = &ranges[k.saturating_sub(1)..(k + 2).min(ranges.len())];
+            let lo = near.iter().map(|r| r.0).min().unwrap_or(u8::MAX);
+            let hi = near.iter().map(|r| r.1).max().unwrap_or(u8::MIN);
+            // Flat all around: paper (or all ink), never a finder's edge.
+            let t = if hi.saturating_sub(lo) >= MIN_CONTRAST {
+                (u16::from(lo) + u16::from(hi)) / 2
+            } else {
+                0
+            };
+            out.fill(t);
         }
         let dark = |x: usize, y: usize| u16::from(pixels[y * w + x]) < threshold[x];
         let runs = run_lengths((0..w).map(|x| dark(x, y)));
         let mut start = 0;
-        let found = runs.windows(5).any(|r| {
+        for r in runs.windows(5) {
             let at = start;
             start += r[0].1;
-            if !(r[0].0 && is_finder_cut([r[0].1, r[1].1, r[2].1, r[3].1, r[4].1])) {
-                return false;
+            let widths = [r[0].1, r[1].1, r[2].1, r[3].1, r[4].1];
+            if !(r[0].0 && is_finder_cut(widths)) {
+                continue;
             }
             // Down the middle of the centre run: the same cut, vertically.
             let cx = at + r[0].1 + r[1].1 + r[2].1 / 2;
@@ -98,19 +111,48 @@ fn finder_crossings(image: &GrayImage) -> usize {
             let (top, bottom) = (y.saturating_sub(reach), (y + reach).min(h - 1));
             let up = run_lengths((top..=y).rev().map(|yy| dark(cx, yy)));
             let down = run_lengths((y..=bottom).map(|yy| dark(cx, yy)));
-            match (up.as_slice(), down.as_slice()) {
+            let vertical = match (up.as_slice(), down.as_slice()) {
                 (
                     [(true, u0), (false, u1), (true, u2), ..],
                     [(true, d0), (false, d1), (true, d2), ..],
                 ) => is_finder_cut([*u2, *u1, u0 + d0 - 1, *d1, *d2]),
                 _ => false,
+            };
+            if vertical {
+                let size = widths.iter().sum();
+                crossings.push(Crossing { x: cx, y, size });
             }
-        });
-        if found {
-            crossings += 1;
         }
     }
     crossings
+}
+
+/// Where a scanned row crossed a finder pattern, and the pattern's width.
+#[derive(Debug, Clone, Copy)]
+struct Crossing {
+    x: usize,
+    y: usize,
+    size: usize,
+}
+
+/// The finder patterns the crossings belong to (crossings within a
+/// pattern's width of each other are one), each crossed by
+/// [`MIN_CROSSINGS`] rows at least.
+fn finders(image: &GrayImage) -> usize {
+    let mut found: Vec<(Crossing, usize)> = Vec::new();
+    for c in finder_crossings(image) {
+        let same = found
+            .iter_mut()
+            .find(|(f, _)| f.x.abs_diff(c.x) <= f.size && f.y.abs_diff(c.y) <= f.size);
+        match same {
+            Some((_, rows)) => *rows += 1,
+            None => found.push((c, 1)),
+        }
+    }
+    found
+        .iter()
+        .filter(|(_, rows)| *rows >= MIN_CROSSINGS)
+        .count()
 }
 
 /// (colour, length) of each run of equal values.
@@ -262,14 +304,14 @@ mod tests {
     #[test]
     fn pages_without_a_code_are_not_searched() {
         let code = page_with_code(PAYLOAD);
-        assert!(finder_crossings(&code) >= MIN_FINDER_CROSSINGS);
+        assert!(finders(&code) >= 3, "{}", finders(&code));
         let mut plain = code.clone();
         for y in 650..1240 {
             for x in 1250..1748 {
                 plain.put_pixel(x, y, Luma([235]));
             }
         }
-        assert_eq!(finder_crossings(&plain), 0);
+        assert!(finder_crossings(&plain).is_empty());
         assert_eq!(decode(&plain), None);
         assert!(is_finder_cut([4, 4, 12, 4, 4]));
         assert!(is_finder_cut([3, 5, 11, 4, 5]));
@@ -294,7 +336,7 @@ mod tests {
                 }
             }
         }
-        assert!(finder_crossings(&page) >= MIN_FINDER_CROSSINGS);
+        assert_eq!(finders(&page), 1);
     }
 
     #[test]
