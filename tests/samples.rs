@@ -84,13 +84,23 @@ fn all_fields_right(report: &Value, truth: &Value) -> bool {
         .all(|f| got[*f] == truth[*f])
 }
 
-/// Checks `entries` in one process and tallies all-fields-right per `key`.
-fn accuracy(entries: &[&Value], key: &str) -> BTreeMap<String, (usize, usize)> {
+/// `intake check --json` over the files of `entries` in one process, on the
+/// set's submission date, with `extra` arguments; one report per entry.
+fn check_entries(entries: &[&Value], extra: &[&str]) -> Vec<Value> {
     let set = samples();
     let paths: Vec<PathBuf> = entries.iter().map(|e| set.path(e)).collect();
     let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let today = set.today();
-    let reports = check_json(&files, &["--today", &today]);
+    let args: Vec<&str> = ["--today", today.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    check_json(&files, &args)
+}
+
+/// Checks `entries` in one process and tallies all-fields-right per `key`.
+fn accuracy(entries: &[&Value], key: &str) -> BTreeMap<String, (usize, usize)> {
+    let reports = check_entries(entries, &[]);
     let mut tally: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (entry, report) in entries.iter().zip(&reports) {
         let class = entry[key].as_str().unwrap_or("?").to_string();
@@ -173,12 +183,7 @@ fn degraded_scans_are_read_or_flagged_never_wrongly_accepted() {
         .filter(|e| e["expected_verdict"] == "needs_correction")
         .collect();
     assert!(!disqualified.is_empty());
-    let paths: Vec<PathBuf> = disqualified.iter().map(|e| set.path(e)).collect();
-    let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    for (entry, report) in disqualified
-        .iter()
-        .zip(check_json(&files, &["--today", &set.today()]))
-    {
+    for (entry, report) in disqualified.iter().zip(check_entries(&disqualified, &[])) {
         let got = codes(&report);
         for expected in entry["expected_codes"].as_array().unwrap() {
             let expected = expected.as_str().unwrap();
@@ -223,9 +228,7 @@ fn every_bad_file_gets_its_reason_code() {
         })
         .collect();
     assert!(bad.len() >= 10, "too few bad files: {}", bad.len());
-    let paths: Vec<PathBuf> = bad.iter().map(|e| set.path(e)).collect();
-    let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let reports = check_json(&files, &["--today", &set.today()]);
+    let reports = check_entries(&bad, &[]);
     for (entry, report) in bad.iter().zip(&reports) {
         let got = codes(report);
         for expected in entry["expected_codes"].as_array().unwrap() {
@@ -328,9 +331,6 @@ fn heavy_blur_is_read_by_the_glyph_classifier_not_by_tesseract() {
         .filter(|e| has_mrz(e) && e["degradation"] == "heavy_blur")
         .collect();
     assert!(!blurred.is_empty());
-    let paths: Vec<PathBuf> = blurred.iter().map(|e| set.path(e)).collect();
-    let files: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let today = set.today();
     let right = |reports: Vec<Value>| {
         blurred
             .iter()
@@ -338,12 +338,9 @@ fn heavy_blur_is_read_by_the_glyph_classifier_not_by_tesseract() {
             .filter(|(e, r)| all_fields_right(r, &e["fields"]))
             .count()
     };
-    let with_glyphs = right(check_json(&files, &["--today", &today]));
+    let with_glyphs = right(check_entries(&blurred, &[]));
     let (_dir, config) = tesseract_only();
-    let tesseract = right(check_json(
-        &files,
-        &["--today", &today, "--config", &config],
-    ));
+    let tesseract = right(check_entries(&blurred, &["--config", &config]));
     assert_eq!(with_glyphs, blurred.len(), "glyph classifier");
     assert!(
         tesseract < with_glyphs,
