@@ -90,15 +90,33 @@ fn compare_names(
         return (MatchResult::Equivalent, equivalent);
     }
     // The MRZ keeps the first characters of a long name, and may leave the
-    // given names out altogether: a prefix of some spelling is the same name.
+    // given names out altogether: a truncation of some spelling is the same name.
     if truncated
-        && candidates.iter().any(|c| {
-            extracted.is_empty() || (c.starts_with(&extracted) && c.len() > extracted.len())
-        })
+        && candidates
+            .iter()
+            .any(|c| extracted.is_empty() || truncation_of(c, &extracted))
     {
         return (MatchResult::Equivalent, None);
     }
     (MatchResult::Mismatch, None)
+}
+
+/// Whether `cut` is `full` shortened as ICAO 9303 Part 4 §4.2.3 truncates a
+/// name that does not fit: its words in order, each whole or cut short, the
+/// last ones perhaps left out. A word cut where fillers would end the field
+/// gives a letter to the next word's initial (`DEJTHAMRONG KRASUANG` →
+/// `DEJTHAMRON K`), so the words are compared one by one, not the whole.
+fn truncation_of(full: &str, cut: &str) -> bool {
+    let (full_words, cut_words): (Vec<&str>, Vec<&str>) = (
+        full.split_whitespace().collect(),
+        cut.split_whitespace().collect(),
+    );
+    full.len() > cut.len()
+        && cut_words.len() <= full_words.len()
+        && cut_words
+            .iter()
+            .zip(&full_words)
+            .all(|(cut, full)| full.starts_with(cut))
 }
 
 fn compare_dates(declared: &str, extracted: &str) -> (MatchResult, Option<ReasonCode>) {
@@ -261,6 +279,27 @@ mod tests {
             compare(&declared, &doc, false).0[1].result,
             MatchResult::Mismatch
         );
+        // ICAO's truncation of a name cut where fillers would end the field:
+        // the word before the initial gives up a letter (Part 4 §4.2.3).
+        doc.given_names = Some("CHAYAPA DEJTHAMRON K".into());
+        let long = Profile {
+            given_names: Some("Chayapa Dejthamrong Krasuang".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            compare(&long, &doc, true).0[0].result,
+            MatchResult::Equivalent
+        );
+        assert_eq!(
+            compare(&long, &doc, false).0[0].result,
+            MatchResult::Mismatch
+        );
+        doc.given_names = Some("CHAYAPA DEJTHAMRON X".into());
+        assert_eq!(
+            compare(&long, &doc, true).0[0].result,
+            MatchResult::Mismatch
+        );
+        doc.given_names = Some("GULNORAKHON KHURSHIDOVN".into());
         // And truncation never lets a different name through.
         let other = Profile {
             given_names: Some("Gulnora Khurshidovna".into()),
