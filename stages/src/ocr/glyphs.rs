@@ -57,15 +57,15 @@ pub enum GlyphError {
 
 /// One cell as classified.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Cell {
-    pub c: char,
+struct Cell {
+    c: char,
     /// Correlation with its template, in -1..=1.
-    pub score: f32,
+    score: f32,
     /// The next most alike character, and how much less alike it is.
-    pub runner_up: char,
-    pub margin: f32,
+    runner_up: char,
+    margin: f32,
     /// Where the window matched best.
-    pub at: Shift,
+    at: Shift,
 }
 
 /// The templates at every blur, normalised for correlation.
@@ -96,7 +96,7 @@ impl Glyphs {
     }
 
     /// The classifier with the templates of `atlas` (one cell per character of [`ALPHABET`]).
-    pub fn from_atlas(atlas: &GrayImage) -> Result<Glyphs, GlyphError> {
+    fn from_atlas(atlas: &GrayImage) -> Result<Glyphs, GlyphError> {
         let classes = ALPHABET.len() as u32;
         if atlas.dimensions() != (classes * CELL_WIDTH, CELL_HEIGHT) {
             return Err(GlyphError::Atlas(format!(
@@ -198,7 +198,7 @@ impl Glyphs {
     /// Classifies every cell of every strip (`cells[i]` cells in `strips[i]`,
     /// cell `j` centred at x = `CELL_WIDTH * (j + 1)`, as the OCR stage cuts them).
     /// Also returns the blur (σ in strip pixels) whose templates fit best.
-    pub fn read(&self, strips: &[GrayImage], cells: &[usize]) -> (Vec<Vec<Cell>>, f32) {
+    fn read(&self, strips: &[GrayImage], cells: &[usize]) -> (Vec<Vec<Cell>>, f32) {
         let tops: Vec<i64> = strips
             .iter()
             .zip(cells)
@@ -360,9 +360,9 @@ impl Glyphs {
 
 /// An offset of the compared window, in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shift {
-    pub dx: i32,
-    pub dy: i32,
+struct Shift {
+    dx: i32,
+    dy: i32,
 }
 
 /// Characters compared at every shift: the most alike at the grid's own position.
