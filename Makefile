@@ -12,7 +12,7 @@ INTAKE := target/release/intake
 # Tesseract must not spawn OpenMP threads: we run one instance per worker thread.
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: setup deps e2e-deps build demo demo-check demo-service test samples glyphs bench throughput fmt clippy clean
+.PHONY: setup deps e2e-deps build demo demo-check demo-service test corpus samples glyphs bench throughput fmt clippy clean
 
 setup: deps e2e-deps build
 
@@ -103,6 +103,12 @@ clippy:
 
 test: deps e2e-deps fmt clippy
 	$(CARGO) test --workspace --release
+	$(MAKE) corpus
+
+# Reading on documents we did not make: ../shared/corpora/dev-a scored by the
+# shared scorer; fails below the floor in tests/corpus_gate.py.
+corpus: build
+	python3 tests/corpus_gate.py
 
 bench: setup
 	$(CARGO) bench --bench check

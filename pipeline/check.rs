@@ -104,17 +104,89 @@ struct MrzRead {
     lines: Vec<String>,
     /// Cells OCR read with low confidence.
     unsure: Vec<(usize, usize)>,
+    /// The glyph classifier's close calls: (line, column, its runner-up).
+    alternatives: Vec<(usize, usize, char)>,
     parsed: Option<ParsedMrz>,
 }
 
 impl MrzRead {
-    /// How much of the reading checks out, to choose between 0 and 180 degrees.
+    /// How much of the reading checks out, to choose among readings: check
+    /// digits first, then the fewest repairs (a reading made to agree by
+    /// look-alike swaps loses to one that agreed as read).
     fn score(&self) -> usize {
         match &self.parsed {
             None => 0,
-            Some(p) if p.reading.check_digits_valid => 100,
+            Some(p) if p.reading.check_digits_valid => {
+                200 - (p.reading.corrections as usize).min(99)
+            }
             Some(p) => 50usize.saturating_sub(p.failed_checks.len() * 10) + 1,
         }
+    }
+
+    /// Per cell, the classifier's character where it was sure and
+    /// Tesseract's where it was not (`self` is the classifier's reading,
+    /// `tesseract` Tesseract's of the same grid). A cell in doubt for both
+    /// stays in doubt, and the classifier's runner-ups stay possible.
+    fn vote(&self, tesseract: &MrzRead, today: Date) -> Option<MrzRead> {
+        let same_grid = self.location.rotation == tesseract.location.rotation
+            && self.lines.len() == tesseract.lines.len()
+            && self
+                .lines
+                .iter()
+                .zip(&tesseract.lines)
+                .all(|(a, b)| a.len() == b.len());
+        if !same_grid || self.unsure.is_empty() {
+            return None;
+        }
+        let mut lines: Vec<Vec<char>> = self.lines.iter().map(|l| l.chars().collect()).collect();
+        let theirs: Vec<Vec<char>> = tesseract
+            .lines
+            .iter()
+            .map(|l| l.chars().collect())
+            .collect();
+        for &(line, column) in &self.unsure {
+            if let (Some(cell), Some(&t)) = (
+                lines.get_mut(line).and_then(|l| l.get_mut(column)),
+                theirs.get(line).and_then(|l| l.get(column)),
+            ) {
+                *cell = t;
+            }
+        }
+        let lines: Vec<String> = lines.into_iter().map(String::from_iter).collect();
+        let parsed = mrz::parse(&lines, today).ok();
+        // Whichever of the two was not taken remains possible, unless
+        // Tesseract was sure of a cell no check digit covers (a name's
+        // letter): there its word is the second opinion. Where a check
+        // digit covers the cell, it settles what it can see.
+        let mut alternatives: Vec<(usize, usize, char)> = Vec::new();
+        for &(line, column, runner_up) in &self.alternatives {
+            let settled = !tesseract.unsure.contains(&(line, column))
+                && parsed.as_ref().is_some_and(|p| {
+                    mrz::unchecked_field(&lines, p.reading.format, line, column).is_some()
+                });
+            if settled {
+                continue;
+            }
+            let mine = self.lines.get(line).and_then(|l| l.chars().nth(column));
+            let chosen = lines.get(line).and_then(|l| l.chars().nth(column));
+            for other in [Some(runner_up), mine] {
+                if let Some(other) = other.filter(|o| Some(*o) != chosen) {
+                    alternatives.push((line, column, other));
+                }
+            }
+        }
+        Some(MrzRead {
+            location: self.location.clone(),
+            parsed,
+            lines,
+            unsure: self
+                .unsure
+                .iter()
+                .copied()
+                .filter(|cell| tesseract.unsure.contains(cell))
+                .collect(),
+            alternatives,
+        })
     }
 }
 
@@ -297,6 +369,7 @@ impl Checker {
             Some(MrzRead {
                 parsed: Some(parsed),
                 unsure,
+                alternatives,
                 ..
             }) => {
                 let shown = mrz::document_kind(&parsed);
@@ -321,6 +394,14 @@ impl Checker {
                     let lines = &parsed.reading.lines;
                     let field = mrz::unchecked_field(lines, parsed.reading.format, line, column);
                     if let Some(field) = field.filter(|f| !doubtful.contains(f)) {
+                        doubtful.push(field);
+                    }
+                }
+                // A field some close call could change with every check
+                // digit still agreeing: no check digit settles it.
+                let unsettled = mrz::unsettled_fields(&parsed, &alternatives, request.today);
+                for field in unsettled {
+                    if !doubtful.contains(&field) {
                         doubtful.push(field);
                     }
                 }
@@ -495,9 +576,19 @@ impl Checker {
                 timings,
             ))
         };
+        // Per-cell votes of the classifier and Tesseract on the same grid.
+        let votes: Vec<MrzRead> = glyph_reads
+            .iter()
+            .flat_map(|g| {
+                [Some(&upright), flipped.as_ref()].map(|t| t.and_then(|t| g.vote(t, today)))
+            })
+            .flatten()
+            .collect();
+        // The best by score; on a tie the later here: Tesseract's readings
+        // (whose repairs count against them), the classifier's, the votes.
         let mut best = upright;
-        for read in flipped.into_iter().chain(glyph_reads) {
-            if read.score() > best.score() {
+        for read in flipped.into_iter().chain(glyph_reads).chain(votes) {
+            if read.score() >= best.score() {
                 best = read;
             }
         }
@@ -520,11 +611,16 @@ fn glyph_read(
 ) -> (MrzRead, bool) {
     let glyphs = timings.time("ocr", || reader.read_glyphs(image, &location));
     let parsed = timings.time("parse", || mrz::parse(&glyphs.text.lines, today).ok());
-    let sure = parsed.as_ref().is_some_and(|p| glyphs.stands_alone(p));
+    let sure = parsed.as_ref().is_some_and(|p| {
+        glyphs.stands_alone(p)
+            && (glyphs.beyond_tesseract
+                || mrz::unsettled_fields(p, &glyphs.close, today).is_empty())
+    });
     let read = MrzRead {
         location,
         lines: glyphs.text.lines,
         unsure: glyphs.text.unsure,
+        alternatives: glyphs.close,
         parsed,
     };
     (read, sure)
@@ -568,6 +664,7 @@ fn tesseract_read(
         location,
         lines: text.lines,
         unsure: text.unsure,
+        alternatives: Vec::new(),
         parsed,
     }
 }
@@ -612,4 +709,75 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use intake_stages::locate::GridLine;
+
+    const LINE1: &str = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<";
+    const LINE2: &str = "L898902C36UTO7408122F1204159ZE184226B<<<<<10";
+
+    fn today() -> Date {
+        Date::new(2026, 6, 1).expect("a date")
+    }
+
+    fn reading(
+        lines: [&str; 2],
+        unsure: &[(usize, usize)],
+        alternatives: &[(usize, usize, char)],
+    ) -> MrzRead {
+        let line = GridLine {
+            origin: (10.0, 10.0),
+            direction: (1.0, 0.0),
+            pitch: 30.0,
+            char_height: 27.0,
+            cells: 44,
+        };
+        let lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        MrzRead {
+            location: MrzLocation {
+                rotation: 0,
+                lines: vec![line.clone(), line],
+                shape: (2, 44),
+            },
+            parsed: mrz::parse(&lines, today()).ok(),
+            lines,
+            unsure: unsure.to_vec(),
+            alternatives: alternatives.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_reading_made_valid_by_repairs_loses_to_one_valid_as_read() {
+        let as_read = reading([LINE1, LINE2], &[], &[]);
+        // A look-alike the document number's check digit repairs.
+        let repaired = reading(
+            [LINE1, &LINE2.replacen("L898902C3", "L8989O2C3", 1)],
+            &[],
+            &[],
+        );
+        let p = repaired.parsed.as_ref().expect("repaired");
+        assert!(p.reading.check_digits_valid && p.reading.corrections >= 1);
+        assert_eq!(p.reading.lines[1], LINE2);
+        assert!(as_read.score() > repaired.score());
+    }
+
+    #[test]
+    fn the_classifier_keeps_its_sure_cells_and_tesseract_decides_its_doubtful_ones() {
+        // The classifier is unsure of two cells: one Tesseract reads right
+        // (the 8 of the number), one it misreads where the classifier was right.
+        let glyphs = reading(
+            [LINE1, &LINE2.replacen("L898", "L8B8", 1)],
+            &[(1, 2)],
+            &[(1, 2, '9')],
+        );
+        let tesseract = reading([LINE1, &LINE2.replacen("C36", "G36", 1)], &[], &[]);
+        let voted = glyphs.vote(&tesseract, today()).expect("the same grid");
+        assert_eq!(voted.lines, [LINE1, LINE2]);
+        assert!(voted.parsed.is_some_and(|p| p.reading.check_digits_valid));
+        // Nothing in doubt: no vote.
+        assert!(tesseract.vote(&glyphs, today()).is_none());
+    }
 }

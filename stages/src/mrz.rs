@@ -471,6 +471,60 @@ pub fn check_blind(a: char, b: char) -> bool {
     }
 }
 
+/// The fields a doubtful reading leaves open: those that some choice among
+/// the `alternatives` (line, column, the character it may be instead), one
+/// or two of them at once, would change while every check digit still
+/// agrees. A check digit cannot see a single swap whose values differ by a
+/// multiple of ten (`G`/`6`), nor two `O`/`0` swaps at weights 7 and 3
+/// (`U360002881` and `U36OO02881` share it): such a field is settled by the
+/// reading's own margins or by a person, never by the check digit.
+pub fn unsettled_fields(
+    parsed: &ParsedMrz,
+    alternatives: &[(usize, usize, char)],
+    today: Date,
+) -> Vec<Field> {
+    /// Pairs grow as the square: a reading this doubtful goes elsewhere anyway.
+    const MOST: usize = 16;
+    let mut open: Vec<Field> = Vec::new();
+    if !parsed.reading.check_digits_valid || alternatives.is_empty() {
+        return open;
+    }
+    let alternatives = &alternatives[..alternatives.len().min(MOST)];
+    let mut try_swaps = |swaps: &[(usize, usize, char)]| {
+        let mut lines: Vec<Vec<char>> = parsed
+            .reading
+            .lines
+            .iter()
+            .map(|l| l.chars().collect())
+            .collect();
+        for &(line, column, c) in swaps {
+            match lines.get_mut(line).and_then(|l| l.get_mut(column)) {
+                Some(cell) if *cell != c => *cell = c,
+                _ => return,
+            }
+        }
+        let lines: Vec<String> = lines.into_iter().map(String::from_iter).collect();
+        let Ok(other) = parse_lines(&lines, today) else {
+            return;
+        };
+        if !other.reading.check_digits_valid {
+            return;
+        }
+        for field in Field::ALL {
+            if parsed.fields.get(field) != other.fields.get(field) && !open.contains(&field) {
+                open.push(field);
+            }
+        }
+    };
+    for (i, a) in alternatives.iter().enumerate() {
+        try_swaps(&[*a]);
+        for b in &alternatives[i + 1..] {
+            try_swaps(&[*a, *b]);
+        }
+    }
+    open
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,6 +581,30 @@ mod tests {
         // A known code is never changed, even if a look-alike is known too.
         let p = parse(&[line1, td3_line2("L898902C3", "UTO")], today()).unwrap();
         assert_eq!(field(&p, Field::Nationality), "UTO");
+    }
+
+    #[test]
+    fn two_swaps_no_check_digit_sees_leave_the_field_open() {
+        // `U360002881` and `U36OO02881` share every check digit (O = 24 at
+        // weights 7 and 3: 240 ≡ 0 mod 10).
+        let line1 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<".to_string();
+        assert_eq!(check_digit("U36000288"), check_digit("U36OO0288"));
+        let read = parse(&[line1.clone(), td3_line2("U36OO0288", "UTO")], today()).unwrap();
+        assert!(read.reading.check_digits_valid);
+        let both = [(1, 3, '0'), (1, 4, '0')];
+        assert_eq!(
+            unsettled_fields(&read, &both, today()),
+            [Field::DocumentNumber]
+        );
+        // One of them alone would break the check digit: it settles that.
+        assert!(unsettled_fields(&read, &both[..1], today()).is_empty());
+        // A `G`/`6` close call is open on its own.
+        let read = parse(&[line1, td3_line2("L898902G3", "UTO")], today()).unwrap();
+        assert_eq!(
+            unsettled_fields(&read, &[(1, 7, '6')], today()),
+            [Field::DocumentNumber]
+        );
+        assert!(unsettled_fields(&read, &[], today()).is_empty());
     }
 
     fn field(p: &ParsedMrz, f: Field) -> &str {
