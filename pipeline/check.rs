@@ -452,7 +452,15 @@ impl Checker {
                 let mut reading = viz::VizReading::default();
                 let started = Instant::now();
                 let budget = std::time::Duration::from_millis(self.config.ocr.viz_budget_ms);
-                for degrees in [0, 180, 90, 270] {
+                // The way the text runs is told from the page's blobs first:
+                // two turns to read, not four.
+                let turns: &[u16] = match timings.time("locate", || locate::text_direction(&image))
+                {
+                    Some(0) => &[0, 180],
+                    Some(_) => &[90, 270],
+                    None => &[0, 180, 90, 270],
+                };
+                for &degrees in turns {
                     // A page that takes Tesseract this long unread is not a
                     // document it can read: no more turns, and the applicant
                     // is asked for a clearer scan.
