@@ -65,6 +65,10 @@ pub struct Entry {
     /// The density the file claims, if any.
     pub metadata_dpi: Option<f32>,
     pub degradation: Option<&'static str>,
+    /// What a print or scan class drew (cap height, rasteriser, keystone...);
+    /// absent for the other classes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variation: Option<degrade::Variation>,
     /// The fields as intake must report them; `null` for bad files.
     pub fields: Option<DocumentFields>,
     pub mrz_lines: Vec<String>,
@@ -125,6 +129,7 @@ fn bad_entry(name: &str, format: &str, expected_code: &'static str) -> Entry {
         true_dpi: None,
         metadata_dpi: None,
         degradation: None,
+        variation: None,
         fields: None,
         mrz_lines: Vec::new(),
         qr: None,
@@ -187,7 +192,7 @@ fn document_entry(
     let dpi = match degradation {
         Degradation::Clean => CLEAN_DPI[(i / 2) % CLEAN_DPI.len()],
         Degradation::LowDpi => rng.gen_range(150.0..220.0f32).round(),
-        _ => 300.0,
+        other => other.dpi().unwrap_or(300.0),
     };
     // Formats rotate independently of layouts; an A4 page is never a PNG
     // (a 300 dpi A4 PNG of a real scan is over the size limit).
@@ -242,7 +247,17 @@ fn write_scan(
     rng: &mut StdRng,
 ) -> Result<Entry, SamplesError> {
     let (degradation, dpi) = (scan.degradation, scan.dpi);
-    let image = degrade::apply(doc.render(fonts, dpi), degradation, dpi, rng);
+    let mut variation = degrade::Variation::default();
+    let style = degradation.render_style(rng, &mut variation);
+    let rendered = doc.render_with(fonts, dpi, &style);
+    let image = degrade::apply_at(
+        rendered.image,
+        rendered.mrz_box,
+        degradation,
+        dpi,
+        rng,
+        &mut variation,
+    );
     let bytes = match scan.format {
         "jpeg" => encode::jpeg(
             &image,
@@ -284,6 +299,7 @@ fn write_scan(
         true_dpi: Some(dpi),
         metadata_dpi: scan.metadata_dpi,
         degradation: Some(degradation.as_str()),
+        variation: (!variation.is_empty()).then_some(variation),
         fields: Some(doc.fields.clone()),
         mrz_lines: doc.mrz_lines.clone(),
         qr: doc.qr.clone(),
