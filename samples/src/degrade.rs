@@ -40,8 +40,9 @@ pub enum Degradation {
     /// a darker or lighter scanner lid, with its rounded edge and drop
     /// shadow close to the lines.
     CardEdge,
-    /// The MRZ printed with a cap height of 2.0–2.6 mm and a glyph width of
-    /// 0.9–1.1 of the font's, drawn independently, at the same 2.54 mm pitch.
+    /// The MRZ printed with a cap height of 2.0–2.6 mm (the font's own is
+    /// 2.54 mm: 0.79–1.02 of it) and a glyph width of 0.9–1.1 of the
+    /// font's, drawn independently, at the same 2.54 mm pitch.
     CapHeight,
     /// The MRZ printed by a laser printer (binary dots at 600 or 1200 dpi,
     /// toner spread or starved) and scanned (box filter, optical blur)

@@ -491,7 +491,7 @@ impl Page {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MrzStyle {
     /// Cap height in millimetres; `None` is the font's own at the pitch
-    /// (about 2.4 mm for OCR-B size I).
+    /// (2.54 mm with fonts-ocr-b's OCRB.otf; printed MRZs are often lower).
     pub cap_height_mm: Option<f32>,
     /// Glyph width relative to the font's own at the pitch, centred in the cell.
     pub width_factor: f32,
@@ -533,10 +533,13 @@ fn mrz_scale(font: &FontVec, pitch: f32) -> PxScale {
     PxScale::from(pitch / unscaled.max(0.01))
 }
 
-/// The height of `H` at `scale`, in pixels.
+/// The height of `H` at `scale`, in pixels (its outline's, not rounded to
+/// whole pixels).
 fn cap_height_px(font: &FontVec, scale: PxScale) -> f32 {
-    font.outline_glyph(font.glyph_id('H').with_scale(scale))
-        .map_or(scale.y * 0.7, |g| g.px_bounds().height())
+    let per_unit = font.as_scaled(scale).v_scale_factor();
+    font.outline(font.glyph_id('H')).map_or(scale.y * 0.7, |o| {
+        (o.bounds.max.y - o.bounds.min.y).abs() * per_unit
+    })
 }
 
 /// The scale at which capital letters of `font` are `cap_px` high.
@@ -596,4 +599,43 @@ pub fn ocrb_atlas(fonts: &Fonts, alphabet: &str, pitch: u32, height: u32) -> Gra
         let v = coverage[(y * width + x) as usize];
         Luma([(255.0 * (1.0 - v)).round() as u8])
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OCR-B at the MRZ's pitch has caps 2.54 mm high (the font's own
+    /// proportions; printers print them lower), and a styled MRZ's ink box
+    /// and ink are as high as the style asks.
+    #[test]
+    fn the_cap_height_is_what_the_style_says() {
+        let fonts = Fonts::load().unwrap();
+        let dpi = 1200.0;
+        let px_per_mm = dpi / 25.4;
+        let nominal = mrz_scale(&fonts.ocr_b, MRZ_PITCH_MM * px_per_mm);
+        let cap_mm = cap_height_px(&fonts.ocr_b, nominal) / px_per_mm;
+        // fonts-ocr-b's OCRB.otf at ten characters per inch: 2.54 mm caps.
+        assert!((2.45..2.6).contains(&cap_mm), "{cap_mm} mm");
+        for want in [2.0, 2.6] {
+            let mut page = Page::new(40.0, 12.0, dpi);
+            let style = MrzStyle {
+                cap_height_mm: Some(want),
+                width_factor: 0.9,
+                ..MrzStyle::default()
+            };
+            let lines = ["HHHH".to_string()];
+            let [_, top, _, baseline] = page.mrz_styled(&fonts, 2.0, 2.0, 4.2, &lines, &style);
+            assert!(((baseline - top) / px_per_mm - want).abs() < 0.01);
+            // The ink agrees with the box: dark rows span the cap height.
+            let rows: Vec<u32> = (0..page.image.height())
+                .filter(|&y| (0..page.image.width()).any(|x| page.image.get_pixel(x, y).0[0] < 128))
+                .collect();
+            let inked = (rows[rows.len() - 1] - rows[0] + 1) as f32 / px_per_mm;
+            assert!(
+                (inked - want).abs() < 0.05,
+                "{inked} mm inked for {want} mm"
+            );
+        }
+    }
 }
