@@ -247,7 +247,10 @@ impl Blobs {
                 }
             })
             .collect();
-        let rows = rows(&blobs);
+        let rows: Vec<Row> = rows(&blobs)
+            .into_iter()
+            .filter_map(|chain| Row::fit(&chain, &blobs))
+            .collect();
         let mut best: Option<(usize, MrzLocation)> = None;
         for group in line_groups(&rows) {
             let blob_count: usize = group.iter().map(|r| r.members.len()).sum();
@@ -270,33 +273,202 @@ impl Blobs {
     }
 }
 
-/// A chain of blobs linked left to right.
+/// A chain of blobs linked left to right: where a line of text may run.
+#[derive(Debug, Clone)]
+struct Chain {
+    members: Vec<Blob>,
+    /// Median distance between neighbouring characters: the pitch estimate.
+    step: f32,
+}
+
+/// An MRZ line candidate: the lattice of cells fitted to the glyph-like
+/// blobs along a chain. Cell `k` is centred at `x0 + k * pitch` on the line
+/// `y = y0 + slope * (x - x0)`.
 #[derive(Debug, Clone)]
 struct Row {
+    /// The glyph-like blobs on the lattice, left to right, one per cell.
     members: Vec<Blob>,
-    /// Median distance between linked neighbours: the pitch estimate.
-    step: f32,
-    /// Slope dy/dx of the least-squares line through the centres.
+    /// Each member's cell index (0 for the first member).
+    cells: Vec<i32>,
+    x0: f32,
+    y0: f32,
+    pitch: f32,
     slope: f32,
     /// Median blob height of the taller half (capitals and digits, not `<`).
     char_height: f32,
 }
 
 impl Row {
+    /// The lattice of the blobs along `chain`. Every blob of the scan near
+    /// the chain's line is weighed, not only the chain's own: a glyph the
+    /// linking skipped is taken back, and what does not look like a glyph
+    /// of this line (a guilloche fragment, a card or shadow edge, a speck:
+    /// wrong height, too wide, off the baseline or off the pitch) is left
+    /// out wherever it lies, instead of stretching the grid by a cell.
+    fn fit(chain: &Chain, blobs: &[Blob]) -> Option<Row> {
+        let members = &chain.members;
+        let n = members.len() as f32;
+        let (mx, my) = (
+            members.iter().map(|b| b.cx).sum::<f32>() / n,
+            members.iter().map(|b| b.cy).sum::<f32>() / n,
+        );
+        let sxx: f32 = members.iter().map(|b| (b.cx - mx).powi(2)).sum();
+        let sxy: f32 = members.iter().map(|b| (b.cx - mx) * (b.cy - my)).sum();
+        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        let char_height = tall_median(members);
+        let pitch = chain.step;
+        if pitch <= 2.0 || slope.abs() >= 0.2 || char_height <= 0.0 {
+            return None;
+        }
+        let (left, right) = (
+            members[0].cx - 1.5 * pitch,
+            members[members.len() - 1].cx + 1.5 * pitch,
+        );
+        // Glyph-like: the line's height (`<` is about half of it), narrower
+        // than a cell, centred on the line.
+        let glyph_like = |b: &Blob, x0: f32, y0: f32, slope: f32, pitch: f32| {
+            (left..=right).contains(&b.cx)
+                && (0.3 * char_height..=1.3 * char_height).contains(&b.h)
+                && b.w <= 0.95 * pitch
+                && (b.cy - (y0 + slope * (b.cx - x0))).abs() <= 0.3 * char_height
+        };
+        // The lattice goes through a member in the middle of the chain.
+        let x0 = members[members.len() / 2].cx;
+        let (mut x0, mut y0, mut slope, mut pitch) = (x0, my + slope * (x0 - mx), slope, pitch);
+        let mut row = None;
+        // Twice: the lattice fitted to the chain, then to the glyphs it gathered.
+        for _ in 0..2 {
+            let mut near: Vec<Blob> = blobs
+                .iter()
+                .filter(|b| glyph_like(b, x0, y0, slope, pitch))
+                .copied()
+                .collect();
+            near.sort_by(|a, b| a.cx.total_cmp(&b.cx));
+            let Some(fitted) = Row::lattice(&near, x0, y0, slope, pitch, char_height) else {
+                break;
+            };
+            (x0, y0, slope, pitch) = (fitted.x0, fitted.y0, fitted.slope, fitted.pitch);
+            row = Some(fitted);
+        }
+        row.filter(|r| r.members.len() >= MIN_ROW_BLOBS && r.pitch > 2.0 && r.slope.abs() < 0.2)
+    }
+
+    /// Puts `near` (sorted by x) on the cells of a lattice of about `pitch`
+    /// through (`x0`, `y0`), keeps the blobs that sit on it (one per cell,
+    /// the tallest), and fits origin, pitch and slope to them by least squares.
+    fn lattice(
+        near: &[Blob],
+        x0: f32,
+        y0: f32,
+        slope: f32,
+        pitch: f32,
+        char_height: f32,
+    ) -> Option<Row> {
+        let index = |b: &Blob| ((b.cx - x0) / pitch).round() as i32;
+        let mut on: Vec<(i32, Blob)> = Vec::new();
+        for b in near {
+            let k = index(b);
+            if (b.cx - (x0 + k as f32 * pitch)).abs() > 0.3 * pitch {
+                continue;
+            }
+            match on.last_mut() {
+                Some((last, kept)) if *last == k => {
+                    if b.h > kept.h {
+                        *kept = *b;
+                    }
+                }
+                _ => on.push((k, *b)),
+            }
+        }
+        if on.len() < MIN_ROW_BLOBS {
+            return None;
+        }
+        let first = on[0].0;
+        let (ks, xs, ys): (Vec<f32>, Vec<f32>, Vec<f32>) = on
+            .iter()
+            .map(|(k, b)| ((k - first) as f32, b.cx, b.cy))
+            .fold(
+                (vec![], vec![], vec![]),
+                |(mut a, mut b, mut c), (k, x, y)| {
+                    a.push(k);
+                    b.push(x);
+                    c.push(y);
+                    (a, b, c)
+                },
+            );
+        let (origin, pitch) = least_squares(&ks, &xs)?;
+        let (y_at_origin, slope) =
+            least_squares(&xs.iter().map(|x| x - origin).collect::<Vec<_>>(), &ys)
+                .unwrap_or((y0 + slope * (origin - x0), slope));
+        let members: Vec<Blob> = on.iter().map(|(_, b)| *b).collect();
+        let cells = on.iter().map(|(k, _)| k - first).collect();
+        Some(Row {
+            char_height: tall_median(&members).max(0.5 * char_height),
+            members,
+            cells,
+            x0: origin,
+            y0: y_at_origin,
+            pitch,
+            slope,
+        })
+    }
+
     fn first(&self) -> Blob {
         self.members[0]
     }
-    fn last(&self) -> Blob {
-        self.members[self.members.len() - 1]
+
+    /// Cells from the first member's to the last's.
+    fn span_cells(&self) -> i32 {
+        self.cells.last().copied().unwrap_or(0) + 1
     }
-    /// Number of cells the row spans, at its own step.
-    fn span_cells(&self) -> f32 {
-        (self.last().cx - self.first().cx) / self.step + 1.0
+
+    /// Centre of cell `k`.
+    fn cell_x(&self, k: i32) -> f32 {
+        self.x0 + k as f32 * self.pitch
     }
+
     fn y_at(&self, x: f32) -> f32 {
-        let f = self.first();
-        f.cy + (x - f.cx) * self.slope
+        self.y0 + (x - self.x0) * self.slope
     }
+
+    /// Members in cells `start..start + cells`, and the cells they span.
+    fn window(&self, start: i32, cells: i32) -> (usize, i32) {
+        let inside: Vec<i32> = self
+            .cells
+            .iter()
+            .copied()
+            .filter(|k| (start..start + cells).contains(k))
+            .collect();
+        let span = match (inside.first(), inside.last()) {
+            (Some(a), Some(b)) => b - a + 1,
+            _ => 0,
+        };
+        (inside.len(), span)
+    }
+}
+
+/// Median height of the taller half of `blobs` (capitals and digits, not `<`).
+fn tall_median(blobs: &[Blob]) -> f32 {
+    let mut heights: Vec<f32> = blobs.iter().map(|b| b.h).collect();
+    heights.sort_by(f32::total_cmp);
+    let mut tall = heights[blobs.len() / 2..].to_vec();
+    median(&mut tall)
+}
+
+/// Intercept and slope of the least-squares line `y = a + b x`.
+fn least_squares(xs: &[f32], ys: &[f32]) -> Option<(f32, f32)> {
+    let n = xs.len() as f32;
+    if n < 2.0 {
+        return None;
+    }
+    let (mx, my) = (xs.iter().sum::<f32>() / n, ys.iter().sum::<f32>() / n);
+    let sxx: f32 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    let sxy: f32 = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    if sxx <= f32::EPSILON {
+        return None;
+    }
+    let b = sxy / sxx;
+    Some((my - b * mx, b))
 }
 
 fn median(values: &mut [f32]) -> f32 {
@@ -305,8 +477,8 @@ fn median(values: &mut [f32]) -> f32 {
 }
 
 /// Links each blob to its nearest right-hand neighbour of similar size on
-/// the same baseline, and follows the links into rows.
-fn rows(blobs: &[Blob]) -> Vec<Row> {
+/// the same baseline, and follows the links into chains.
+fn rows(blobs: &[Blob]) -> Vec<Chain> {
     let mut order: Vec<usize> = (0..blobs.len()).collect();
     order.sort_by(|&a, &b| blobs[a].cx.total_cmp(&blobs[b].cx));
     let mut next: Vec<Option<usize>> = vec![None; blobs.len()];
@@ -338,7 +510,7 @@ fn rows(blobs: &[Blob]) -> Vec<Row> {
             }
         }
     }
-    let mut rows = Vec::new();
+    let mut chains = Vec::new();
     for &start in &order {
         if has_prev[start] {
             continue;
@@ -350,25 +522,25 @@ fn rows(blobs: &[Blob]) -> Vec<Row> {
             at = n;
         }
         if members.len() >= MIN_ROW_BLOBS {
-            rows.extend(split_irregular(members).and_then(row_from));
+            chains.extend(split_irregular(members));
         }
     }
-    rows
+    chains
 }
 
 /// Keeps the longest run of a chain whose gaps are whole multiples of one
 /// pitch (a fixed-pitch font); proportional text breaks into short runs.
-fn split_irregular(members: Vec<Blob>) -> Option<Vec<Blob>> {
+fn split_irregular(members: Vec<Blob>) -> Option<Chain> {
     let mut gaps: Vec<f32> = members.windows(2).map(|w| w[1].cx - w[0].cx).collect();
-    let step = median(&mut gaps);
-    if step <= 0.0 {
+    let rough = median(&mut gaps);
+    if rough <= 0.0 {
         return None;
     }
     let mut best = (0usize, 0usize);
     let mut start = 0;
     for i in 1..=members.len() {
         let regular = i < members.len() && {
-            let k = (members[i].cx - members[i - 1].cx) / step;
+            let k = (members[i].cx - members[i - 1].cx) / rough;
             k.round() >= 1.0 && k.round() <= 3.0 && (k - k.round()).abs() < 0.22
         };
         if !regular {
@@ -379,54 +551,35 @@ fn split_irregular(members: Vec<Blob>) -> Option<Vec<Blob>> {
         }
     }
     let run: Vec<Blob> = members.get(best.0..best.1)?.to_vec();
-    (run.len() >= MIN_ROW_BLOBS).then_some(run)
-}
-
-fn row_from(members: Vec<Blob>) -> Option<Row> {
-    let mut single: Vec<f32> = Vec::new();
-    let mut gaps: Vec<f32> = members.windows(2).map(|w| w[1].cx - w[0].cx).collect();
-    let rough = median(&mut gaps);
-    for w in members.windows(2) {
-        let dx = w[1].cx - w[0].cx;
-        let k = (dx / rough).round().max(1.0);
-        single.push(dx / k);
+    if run.len() < MIN_ROW_BLOBS {
+        return None;
     }
+    let mut single: Vec<f32> = run
+        .windows(2)
+        .map(|w| {
+            let dx = w[1].cx - w[0].cx;
+            dx / (dx / rough).round().max(1.0)
+        })
+        .collect();
     let step = median(&mut single);
-    let n = members.len() as f32;
-    let (mx, my) = (
-        members.iter().map(|b| b.cx).sum::<f32>() / n,
-        members.iter().map(|b| b.cy).sum::<f32>() / n,
-    );
-    let sxx: f32 = members.iter().map(|b| (b.cx - mx).powi(2)).sum();
-    let sxy: f32 = members.iter().map(|b| (b.cx - mx) * (b.cy - my)).sum();
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    let mut heights: Vec<f32> = members.iter().map(|b| b.h).collect();
-    heights.sort_by(f32::total_cmp);
-    let tall = &mut heights[members.len() / 2..].to_vec();
-    let char_height = median(tall);
-    (step > 2.0 && slope.abs() < 0.2).then_some(Row {
-        members,
-        step,
-        slope,
-        char_height,
-    })
+    Some(Chain { members: run, step })
 }
 
-/// Candidate MRZs: 2 or 3 rows of the same pitch and slope, left-aligned,
-/// stacked at a regular line spacing.
+/// Candidate MRZs: 2 or 3 rows of the same pitch and slope, stacked at a
+/// regular line spacing and overlapping along the line.
 fn line_groups(rows: &[Row]) -> Vec<Vec<Row>> {
     let mut sorted: Vec<&Row> = rows.iter().collect();
     sorted.sort_by(|a, b| a.first().cy.total_cmp(&b.first().cy));
     let alike = |a: &Row, b: &Row| {
-        let pitch_ratio = a.step / b.step;
-        let x_off = (a.first().cx - b.first().cx).abs().min(
-            // A row may have lost a blob at its start; compare the ends too.
-            (a.last().cx - b.last().cx).abs(),
+        let pitch_ratio = a.pitch / b.pitch;
+        let x_off = (a.cell_x(0) - b.cell_x(0)).abs().min(
+            // A row may have lost a glyph at its start; compare the ends too.
+            (a.cell_x(a.span_cells() - 1) - b.cell_x(b.span_cells() - 1)).abs(),
         );
         let dy = b.y_at(a.first().cx) - a.first().cy;
         (0.9..=1.11).contains(&pitch_ratio)
             && (a.slope - b.slope).abs() < 0.03
-            && x_off < 2.5 * a.step
+            && x_off < 2.5 * a.pitch
             && dy > 1.1 * a.char_height
             && dy < 3.2 * a.char_height
     };
@@ -455,56 +608,93 @@ fn line_groups(rows: &[Row]) -> Vec<Vec<Row>> {
     groups
 }
 
-/// Fits the fixed-pitch grid to a group of rows, if it has an MRZ shape.
+/// Fits the MRZ grid to a group of rows, if it has an MRZ shape: each line
+/// gets the window of `cells` cells that holds most of its glyphs (what
+/// lies beyond it at either end is trimmed), the lines' windows chosen
+/// together so that they start level (MRZ lines are left-aligned), and each
+/// line keeps its own origin and pitch (under perspective they differ).
 fn grid_from_rows(group: &[Row], scale: f32) -> Option<MrzLocation> {
-    let mut spans: Vec<f32> = group.iter().map(Row::span_cells).collect();
+    let mut spans: Vec<f32> = group.iter().map(|r| r.span_cells() as f32).collect();
     let span = median(&mut spans);
     let cells = match group.len() {
         3 => 30,
-        _ => *[36usize, 44].iter().min_by(|a, b| {
+        _ => *[36i32, 44].iter().min_by(|a, b| {
             (**a as f32 - span)
                 .abs()
                 .total_cmp(&(**b as f32 - span).abs())
         })?,
     };
-    // Most blobs present: the widest row must cover nearly the whole line.
-    let widest = spans.iter().copied().fold(0.0f32, f32::max);
-    if widest < cells as f32 - 3.5 || widest > cells as f32 + 1.5 {
-        return None;
-    }
-    // Lines are left-aligned: one origin and one end for the whole group.
-    let start = group
+    // Each line's candidate windows: every placement that keeps most of its glyphs.
+    let candidates: Vec<Vec<(i32, usize)>> = group
         .iter()
-        .map(|r| r.first().cx)
-        .fold(f32::INFINITY, f32::min);
-    let end = group.iter().map(|r| r.last().cx).fold(0.0f32, f32::max);
-    let pitch = (end - start) / (cells - 1) as f32;
-    let mut steps: Vec<f32> = group.iter().map(|r| r.step).collect();
-    let step = median(&mut steps);
-    if (pitch / step - 1.0).abs() > 0.08 {
+        .map(|row| {
+            let last = row.span_cells() - 1;
+            let starts = (last - cells + 1).min(0)..=(last - cells + 1).max(0);
+            let placed: Vec<(i32, usize)> = starts.map(|s| (s, row.window(s, cells).0)).collect();
+            let most = placed.iter().map(|p| p.1).max().unwrap_or(0);
+            placed.into_iter().filter(|p| p.1 == most).collect()
+        })
+        .collect();
+    // The combination whose lines start most nearly level.
+    let mut chosen: Option<(f32, Vec<i32>)> = None;
+    let mut pick = vec![0usize; group.len()];
+    loop {
+        let starts: Vec<i32> = pick.iter().zip(&candidates).map(|(&i, c)| c[i].0).collect();
+        let xs: Vec<f32> = group
+            .iter()
+            .zip(&starts)
+            .map(|(r, &s)| r.cell_x(s))
+            .collect();
+        let spread = xs.iter().copied().fold(f32::MIN, f32::max)
+            - xs.iter().copied().fold(f32::MAX, f32::min);
+        if chosen.as_ref().is_none_or(|(best, _)| spread < *best) {
+            chosen = Some((spread, starts));
+        }
+        // Next combination (the candidates are few: one to three per line).
+        let mut i = 0;
+        while i < pick.len() {
+            pick[i] += 1;
+            if pick[i] < candidates[i].len() {
+                break;
+            }
+            pick[i] = 0;
+            i += 1;
+        }
+        if i == pick.len() {
+            break;
+        }
+    }
+    let (spread, starts) = chosen?;
+    let pitch = group.iter().map(|r| r.pitch).sum::<f32>() / group.len() as f32;
+    // Left-aligned lines, and most glyphs present: the fullest line covers
+    // nearly the whole window.
+    let widest = group
+        .iter()
+        .zip(&starts)
+        .map(|(r, &s)| r.window(s, cells).1)
+        .max()?;
+    if spread > 0.6 * pitch || (widest as f32) < cells as f32 - 3.5 {
         return None;
     }
-    let mut slopes: Vec<f32> = group.iter().map(|r| r.slope).collect();
-    let slope = median(&mut slopes);
-    let norm = (1.0 + slope * slope).sqrt();
-    let direction = (1.0 / norm, slope / norm);
     let lines = group
         .iter()
-        .map(|r| {
-            let y = r.y_at(start);
+        .zip(&starts)
+        .map(|(r, &s)| {
+            let x = r.cell_x(s);
+            let norm = (1.0 + r.slope * r.slope).sqrt();
             GridLine {
-                origin: (start * scale, y * scale),
-                direction,
-                pitch: pitch * norm * scale,
+                origin: (x * scale, r.y_at(x) * scale),
+                direction: (1.0 / norm, r.slope / norm),
+                pitch: r.pitch * norm * scale,
                 char_height: r.char_height * scale,
-                cells,
+                cells: cells as usize,
             }
         })
         .collect();
     Some(MrzLocation {
         rotation: 0,
         lines,
-        shape: (group.len(), cells),
+        shape: (group.len(), cells as usize),
     })
 }
 
