@@ -183,7 +183,7 @@ def load_corpus():
             "score_fields": sorted(fields),
             "degradation": c.get("class") or "?",
             "today": (c.get("submitted_at") or "")[:10],
-            "kind": c.get("document_kind") or "auto",
+            "declared_kind": c.get("document_kind") or "auto",
             "expected_verdict": (c.get("expected") or {}).get("verdict"),
         })
     return cases, docs
@@ -196,11 +196,11 @@ TESSERACT_ONLY = "intake, Tesseract only"
 
 def run_intake(docs, today, config=None):
     """intake over `docs`: one process per (submission date, declared kind) of
-    the documents (a document without them gets `today` and no --kind); wall
-    and CPU are the sums over the processes."""
+    a corpus's cases (the generated set has neither: one process, `today`,
+    no --kind); wall and CPU are the sums over the processes."""
     groups = {}
     for d in docs:
-        groups.setdefault((d.get("today") or today, d.get("kind")), []).append(d)
+        groups.setdefault((d.get("today") or today, d.get("declared_kind")), []).append(d)
     results, info = {}, None
     for (day, kind), group in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "")):
         extra = ["--kind", kind] if kind else []
