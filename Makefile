@@ -123,11 +123,13 @@ clean:
 # intake against PassportEye 2.2.x and fastmrz 2.1.x (issue 4): accuracy and speed on the same
 # fixed-seed generated files, in one run (benches/peers/compare.py; venv in out/peers-venv).
 # Quick run: make compare COMPARE_COUNT=60
+# The second corpus, scans no part of intake made (only measured; skipped with a message when missing).
 COMPARE_COUNT ?= 480
 COMPARE_SEED ?= 2026
+COMPARE_CORPUS ?= ../shared/corpora/dev-a
 .PHONY: compare peers-deps
 compare: setup peers-deps
-	COMPARE_COUNT=$(COMPARE_COUNT) COMPARE_SEED=$(COMPARE_SEED) INTAKE=$(INTAKE) python3 benches/peers/compare.py
+	COMPARE_COUNT=$(COMPARE_COUNT) COMPARE_SEED=$(COMPARE_SEED) COMPARE_CORPUS=$(COMPARE_CORPUS) INTAKE=$(INTAKE) python3 benches/peers/compare.py
 
 # Both peers call the tesseract command (Debian tesseract-ocr); the venv needs python3's venv module.
 peers-deps:

@@ -19,13 +19,21 @@ Steps:
     alternative it replaced;
  4. each peer over the same files, in 2 worker processes (one core each);
  5. every MRZ field compared with the manifest's ground truth; one table
-    per tool and degradation class, and a table of the known peer weaknesses.
+    per tool and degradation class, and a table of the known peer weaknesses;
+ 6. steps 3-5 again on a second corpus that no part of intake made,
+    COMPARE_CORPUS (default ../shared/corpora/dev-a): every case whose truth
+    has MRZ lines, intake run as the portal runs it (one process per
+    submission date and declared kind, `--today` the case's submitted_at,
+    `--kind` its document_kind), the peers on the same files; one table per
+    tool and manifest class, and per MRZ format. The corpus is only measured
+    here: nothing is tuned to it. Skipped, with a message, when missing.
 
 Environment (all optional): COMPARE_COUNT (generator --count, default 480:
 400 MRZ documents), COMPARE_SEED (2026), COMPARE_OUT (out/compare),
 COMPARE_VENV (out/peers-venv), COMPARE_WORKERS (2), INTAKE (the binary,
 target/release/intake), FASTMRZ_TESSDATA (a directory holding fastmrz's
-mrz.traineddata, if you have it).
+mrz.traineddata, if you have it), COMPARE_CORPUS (the second corpus's
+directory, holding manifest.json; relative to the project root).
 """
 
 import difflib
@@ -50,15 +58,24 @@ VENV = os.path.abspath(os.environ.get("COMPARE_VENV", os.path.join(ROOT, "out", 
 WORKERS = int(os.environ.get("COMPARE_WORKERS", "2"))
 INTAKE = os.path.abspath(os.environ.get("INTAKE", os.path.join(ROOT, "target", "release", "intake")))
 SYSTEM_TESSDATA = ["/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata"]
+CORPUS = os.path.abspath(os.path.join(ROOT, os.environ.get("COMPARE_CORPUS", os.path.join(
+    "..", "shared", "corpora", "dev-a"))))
 
 CLASS_ORDER = ["clean", "blur", "noise", "jpeg_q35", "low_contrast", "uneven_light", "skew",
-               "rot90", "rot180", "rot270", "a4_page", "low_dpi", "heavy_blur"]
+               "rot90", "rot180", "rot270", "a4_page", "low_dpi", "heavy_blur",
+               "guilloche", "card_edge", "cap_height", "other_rasteriser", "perspective"]
 CLASS_LABEL = {
     "clean": "clean 300-600 dpi", "blur": "blur", "noise": "noise", "jpeg_q35": "JPEG q35",
     "low_contrast": "low contrast", "uneven_light": "uneven light", "skew": "skew 1-4 deg",
     "rot90": "rotated 90", "rot180": "rotated 180", "rot270": "rotated 270", "a4_page": "A4 flatbed page",
     "low_dpi": "below 300 dpi", "heavy_blur": "heavy blur",
+    "guilloche": "security print at the MRZ", "card_edge": "card edge 3 mm, shadow",
+    "cap_height": "cap height 2.0-2.6 mm, width +-10%", "other_rasteriser": "laser-printed MRZ",
+    "perspective": "phone photo, keystone",
 }
+# The second corpus's classes (its manifest's `class`), in this order.
+CORPUS_CLASS_ORDER = ["clean", "equivalent", "mismatch", "expired", "lowdpi", "unreadable"]
+MRZ_FORMAT_ORDER = ["TD3", "TD1", "TD2", "MRV-A", "MRV-B"]
 BASE_FIELDS = ["document_type", "issuing_state", "surname", "given_names", "document_number",
                "nationality", "birth_date", "sex", "expiry_date"]
 
@@ -143,17 +160,68 @@ def ensure_samples():
     return manifest, docs
 
 
+def load_corpus():
+    """(manifest cases, MRZ documents) of COMPARE_CORPUS, or None if it is missing."""
+    path = os.path.join(CORPUS, "manifest.json")
+    if not os.path.exists(path):
+        return None
+    cases = json.load(open(path))
+    cases = cases.get("cases", cases) if isinstance(cases, dict) else cases
+    docs = []
+    for c in cases:
+        truth = c.get("truth") or {}
+        if not truth.get("mrz_lines"):
+            continue
+        fmt = (truth.get("mrz_format") or "").upper()
+        fmt = {"MRVA": "MRV-A", "MRVB": "MRV-B"}.get(fmt, fmt)
+        fields = dict(truth.get("fields") or {})
+        docs.append({
+            "id": c["id"], "file": c["file"], "path": os.path.join(CORPUS, c["file"]),
+            "format": (c.get("scan") or {}).get("format") or os.path.splitext(c["file"])[1].lstrip("."),
+            "mrz_format": fmt, "mrz_lines": truth["mrz_lines"], "fields": fields,
+            # Only the fields the corpus gives are compared.
+            "score_fields": sorted(fields),
+            "degradation": c.get("class") or "?",
+            "today": (c.get("submitted_at") or "")[:10],
+            "declared_kind": c.get("document_kind") or "auto",
+            "expected_verdict": (c.get("expected") or {}).get("verdict"),
+        })
+    return cases, docs
+
+
 # ---------------------------------------------------------------- runs
 
 TESSERACT_ONLY = "intake, Tesseract only"
 
 
 def run_intake(docs, today, config=None):
+    """intake over `docs`: one process per (submission date, declared kind) of
+    a corpus's cases (the generated set has neither: one process, `today`,
+    no --kind); wall and CPU are the sums over the processes."""
+    groups = {}
+    for d in docs:
+        groups.setdefault((d.get("today") or today, d.get("declared_kind")), []).append(d)
+    results, info = {}, None
+    for (day, kind), group in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "")):
+        extra = ["--kind", kind] if kind else []
+        r, i = run_intake_once(group, day, config, extra)
+        results.update(r)
+        if info is None:
+            info = i
+        else:
+            for k in ("wall", "cpu", "count"):
+                info[k] += i[k]
+            info["maxrss_mib"] = max(info["maxrss_mib"], i["maxrss_mib"])
+            info["processes"] += 1
+    return results, info
+
+
+def run_intake_once(docs, today, config, extra):
     files = [d["path"] for d in docs]
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     # cwd is the output directory, which has no pipeline.toml: intake's defaults.
     t0 = time.perf_counter()
-    extra = ["--config", config] if config else []
+    extra = extra + (["--config", config] if config else [])
     proc = subprocess.Popen([INTAKE, "check"] + files + ["--json", "--today", today] + extra, cwd=OUT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Read both pipes to the end, then reap the process ourselves for its own rusage.
@@ -239,7 +307,9 @@ def norm_name(v):
 
 
 def norm_code(v):
-    return (v or "").upper().replace("<", "").replace(" ", "")
+    v = (v or "").upper().replace("<", "").replace(" ", "")
+    # Germany is D in an MRZ, DEU elsewhere (ICAO 9303 Part 3).
+    return "DEU" if v == "D" else v
 
 
 def norm_date(v):
@@ -259,6 +329,8 @@ NORM = {"surname": norm_name, "given_names": norm_name, "birth_date": norm_date,
 
 
 def fields_of(doc):
+    if "score_fields" in doc:
+        return doc["score_fields"]
     return BASE_FIELDS + (["personal_number"] if doc["mrz_format"] == "TD3" else [])
 
 
@@ -310,24 +382,13 @@ def quantile(xs, q):
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    if not os.path.exists(INTAKE):
-        raise SystemExit("%s missing: run `cargo build --release` (make setup)" % INTAKE)
-    if shutil.which("tesseract") is None:
-        raise SystemExit("the tesseract command (Debian tesseract-ocr) is needed by both peers: make compare "
-                         "installs it")
-    py = ensure_venv()
-    versions = peer_versions(py)
-    manifest, docs = ensure_samples()
-    today = manifest.get("today") or "2026-06-01"
+def run_tools(py, docs, today, what):
+    """Every tool over `docs`, as in steps 3-4: [(label, results, run info)]."""
     common = [d for d in docs if d["format"] in ("jpeg", "png")]
     pdfs = [d for d in docs if d["format"] == "pdf"]
-    log("%d MRZ documents (%d JPEG/PNG, %d PDF)" % (len(docs), len(common), len(pdfs)))
-
+    log("%s: %d MRZ documents (%d JPEG/PNG, %d PDF)" % (what, len(docs), len(common), len(pdfs)))
     tools = []  # (label, results, run info)
-    log("intake: one process over %d files" % len(docs))
+    log("intake: one process per submission date and declared kind over %d files" % len(docs))
     load0 = os.getloadavg()[0]
     r, info = run_intake(docs, today)
     info["load"] = (load0, os.getloadavg()[0])
@@ -337,7 +398,7 @@ def main():
     config = os.path.join(OUT, "tesseract-only.toml")
     with open(config, "w") as f:
         f.write("[ocr]\nmrz_glyphs = false\n")
-    log("intake, Tesseract only (ocr.mrz_glyphs = false): one process over %d files" % len(docs))
+    log("intake, Tesseract only (ocr.mrz_glyphs = false) over %d files" % len(docs))
     load0 = os.getloadavg()[0]
     r, info = run_intake(docs, today, config)
     info["load"] = (load0, os.getloadavg()[0])
@@ -361,29 +422,17 @@ def main():
                             "status": "PDF unsupported", "seconds": None}
         tools.append((label, r, info))
         log("  %.1f s" % info["wall"])
+    return tools
 
-    lines = []
-    p = lines.append
-    cpu = ""
-    try:
-        cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
-    except (OSError, IndexError):
-        pass
-    p("intake vs PassportEye %s and fastmrz %s, %s, %s (%d cores: %s), Tesseract %s for all three" % (
-        versions["passporteye"], versions["fastmrz"], started, platform.machine(), os.cpu_count() or 0, cpu,
-        versions["tesseract"]))
-    p("samples: intake samples --count %d --seed %d: %d MRZ documents (TD3 %d, TD1 %d, TD2 %d, MRV-A %d); "
-      "%d JPEG/PNG, which all three read, and %d PDF" % (
-          COUNT, SEED, len(docs), *[sum(d["mrz_format"] == f for d in docs) for f in ("TD3", "TD1", "TD2", "MRV-A")],
-          len(common), len(pdfs)))
-    if fm_note:
-        p("* " + fm_note)
-    p("")
+
+def accuracy_table(p, docs, tools, groups):
+    """The per-class table, then speed, memory, load, wall, CPU and the
+    PassportEye ratio. `groups`: [(row label, documents)]."""
     p("| class | documents | tool | every MRZ field right | field accuracy | median s/doc (1 core) | "
       "p95 s/doc (1 core) | documents/s (2 cores) | CPU s/doc |")
     p("|---|---|---|---|---|---|---|---|---|")
 
-    def rows(label, subset, whole_wall=True):
+    def rows(label, subset):
         for name, res, info in tools:
             sel = [d for d in subset if d["path"] in res]
             if not sel:
@@ -409,31 +458,26 @@ def main():
                 label, len(sel), name, right, len(sel), pct(right, len(sel)), pct(fr, fn),
                 statistics.median(secs), quantile(secs, 0.95), dps, statistics.mean(cpus) if cpus else float("nan")))
 
-    for c in CLASS_ORDER:
-        sub = [d for d in common if d["degradation"] == c]
-        if sub:
-            rows(CLASS_LABEL[c] + " (JPEG/PNG)", sub)
-    extra = sorted({d["degradation"] for d in common} - set(CLASS_ORDER))
-    for c in extra:
-        rows(c + " (JPEG/PNG)", [d for d in common if d["degradation"] == c])
-    rows("**all JPEG/PNG**", common)
-    rows("all PDF", pdfs)
-    rows("**all files**", docs)
+    for label, subset in groups:
+        if subset:
+            rows(label, subset)
     p("")
     p("Speed: seconds per document are each tool's own time for one document in a worker that has one core "
       "(peers: wall time of the read call in a worker process, Tesseract child included; intake: the sum of its "
       "per-stage timings_ms). CPU s/doc: user + system seconds (peers: per document, measured; intake: the "
       "process's total, apportioned by each document's share of the stage timings). documents/s: documents over the wall time of the run with %d workers (intake: the "
-      "whole `intake check` process; peers: first document started to last finished, interpreter start and model "
-      "load excluded); a class's figure apportions that wall time by its share of per-document seconds." % WORKERS)
+      "whole `intake check` process, summed over its processes; peers: first document started to last finished, "
+      "interpreter start and model load excluded); a class's figure apportions that wall time by its share of "
+      "per-document seconds." % WORKERS)
     mem = "; ".join(
         "%s %.0f MiB peak RSS for the whole process (%d worker threads, each with its own Tesseract)" % (
             n, i["maxrss_mib"], i["threads"]) if n.startswith("intake") else
         "%s %.0f MiB peak RSS per worker process (the largest of the %d; plus the short-lived `tesseract` "
         "process it starts for each OCR call)" % (n, i["maxrss_mib"], i["processes"]) for n, _, i in tools)
-    walls = "; ".join("%s %.1f s for %d documents (%.2f documents/s)" % (
-        n, i["wall"], i["count"], i["count"] / i["wall"] if i["wall"] else 0)
-        for n, _, i in tools)
+    walls = "; ".join("%s %.1f s for %d documents (%.2f documents/s)%s" % (
+        n, i["wall"], i["count"], i["count"] / i["wall"] if i["wall"] else 0,
+        " in %d processes, one after the other" % i["processes"] if n.startswith("intake") and i["processes"] > 1
+        else "") for n, _, i in tools)
     p("Memory: " + mem + ".")
     p("Load average (1 min) at the start and end of each tool's run, for a machine that was not idle: " + "; ".join(
         "%s %.1f -> %.1f" % (n, i["load"][0], i["load"][1]) for n, _, i in tools if "load" in i) + ".")
@@ -450,6 +494,96 @@ def main():
               "%.1fx by CPU time" % (name, len(docs), ratio, pe["PassportEye"]["cpu"] / pe[name]["cpu"]))
     p("")
 
+
+def false_valid_cell(common):
+    def cell(res):
+        return "%d" % sum(1 for d in common if res[d["path"]].get("valid") and score(d, res[d["path"]])[2])
+    return cell
+
+
+def failure_reasons(p, common, tools):
+    for name, res, _ in tools:
+        reasons = {}
+        for d in common:
+            r = res[d["path"]]
+            if score(d, r)[2]:
+                st = r.get("status") or "?"
+                st = "invalid" if st.startswith("invalid (score") else st
+                st = st if len(st) < 60 else st[:57] + "..."
+                reasons[st] = reasons.get(st, 0) + 1
+        if reasons:
+            p("%s, documents with a wrong field by the tool's own status: %s" % (
+                name, ", ".join("%s %d" % (k, v) for k, v in sorted(reasons.items(), key=lambda x: -x[1]))))
+
+
+def write_details(path, docs, tools):
+    with open(path, "w") as f:
+        for d in docs:
+            row = {"file": d["file"], "format": d["format"], "mrz_format": d["mrz_format"],
+                   "degradation": d["degradation"], "truth": d["mrz_lines"]}
+            for name, res, _ in tools:
+                r = res.get(d["path"]) or {}
+                row[name] = {"wrong": score(d, r)[2], "raw": r.get("raw"), "status": r.get("status"),
+                             "seconds": r.get("seconds")}
+            f.write(json.dumps(row) + "\n")
+
+
+def class_groups(docs, order, label_of):
+    """[(row label, documents)]: per class and per MRZ format on JPEG/PNG (which
+    every tool reads), then all JPEG/PNG, all PDF and all files."""
+    common = [d for d in docs if d["format"] in ("jpeg", "png")]
+    pdfs = [d for d in docs if d["format"] == "pdf"]
+    classes = order + sorted({d["degradation"] for d in common} - set(order))
+    groups = [(label_of(c) + " (JPEG/PNG)", [d for d in common if d["degradation"] == c]) for c in classes]
+    formats = MRZ_FORMAT_ORDER + sorted({d["mrz_format"] for d in common} - set(MRZ_FORMAT_ORDER))
+    groups += [("%s, every class (JPEG/PNG)" % f, [d for d in common if d["mrz_format"] == f]) for f in formats]
+    groups += [("**all JPEG/PNG**", common), ("all PDF", pdfs), ("**all files**", docs)]
+    return groups
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if not os.path.exists(INTAKE):
+        raise SystemExit("%s missing: run `cargo build --release` (make setup)" % INTAKE)
+    if shutil.which("tesseract") is None:
+        raise SystemExit("the tesseract command (Debian tesseract-ocr) is needed by both peers: make compare "
+                         "installs it")
+    py = ensure_venv()
+    versions = peer_versions(py)
+    manifest, docs = ensure_samples()
+    today = manifest.get("today") or "2026-06-01"
+    common = [d for d in docs if d["format"] in ("jpeg", "png")]
+    pdfs = [d for d in docs if d["format"] == "pdf"]
+    tools = run_tools(py, docs, today, "generated set")
+    corpus = load_corpus()
+    corpus_tools = None
+    if corpus is not None:
+        corpus_docs = corpus[1]
+        corpus_tools = run_tools(py, corpus_docs, today, os.path.basename(CORPUS))
+    _, fm_note = fastmrz_tessdata()
+
+    lines = []
+    p = lines.append
+    cpu = ""
+    try:
+        cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
+    except (OSError, IndexError):
+        pass
+    p("intake vs PassportEye %s and fastmrz %s, %s, %s (%d cores: %s), Tesseract %s for all three" % (
+        versions["passporteye"], versions["fastmrz"], started, platform.machine(), os.cpu_count() or 0, cpu,
+        versions["tesseract"]))
+    p("")
+    p("## intake's generator")
+    p("")
+    p("samples: intake samples --count %d --seed %d: %d MRZ documents (TD3 %d, TD1 %d, TD2 %d, MRV-A %d); "
+      "%d JPEG/PNG, which all three read, and %d PDF" % (
+          COUNT, SEED, len(docs), *[sum(d["mrz_format"] == f for d in docs) for f in ("TD3", "TD1", "TD2", "MRV-A")],
+          len(common), len(pdfs)))
+    if fm_note:
+        p("* " + fm_note)
+    p("")
+    accuracy_table(p, docs, tools, class_groups(docs, CLASS_ORDER, lambda c: CLASS_LABEL.get(c, c)))
     # -------------------------------------------------- known peer weaknesses
     p("Known peer weaknesses, measured on the %d JPEG/PNG documents:" % len(common))
     p("")
@@ -512,43 +646,56 @@ def main():
     p("| composite hides valid fields | composite fails while every per-field check digit holds "
       "(tools that report per-field checks) | %s |" % cells(fieldvalid_cell))
 
-    def falsevalid_cell(res):
-        bad = [d for d in common if res[d["path"]].get("valid") and score(d, res[d["path"]])[2]]
-        return "%d" % len(bad)
-
     p("| reported valid, yet wrong | the tool's own validity says yes (intake: verdict `accepted`), "
       "a field is wrong | %s |" % cells(
-        falsevalid_cell))
+        false_valid_cell(common)))
     p("")
-    # Failure reasons, for the record.
-    for name, res, _ in tools:
-        reasons = {}
-        for d in common:
-            r = res[d["path"]]
-            if score(d, r)[2]:
-                s = r.get("status") or "?"
-                s = "invalid" if s.startswith("invalid (score") else s
-                s = s if len(s) < 60 else s[:57] + "..."
-                reasons[s] = reasons.get(s, 0) + 1
-        if reasons:
-            p("%s, documents with a wrong field by the tool's own status: %s" % (
-                name, ", ".join("%s %d" % (k, v) for k, v in sorted(reasons.items(), key=lambda x: -x[1]))))
+    failure_reasons(p, common, tools)
+    p("")
+
+    # -------------------------------------------------- the second corpus
+    name = os.path.basename(CORPUS)
+    p("## %s: scans no part of intake made" % name)
+    p("")
+    if corpus is None:
+        msg = ("%s has no manifest.json: the second corpus is skipped (set COMPARE_CORPUS to its directory)"
+               % CORPUS)
+        log(msg)
+        p(msg)
+    else:
+        cases, cdocs = corpus
+        ccommon = [d for d in cdocs if d["format"] in ("jpeg", "png")]
+        days = sorted({d["today"] for d in cdocs})
+        p("%s (%s): %d cases, %d of them MRZ documents (%s); %d JPEG/PNG, which all three read, and %d PDF. "
+          "Classes are the manifest's `class`; intake ran as the portal runs it, one process per submission date "
+          "(%s) and declared kind, with `--today` and `--kind` from the case (no profile: only the fields are "
+          "compared). Fields compared: %s (dates as YYMMDD; Germany's D in an MRZ counts as DEU). Measured only: "
+          "nothing in intake is tuned to this corpus." % (
+              name, CORPUS, len(cases), len(cdocs),
+              ", ".join("%s %d" % (f, sum(d["mrz_format"] == f for d in cdocs))
+                        for f in MRZ_FORMAT_ORDER if any(d["mrz_format"] == f for d in cdocs)),
+              len(ccommon), len(cdocs) - len(ccommon), ", ".join(days),
+              ", ".join(sorted({f for d in cdocs for f in d["score_fields"]}))))
+        if fm_note:
+            p("* " + fm_note)
+        p("")
+        accuracy_table(p, cdocs, corpus_tools, class_groups(cdocs, CORPUS_CLASS_ORDER, lambda c: c))
+        p("| weakness | what is counted | " + " | ".join(n for n, _, _ in corpus_tools) + " |")
+        p("|---|---|" + "---|" * len(corpus_tools))
+        p("| reported valid, yet wrong | the tool's own validity says yes (intake: verdict `accepted`), a field is "
+          "wrong (JPEG/PNG) | " + " | ".join(false_valid_cell(ccommon)(res) for _, res, _ in corpus_tools) + " |")
+        p("")
+        failure_reasons(p, ccommon, corpus_tools)
     text = "\n".join(lines)
     print(text)
     with open(os.path.join(OUT, "table.md"), "w") as f:
         f.write(text + "\n")
     # Per-document detail for whoever wants to look closer.
-    with open(os.path.join(OUT, "details.jsonl"), "w") as f:
-        for d in docs:
-            row = {"file": d["file"], "format": d["format"], "mrz_format": d["mrz_format"],
-                   "degradation": d["degradation"], "truth": d["mrz_lines"]}
-            for name, res, _ in tools:
-                r = res.get(d["path"]) or {}
-                row[name] = {"wrong": score(d, r)[2], "raw": r.get("raw"), "status": r.get("status"),
-                             "seconds": r.get("seconds")}
-            f.write(json.dumps(row) + "\n")
+    write_details(os.path.join(OUT, "details.jsonl"), docs, tools)
+    if corpus is not None:
+        write_details(os.path.join(OUT, "details-%s.jsonl" % name), corpus[1], corpus_tools)
     log("table written to %s, per-document detail to %s" % (
-        os.path.join(OUT, "table.md"), os.path.join(OUT, "details.jsonl")))
+        os.path.join(OUT, "table.md"), os.path.join(OUT, "details*.jsonl")))
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@
 use crate::date::{Date, TODAY};
 use crate::mrz::{self, MrzInput};
 use crate::people::{Names, Person};
-use crate::render::{Fonts, Page, MRZ_PITCH_MM};
+use crate::render::{Fonts, MrzStyle, Page, MRZ_PITCH_MM};
 use image::GrayImage;
 use intake_models::{DocumentFields, DocumentKind, MrzFormat};
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 /// Distance between MRZ lines, cap top to cap top.
 const MRZ_LINE_PITCH_MM: f32 = 4.2;
@@ -31,6 +31,23 @@ pub struct Document {
     issue_date: Date,
     expiry: Date,
     number: String,
+}
+
+/// How a document is printed, beyond its content: the MRZ's printer and
+/// the security print behind it. The default is what every document had
+/// before the print-variation classes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RenderStyle {
+    pub mrz: MrzStyle,
+    /// Security print through and beside the MRZ, drawn from this seed.
+    pub security_print: Option<u64>,
+}
+
+/// A rendered document and where its MRZ is.
+pub struct Rendered {
+    pub image: GrayImage,
+    /// The MRZ's ink box in pixels: left, cap top, right, baseline.
+    pub mrz_box: Option<[f32; 4]>,
 }
 
 /// Which validity case to draw.
@@ -196,16 +213,36 @@ impl Document {
 
     /// The document as a scanner at `dpi` would see it, upright and clean.
     pub fn render(&self, fonts: &Fonts, dpi: f32) -> GrayImage {
-        let (w, h) = self.size_mm();
-        let mut page = Page::new(w, h, dpi);
-        match self.mrz_format {
-            Some(format) => self.draw_mrz_document(&mut page, fonts, format),
-            None => self.draw_stay_card(&mut page, fonts),
-        }
-        page.image
+        self.render_with(fonts, dpi, &RenderStyle::default()).image
     }
 
-    fn draw_mrz_document(&self, page: &mut Page, fonts: &Fonts, format: MrzFormat) {
+    /// The document printed as `style` says, upright and clean, with where
+    /// its MRZ is.
+    pub fn render_with(&self, fonts: &Fonts, dpi: f32, style: &RenderStyle) -> Rendered {
+        let (w, h) = self.size_mm();
+        let mut page = Page::new(w, h, dpi);
+        let mrz_box = match self.mrz_format {
+            Some(format) => Some(self.draw_mrz_document(&mut page, fonts, format, style)),
+            None => {
+                self.draw_stay_card(&mut page, fonts);
+                None
+            }
+        };
+        Rendered {
+            image: page.image,
+            mrz_box,
+        }
+    }
+
+    /// Draws the page; returns the MRZ's ink box in pixels (left, cap top,
+    /// right, baseline).
+    fn draw_mrz_document(
+        &self,
+        page: &mut Page,
+        fonts: &Fonts,
+        format: MrzFormat,
+        style: &RenderStyle,
+    ) -> [f32; 4] {
         let (w, h) = self.size_mm();
         let width = self.mrz_lines.first().map_or(44, String::len) as f32;
         let rows = self.mrz_lines.len() as f32;
@@ -290,7 +327,22 @@ impl Document {
             page.qr(w - size - 2.0, 7.0, size, qr);
         }
         let x0 = (w - width * MRZ_PITCH_MM) / 2.0;
-        page.mrz(fonts, x0, mrz_top, MRZ_LINE_PITCH_MM, &self.mrz_lines);
+        if let Some(seed) = style.security_print {
+            let lines = self.mrz_lines.len() as f32;
+            let bottom = mrz_top + (lines - 1.0) * MRZ_LINE_PITCH_MM + 2.4;
+            page.security_print(
+                [x0, mrz_top, x0 + width * MRZ_PITCH_MM, bottom],
+                &mut StdRng::seed_from_u64(seed),
+            );
+        }
+        page.mrz_styled(
+            fonts,
+            x0,
+            mrz_top,
+            MRZ_LINE_PITCH_MM,
+            &self.mrz_lines,
+            &style.mrz,
+        )
     }
 
     /// A Russian migration card or residence-permit page: labelled lines,
