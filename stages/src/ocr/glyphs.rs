@@ -667,4 +667,78 @@ mod tests {
         }
         eprintln!("other prints: {alone} of {total} read by the classifier alone");
     }
+
+    /// Accuracy on the held-out synthetic set of `make glyph-model`
+    /// (`GLYPH_HELDOUT=out/glyph-data/heldout.strips`), per variation: the
+    /// classifier's real path (placement, shifts) on each line's strip.
+    #[test]
+    #[ignore]
+    fn held_out_accuracy() {
+        let Ok(path) = std::env::var("GLYPH_HELDOUT") else {
+            return;
+        };
+        let bytes = std::fs::read(&path).unwrap();
+        let presets: Vec<String> = std::fs::read_to_string(format!("{path}.json"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let from = l.find("\"preset\": \"").unwrap() + 11;
+                l[from..from + l[from..].find('"').unwrap()].to_string()
+            })
+            .collect();
+        let glyphs = Glyphs::new().unwrap();
+        let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        // preset -> (cells, right, sure but wrong, lines, lines right)
+        let mut table: Vec<(String, [usize; 5])> = Vec::new();
+        let (mut at, mut line, mut seconds) = (0usize, 0usize, 0.0f64);
+        while at + 8 <= bytes.len() && line < presets.len() {
+            let (width, cells) = (u32_at(at), u32_at(at + 4) as usize);
+            let n = (width * CELL_HEIGHT) as usize;
+            if at + 8 + n + 5 * cells > bytes.len() {
+                break;
+            }
+            let strip = GrayImage::from_raw(width, CELL_HEIGHT, bytes[at + 8..at + 8 + n].to_vec()).unwrap();
+            let truth: Vec<char> = (0..cells)
+                .map(|j| ALPHABET.as_bytes()[bytes[at + 8 + n + 5 * j] as usize] as char)
+                .collect();
+            at += 8 + n + 5 * cells;
+            let t = std::time::Instant::now();
+            let (read, _) = glyphs.read(std::slice::from_ref(&strip), &[cells]);
+            seconds += t.elapsed().as_secs_f64();
+            let row = &read[0];
+            let right = row.iter().zip(&truth).filter(|(c, t)| c.c == **t).count();
+            let sure_wrong = row
+                .iter()
+                .zip(&truth)
+                .filter(|(c, t)| c.c != **t && c.margin >= GLYPH_MARGIN)
+                .count();
+            for key in ["all", presets[line].as_str()] {
+                let i = match table.iter().position(|(k, _)| k == key) {
+                    Some(i) => i,
+                    None => {
+                        table.push((key.to_string(), [0; 5]));
+                        table.len() - 1
+                    }
+                };
+                let e = &mut table[i].1;
+                e[0] += cells;
+                e[1] += right;
+                e[2] += sure_wrong;
+                e[3] += 1;
+                e[4] += usize::from(right == cells);
+            }
+            line += 1;
+        }
+        eprintln!("{line} lines, {:.2} ms per line", seconds * 1000.0 / line.max(1) as f64);
+        eprintln!("| variation | cells right % | sure but wrong | lines all right |");
+        for (key, e) in &table {
+            eprintln!(
+                "| {key} | {:.2} | {} | {}/{} |",
+                100.0 * e[1] as f64 / e[0] as f64,
+                e[2],
+                e[4],
+                e[3]
+            );
+        }
+    }
 }

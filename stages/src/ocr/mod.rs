@@ -22,6 +22,7 @@
 //! each engine stays on its thread.
 
 pub mod glyphs;
+pub mod model;
 
 use crate::locate::{GridLine, MrzLocation};
 use glyphs::{GlyphError, GlyphReading, Glyphs};
