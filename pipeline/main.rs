@@ -136,8 +136,8 @@ enum Command {
         /// Write the small fixed set kept in samples/committed instead.
         #[arg(long)]
         showcase: bool,
-        /// Render the MRZ glyph classifier's OCR-B templates to this PNG
-        /// instead (`make glyphs`: stages/src/ocr/ocrb-mrz.png).
+        /// Render the 37 MRZ characters in OCR-B, one cell each, to this PNG
+        /// instead (the classifier's former templates; for inspection).
         #[arg(long, conflicts_with_all = ["out", "showcase"])]
         ocrb_atlas: Option<PathBuf>,
     },

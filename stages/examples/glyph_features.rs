@@ -6,6 +6,7 @@
 //! one record `u8 class, f32 x INPUTS` (the cell taken at its true centre
 //! moved by a seeded uniform shift of up to PX strip pixels either way); and
 //! `OUT.lines`: per line `f32 baseline, first cap, refined cap, blur`.
+//! `OUT.heights`: per cell its height above the baseline (f32, NaN: none).
 //! `--cap-jitter F`: the refined cap height scaled by up to 1 ± F.
 
 use image::GrayImage;
@@ -23,6 +24,7 @@ fn main() -> std::io::Result<()> {
     std::fs::File::open(input)?.read_to_end(&mut bytes)?;
     let mut out = BufWriter::new(std::fs::File::create(output)?);
     let mut lines = BufWriter::new(std::fs::File::create(format!("{output}.lines"))?);
+    let mut heights = BufWriter::new(std::fs::File::create(format!("{output}.heights"))?);
     let mut at = 0usize;
     let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     // xorshift: the same shifts on every run.
@@ -67,6 +69,9 @@ fn main() -> std::io::Result<()> {
         }
         for v in [line.baseline, first, line.cap, line.blur] {
             lines.write_all(&v.to_le_bytes())?;
+        }
+        for h in &line.heights {
+            heights.write_all(&h.to_le_bytes())?;
         }
         for (class, centre) in truth {
             let shift = jitter * (2.0 * uniform() - 1.0);

@@ -76,7 +76,12 @@ impl Ink {
         let x1 = (x1.max(0.0) as usize).min(self.width);
         let n = x1.saturating_sub(x0).max(1) as f32;
         (0..self.height)
-            .map(|y| self.ink[y * self.width + x0..y * self.width + x1.max(x0)].iter().sum::<f32>() / n)
+            .map(|y| {
+                self.ink[y * self.width + x0..y * self.width + x1.max(x0)]
+                    .iter()
+                    .sum::<f32>()
+                    / n
+            })
             .collect()
     }
 }
@@ -95,12 +100,18 @@ pub struct LineGeometry {
 }
 
 /// Top of each character of [`super::glyphs::ALPHABET`] above the
-/// baseline, in OCR-B font units (`OCRB.otf`; `H` is 713).
+/// baseline as [`measure_line`] finds it, on the scale where a letter's is
+/// 713 (OCR-B font units): the median over the training lines of seed 1
+/// (`make glyph-model`). Digits stand 8% taller than letters; the `<`'s
+/// pointed tip is found lower than the font's 696.
 const CLASS_TOP: [f32; 37] = [
-    707.0, 701.0, 716.0, 701.0, 701.0, 701.0, 716.0, 713.0, 701.0, 713.0, 713.0, 713.0, 713.0,
-    713.0, 721.0, 701.0, 716.0, 701.0, 716.0, 701.0, 713.0, 713.0, 713.0, 713.0, 713.0, 701.0,
-    773.0, 770.0, 773.0, 758.0, 770.0, 758.0, 770.0, 758.0, 773.0, 773.0, 696.0,
+    711.0, 709.0, 713.0, 697.0, 715.0, 713.0, 712.0, 712.0, 715.0, 718.0, 709.0, 718.0, 716.0,
+    713.0, 716.0, 708.0, 711.0, 708.0, 715.0, 716.0, 714.0, 713.0, 714.0, 710.0, 711.0, 716.0,
+    774.0, 769.0, 774.0, 774.0, 771.0, 773.0, 764.0, 775.0, 772.0, 771.0, 678.0,
 ];
+/// The characters whose heights fix a line's scale best.
+const FLAT_TOPPED: &str = "BCDEFGIOPQRSTZ0235789";
+const ALPHABET_BYTES: &[u8] = super::glyphs::ALPHABET.as_bytes();
 /// The letter height [`CLASS_TOP`] refers to.
 const LETTER_TOP: f32 = 713.0;
 
@@ -110,34 +121,52 @@ impl LineGeometry {
     /// height scaled by its own character's. A line's letters and digits
     /// then agree on one scale, which tells a `0` from an `O`.
     pub fn refined_cap(&self, classes: &[Option<usize>]) -> Option<f32> {
-        let mut caps: Vec<f32> = self
-            .heights
-            .iter()
-            .zip(classes)
-            .filter_map(|(&h, &c)| {
-                let top = CLASS_TOP.get(c?)?;
-                (h.is_finite()).then(|| h * LETTER_TOP / top)
-            })
-            .collect();
-        if caps.len() < 5 {
+        let caps = |take: &dyn Fn(usize) -> bool| -> Vec<f32> {
+            self.heights
+                .iter()
+                .zip(classes)
+                .filter_map(|(&h, &c)| {
+                    let c = c.filter(|&c| take(c))?;
+                    let top = CLASS_TOP.get(c)?;
+                    h.is_finite().then(|| h * LETTER_TOP / top)
+                })
+                .collect()
+        };
+        // Characters whose top is a flat bar or a round: blur leaves where it
+        // is found alone. Pointed tops (A, V, the `<`) are found lower the
+        // more the scan is blurred.
+        let mut found = caps(&|c| FLAT_TOPPED.as_bytes().contains(&ALPHABET_BYTES[c]));
+        if found.len() < 5 {
+            found = caps(&|c| ALPHABET_BYTES[c] != b'<');
+        }
+        if found.len() < 5 {
             return None;
         }
-        let mid = caps.len() / 2;
-        let (_, &mut cap, _) = caps.select_nth_unstable_by(mid, f32::total_cmp);
+        let mid = found.len() / 2;
+        let (_, &mut cap, _) = found.select_nth_unstable_by(mid, f32::total_cmp);
         Some(cap)
     }
 }
 
 /// The row where `profile`'s centred difference is most `sign`-ward within
-/// `lo..=hi`, to a fraction of a row, and that difference.
-fn edge(profile: &[f32], lo: usize, hi: usize, sign: f32) -> Option<(f32, f32)> {
+/// `lo..=hi` (or, `first`, the topmost local extreme of at least 40% of
+/// that), to a fraction of a row, and that difference.
+fn edge(profile: &[f32], lo: usize, hi: usize, sign: f32, first: bool) -> Option<(f32, f32)> {
     let n = profile.len();
     if n < 3 {
         return None;
     }
     let d = |y: usize| sign * (profile[y + 1] - profile[y - 1]);
     let (lo, hi) = (lo.max(1), hi.min(n - 2));
-    let best = (lo..=hi).max_by(|&a, &b| d(a).total_cmp(&d(b)))?;
+    let strongest = (lo..=hi).max_by(|&a, &b| d(a).total_cmp(&d(b)))?;
+    let best = if first {
+        let floor = 0.4 * d(strongest);
+        (lo..=hi)
+            .find(|&y| d(y) >= floor && (y == hi || d(y) >= d(y + 1)))
+            .unwrap_or(strongest)
+    } else {
+        strongest
+    };
     let mut at = best as f32;
     if best > 1 && best + 2 < n {
         let (a, b, c) = (d(best - 1), d(best), d(best + 1));
@@ -160,7 +189,7 @@ pub fn measure_line(ink: &Ink, cells: usize) -> LineGeometry {
     let rows = ink.rows(x0, x1);
     let lo = (middle + 0.1 * PITCH) as usize;
     let hi = (middle + 0.87 * PITCH) as usize;
-    let baseline = edge(&rows, lo, hi, -1.0).map_or(middle + PITCH / 2.0, |(y, _)| y);
+    let baseline = edge(&rows, lo, hi, -1.0, false).map_or(middle + PITCH / 2.0, |(y, _)| y);
     // Each cell's top, then one height for letters and DIGIT_RATIO times it for digits.
     let lo = (baseline - 1.45 * PITCH).max(1.0) as usize;
     let hi = (baseline - 0.45 * PITCH).max(1.0) as usize;
@@ -168,7 +197,7 @@ pub fn measure_line(ink: &Ink, cells: usize) -> LineGeometry {
         .map(|j| {
             let centre = PITCH * (j as f32 + 1.0);
             let profile = ink.rows(centre - TOP_HALF_WIDTH, centre + TOP_HALF_WIDTH);
-            edge(&profile, lo, hi, 1.0)
+            edge(&profile, lo, hi, 1.0, true)
                 .filter(|&(_, step)| step > 0.03)
                 .map_or(f32::NAN, |(top, _)| baseline - top)
         })
@@ -235,19 +264,71 @@ fn blur(ink: &Ink, baseline: f32, cap: f32, x0: f32, x1: f32) -> f32 {
     (1.0 / (step.max(0.01) * (2.0 * std::f32::consts::PI).sqrt())).min(10.0)
 }
 
+/// Where each of the line's `cells` cells is centred on the strip: the
+/// grid's centres (x = 30 (j + 1)) moved by the line's offset and pitch
+/// error, fitted (Theil–Sen, robust to odd glyphs and specks) to where the
+/// ink of each cell is centred; twice, the second time with the windows at
+/// the first fit's centres.
+pub fn cell_centres(ink: &Ink, line: &LineGeometry, cells: usize) -> Vec<f32> {
+    let y0 = (line.baseline - line.cap).max(0.0) as usize;
+    let y1 = (line.baseline.max(0.0) as usize + 1).min(ink.height);
+    let columns: Vec<f32> = (0..ink.width)
+        .map(|x| (y0..y1).map(|y| ink.at(x, y)).sum())
+        .collect();
+    let nominal = |j: usize| PITCH * (j as f32 + 1.0);
+    let (mut offset, mut slope) = (0.0f32, 0.0f32);
+    for _ in 0..2 {
+        let found: Vec<(f32, f32)> = (0..cells)
+            .filter_map(|j| {
+                let centre = nominal(j) + offset + slope * j as f32;
+                let lo = (centre - 0.45 * PITCH).max(0.0) as usize;
+                let hi = ((centre + 0.45 * PITCH).max(0.0) as usize).min(ink.width);
+                let (mut sum, mut moment) = (0.0f32, 0.0f32);
+                for (x, &w) in columns.iter().enumerate().take(hi).skip(lo) {
+                    sum += w;
+                    moment += w * x as f32;
+                }
+                // A blank cell says nothing.
+                (sum > 0.1 * line.cap).then(|| (j as f32, moment / sum - nominal(j)))
+            })
+            .collect();
+        if found.len() < 3 {
+            break;
+        }
+        let mut slopes: Vec<f32> = Vec::with_capacity(found.len() * found.len() / 2);
+        for (i, a) in found.iter().enumerate() {
+            for b in &found[i + 1..] {
+                slopes.push((b.1 - a.1) / (b.0 - a.0));
+            }
+        }
+        slope = median(&mut slopes).clamp(-0.3, 0.3);
+        let mut offsets: Vec<f32> = found.iter().map(|(j, d)| d - slope * j).collect();
+        offset = median(&mut offsets).clamp(-0.4 * PITCH, 0.4 * PITCH);
+    }
+    (0..cells)
+        .map(|j| nominal(j) + offset + slope * j as f32)
+        .collect()
+}
+
+fn median(values: &mut [f32]) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mid = values.len() / 2;
+    let (_, &mut m, _) = values.select_nth_unstable_by(mid, f32::total_cmp);
+    m
+}
+
 /// The network's input for the cell centred at x = `centre` of the strip:
-/// [`FEAT_W`] x [`FEAT_H`] samples, each the mean of four bilinear ones.
+/// [`FEAT_W`] x [`FEAT_H`] bilinear samples.
 pub fn cell_inputs(ink: &Ink, line: &LineGeometry, centre: f32, out: &mut [f32]) {
     let s = line.cap / CAP_ROWS;
+    let x0 = centre + (0.5 - FEAT_W as f32 / 2.0) * s;
+    let y0 = line.baseline + (0.5 - BASE_ROW) * s;
     for r in 0..FEAT_H {
+        let y = y0 + r as f32 * s;
         for c in 0..FEAT_W {
-            let ny = r as f32 + 0.5 - BASE_ROW;
-            let nx = c as f32 + 0.5 - FEAT_W as f32 / 2.0;
-            let mut v = 0.0;
-            for (a, b) in [(-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25)] {
-                v += ink.sample(centre + (nx + a) * s, line.baseline + (ny + b) * s);
-            }
-            out[r * FEAT_W + c] = 0.25 * v;
+            out[r * FEAT_W + c] = ink.sample(x0 + c as f32 * s, y);
         }
     }
 }
