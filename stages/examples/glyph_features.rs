@@ -73,9 +73,9 @@ fn main() -> std::io::Result<()> {
         for h in &line.heights {
             heights.write_all(&h.to_le_bytes())?;
         }
-        for (class, centre) in truth {
+        for (j, (class, centre)) in truth.into_iter().enumerate() {
             let shift = jitter * (2.0 * uniform() - 1.0);
-            cell_inputs(&ink, &line, centre + shift, &mut inputs);
+            cell_inputs(&ink, &line, j, centre + shift, &mut inputs);
             out.write_all(&[class])?;
             for v in &inputs {
                 out.write_all(&v.to_le_bytes())?;

@@ -22,12 +22,18 @@ use thiserror::Error;
 /// Columns and rows of a cell as the network sees it.
 pub const FEAT_W: usize = 16;
 pub const FEAT_H: usize = 22;
-pub const INPUTS: usize = FEAT_W * FEAT_H;
+/// The cell's samples, then its own height over the line's letter height.
+pub const INPUTS: usize = FEAT_W * FEAT_H + 1;
+/// The height input is (height / letter height - 1) times this: `O` about
+/// 0, `0` about 0.8.
+const HEIGHT_GAIN: f32 = 10.0;
 /// Rows a letter's cap height spans, and the baseline's row.
 pub const CAP_ROWS: f32 = 16.0;
 pub const BASE_ROW: f32 = 19.0;
 /// Digits' height over letters' in OCR-B (758–773 against 701–721 font units).
 const DIGIT_RATIO: f32 = 1.08;
+/// The `<`'s height over letters' as [`measure_line`] finds it (678 against 713).
+const FILLER_RATIO: f32 = 0.95;
 /// Strip pixels per cell (the OCR stage's pitch).
 const PITCH: f32 = super::STRIP_PITCH;
 /// Half the columns of a cell whose ink profile locates its top.
@@ -213,8 +219,9 @@ pub fn measure_line(ink: &Ink, cells: usize) -> LineGeometry {
 }
 
 /// The letter height that best explains the cells' `heights` as letters
-/// (that height) or digits ([`DIGIT_RATIO`] times it); a cell called a digit
-/// costs a little, so a line of one kind is read as letters. Residuals are
+/// (that height), digits ([`DIGIT_RATIO`] times it) or fillers
+/// ([`FILLER_RATIO`] times it); a cell called a digit or a filler costs a
+/// little, so a line of one kind is read as letters. Residuals are
 /// relative, so no height is favoured for being small.
 fn fit_cap(heights: &[f32]) -> Option<f32> {
     if heights.is_empty() {
@@ -228,6 +235,7 @@ fn fit_cap(heights: &[f32]) -> Option<f32> {
                 (r - 1.0)
                     .abs()
                     .min((r - DIGIT_RATIO).abs() + 0.005)
+                    .min((r - FILLER_RATIO).abs() + 0.003)
                     .min(0.05)
             })
             .sum()
@@ -319,9 +327,10 @@ fn median(values: &mut [f32]) -> f32 {
     m
 }
 
-/// The network's input for the cell centred at x = `centre` of the strip:
-/// [`FEAT_W`] x [`FEAT_H`] bilinear samples.
-pub fn cell_inputs(ink: &Ink, line: &LineGeometry, centre: f32, out: &mut [f32]) {
+/// The network's input for cell `j`, centred at x = `centre` of the strip:
+/// [`FEAT_W`] x [`FEAT_H`] bilinear samples, then the cell's height against
+/// the line's letter height (0 where no top was found).
+pub fn cell_inputs(ink: &Ink, line: &LineGeometry, j: usize, centre: f32, out: &mut [f32]) {
     let s = line.cap / CAP_ROWS;
     let x0 = centre + (0.5 - FEAT_W as f32 / 2.0) * s;
     let y0 = line.baseline + (0.5 - BASE_ROW) * s;
@@ -331,6 +340,12 @@ pub fn cell_inputs(ink: &Ink, line: &LineGeometry, centre: f32, out: &mut [f32])
             out[r * FEAT_W + c] = ink.sample(x0 + c as f32 * s, y);
         }
     }
+    let height = line.heights.get(j).copied().unwrap_or(f32::NAN);
+    out[FEAT_W * FEAT_H] = if height.is_finite() && line.cap > 0.0 {
+        ((height / line.cap - 1.0) * HEIGHT_GAIN).clamp(-3.0, 3.0)
+    } else {
+        0.0
+    };
 }
 
 #[derive(Debug, Error)]
