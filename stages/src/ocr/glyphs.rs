@@ -547,6 +547,7 @@ mod tests {
         // preset -> (cells, right, sure but wrong, lines, lines right)
         let mut table: Vec<(String, [usize; 5])> = Vec::new();
         let (mut at, mut line, mut seconds) = (0usize, 0usize, 0.0f64);
+        let mut td3_line = (0.0f64, 0usize);
         let mut confusions: Vec<(char, char, usize)> = Vec::new();
         let margins = [0.3f32, 0.6, 0.8, 0.9, 0.95, 0.98];
         // (sure, sure but wrong) at each margin
@@ -566,6 +567,10 @@ mod tests {
             let t = std::time::Instant::now();
             let (read, _) = glyphs.read(std::slice::from_ref(&strip), &[cells]);
             seconds += t.elapsed().as_secs_f64();
+            if cells == 44 {
+                td3_line.0 += t.elapsed().as_secs_f64();
+                td3_line.1 += 1;
+            }
             let row = &read[0];
             for (c, t) in row.iter().zip(&truth) {
                 for (m, e) in margins.iter().zip(by_margin.iter_mut()) {
@@ -605,8 +610,9 @@ mod tests {
             line += 1;
         }
         eprintln!(
-            "{line} lines, {:.2} ms per line",
-            seconds * 1000.0 / line.max(1) as f64
+            "{line} lines, {:.2} ms per line; a TD3 zone (two 44-cell lines) {:.2} ms",
+            seconds * 1000.0 / line.max(1) as f64,
+            2000.0 * td3_line.0 / td3_line.1.max(1) as f64
         );
         confusions.sort_by_key(|e| std::cmp::Reverse(e.2));
         let top: Vec<String> = confusions
