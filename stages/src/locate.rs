@@ -372,14 +372,9 @@ impl Row {
     /// `blobs` are sorted by `cy`.
     fn fit(chain: &Chain, blobs: &[Blob]) -> Option<Row> {
         let members = &chain.members;
-        let n = members.len() as f32;
-        let (mx, my) = (
-            members.iter().map(|b| b.cx).sum::<f32>() / n,
-            members.iter().map(|b| b.cy).sum::<f32>() / n,
-        );
-        let sxx: f32 = members.iter().map(|b| (b.cx - mx).powi(2)).sum();
-        let sxy: f32 = members.iter().map(|b| (b.cx - mx) * (b.cy - my)).sum();
-        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        let xs: Vec<f32> = members.iter().map(|b| b.cx).collect();
+        let ys: Vec<f32> = members.iter().map(|b| b.cy).collect();
+        let (intercept, slope) = least_squares(&xs, &ys).unwrap_or((ys[0], 0.0));
         let char_height = tall_median(members);
         let pitch = chain.step;
         if pitch <= 2.0 || slope.abs() >= 0.2 || char_height <= 0.0 {
@@ -389,17 +384,13 @@ impl Row {
             members[0].cx - 1.5 * pitch,
             members[members.len() - 1].cx + 1.5 * pitch,
         );
-        // Glyph-like: the line's height (`<` is about half of it), narrower
-        // than a cell, centred on the line.
         let glyph_like = |b: &Blob, x0: f32, y0: f32, slope: f32, pitch: f32| {
             (left..=right).contains(&b.cx)
-                && (0.3 * char_height..=1.3 * char_height).contains(&b.h)
-                && b.w <= 0.95 * pitch
-                && (b.cy - (y0 + slope * (b.cx - x0))).abs() <= 0.3 * char_height
+                && is_glyph_of_line(b, y0 + slope * (b.cx - x0), char_height, pitch)
         };
         // The lattice goes through a member in the middle of the chain.
         let x0 = members[members.len() / 2].cx;
-        let (mut x0, mut y0, mut slope, mut pitch) = (x0, my + slope * (x0 - mx), slope, pitch);
+        let (mut x0, mut y0, mut slope, mut pitch) = (x0, intercept + slope * x0, slope, pitch);
         // Only the band the chain's line crosses can hold its glyphs.
         let (top, bottom) = members
             .iter()
@@ -421,7 +412,7 @@ impl Row {
             (x0, y0, slope, pitch) = (fitted.x0, fitted.y0, fitted.slope, fitted.pitch);
             row = Some(fitted);
         }
-        row.filter(|r| r.members.len() >= MIN_ROW_BLOBS && r.pitch > 2.0 && r.slope.abs() < 0.2)
+        row.filter(|r| r.pitch > 2.0 && r.slope.abs() < 0.2)
     }
 
     /// Puts `near` (sorted by x) on the cells of a lattice of about `pitch`
@@ -455,18 +446,9 @@ impl Row {
             return None;
         }
         let first = on[0].0;
-        let (ks, xs, ys): (Vec<f32>, Vec<f32>, Vec<f32>) = on
-            .iter()
-            .map(|(k, b)| ((k - first) as f32, b.cx, b.cy))
-            .fold(
-                (vec![], vec![], vec![]),
-                |(mut a, mut b, mut c), (k, x, y)| {
-                    a.push(k);
-                    b.push(x);
-                    c.push(y);
-                    (a, b, c)
-                },
-            );
+        let ks: Vec<f32> = on.iter().map(|(k, _)| (k - first) as f32).collect();
+        let xs: Vec<f32> = on.iter().map(|(_, b)| b.cx).collect();
+        let ys: Vec<f32> = on.iter().map(|(_, b)| b.cy).collect();
         let (origin, pitch) = least_squares(&ks, &xs)?;
         let (y_at_origin, slope) =
             least_squares(&xs.iter().map(|x| x - origin).collect::<Vec<_>>(), &ys)
@@ -516,6 +498,15 @@ impl Row {
         };
         (inside.len(), span)
     }
+}
+
+/// Whether `b` looks like a glyph of a line whose centre is at `line_y`
+/// where `b` stands: the line's height (`<` is about half of it),
+/// narrower than a cell, centred on the line.
+fn is_glyph_of_line(b: &Blob, line_y: f32, char_height: f32, pitch: f32) -> bool {
+    (0.3 * char_height..=1.3 * char_height).contains(&b.h)
+        && b.w <= 0.95 * pitch
+        && (b.cy - line_y).abs() <= 0.3 * char_height
 }
 
 /// Median height of the taller half of `blobs` (capitals and digits, not `<`).
@@ -732,9 +723,7 @@ fn with_faint_td1_line(group: Vec<Row>, blobs: &[Blob]) -> Vec<Row> {
                 let k = ((m.cx - row.x0) / row.pitch).round();
                 (-1.0..=31.0).contains(&k)
                     && (m.cx - row.cell_x(k as i32)).abs() < 0.3 * row.pitch
-                    && (m.cy - row.y_at(m.cx)).abs() < 0.3 * row.char_height
-                    && (0.3 * row.char_height..=1.3 * row.char_height).contains(&m.h)
-                    && m.w <= 0.95 * row.pitch
+                    && is_glyph_of_line(m, row.y_at(m.cx), row.char_height, row.pitch)
             })
             .count()
     };
