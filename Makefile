@@ -4,9 +4,13 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
+# poppler-utils: pdftoppm draws the PDF images intake does not decode itself
+# (CCITT, JBIG2, JPEG 2000). The rest make the test PDFs the way applicants'
+# tools do (tests/producers/make_pdfs.sh): img2pdf, ReportLab, Ghostscript,
+# ImageMagick, OCRmyPDF.
 DEBS := libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus \
         tesseract-ocr-osd libclang-dev clang pkg-config fonts-ocr-b fonts-dejavu-core \
-        chromium
+        chromium poppler-utils img2pdf python3-reportlab ghostscript imagemagick ocrmypdf
 DEMO_DIR := out/demo
 INTAKE := target/release/intake
 # Tesseract must not spawn OpenMP threads: we run one instance per worker thread.
@@ -151,7 +155,7 @@ peers-deps:
 FUZZ_SECONDS ?= 60
 FUZZ_RSS_MB ?= 2048
 FUZZ_TIMEOUT ?= 20
-FUZZ_TARGETS ?= sniff_decode pdf_extract mrz_parse mrz_glyphs qr_payload profile_json
+FUZZ_TARGETS ?= sniff_decode pdf_extract pdf_filters mrz_parse mrz_glyphs qr_payload profile_json
 .PHONY: fuzz fuzz-deps fuzz-build
 fuzz-deps:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

@@ -40,10 +40,11 @@ fn stages(c: &mut Criterion) {
     };
     group.bench_function("locate", |b| b.iter(|| locate::locate(black_box(&image))));
     let location = locate::locate(&image).expect("sample has an MRZ");
-    let mut reader = ocr::MrzOcr::new(&config.ocr).expect("Tesseract starts");
+    let glyphs = ocr::glyphs::Glyphs::new().expect("the committed atlas loads");
     group.bench_function("ocr_mrz_glyphs", |b| {
-        b.iter(|| reader.read_glyphs(&image, &location))
+        b.iter(|| glyphs.read_grid(&image, &location))
     });
+    let mut reader = ocr::MrzOcr::new(&config.ocr).expect("Tesseract starts");
     group.bench_function("ocr_mrz_tesseract", |b| {
         b.iter(|| reader.read(&image, &location))
     });

@@ -6,7 +6,7 @@
 //! pointless; after decoding, every stage adds its findings and the verdict
 //! weighs them all.
 
-use crate::engines::Engines;
+use crate::engines::{self, Engines};
 use image::GrayImage;
 use intake_models::{
     Checks, Config, Document, DocumentFields, DocumentKind, DpiSource, Field, Finding, MrzReading,
@@ -17,10 +17,11 @@ use intake_stages::decode::PdfExtractor;
 use intake_stages::locate::{self, MrzLocation};
 use intake_stages::messages::finding;
 use intake_stages::mrz::ParsedMrz;
+use intake_stages::ocr::glyphs::Glyphs;
 use intake_stages::ocr::{MrzOcr, MrzText, OcrError};
 use intake_stages::quality::Region;
 use intake_stages::{
-    cross_match, decode, limits, mrz, qr, quality, resolution, sniff, validity, verdict, viz,
+    cross_match, decode, limits, mrz, pages, qr, quality, resolution, sniff, validity, verdict, viz,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -77,6 +78,12 @@ impl DecodedUpload {
     pub fn image(&self) -> &GrayImage {
         &self.decoded.image
     }
+
+    /// Makes page `number` of a PDF the one [`DecodedUpload::image`] shows
+    /// (the page a report's `page_summary` says was checked).
+    pub fn select_page(&mut self, number: u32) -> bool {
+        self.decoded.page == number || self.decoded.select(number)
+    }
 }
 
 /// Checks uploads against one configuration.
@@ -109,6 +116,9 @@ struct MrzRead {
     parsed: Option<ParsedMrz>,
 }
 
+/// Scores of readings whose check digits all agree ([`MrzRead::score`]).
+const VALID: usize = 100;
+
 impl MrzRead {
     /// How much of the reading checks out, to choose among readings: check
     /// digits first, then the fewest repairs (a reading made to agree by
@@ -126,7 +136,10 @@ impl MrzRead {
     /// Per cell, the classifier's character where it was sure and
     /// Tesseract's where it was not (`self` is the classifier's reading,
     /// `tesseract` Tesseract's of the same grid). A cell in doubt for both
-    /// stays in doubt, and the classifier's runner-ups stay possible.
+    /// stays in doubt, and the classifier's runner-ups stay possible. Where
+    /// the two read a cell differently and no check digit covers it (a
+    /// name's letter, the document type), neither settles it: it stays in
+    /// doubt for a person, however sure Tesseract was.
     fn vote(&self, tesseract: &MrzRead, today: Date) -> Option<MrzRead> {
         let same_grid = self.location.rotation == tesseract.location.rotation
             && self.lines.len() == tesseract.lines.len()
@@ -144,12 +157,39 @@ impl MrzRead {
             .iter()
             .map(|l| l.chars().collect())
             .collect();
+        let mut disagreed = Vec::new();
         for &(line, column) in &self.unsure {
             if let (Some(cell), Some(&t)) = (
                 lines.get_mut(line).and_then(|l| l.get_mut(column)),
                 theirs.get(line).and_then(|l| l.get(column)),
             ) {
+                if *cell != t {
+                    disagreed.push((line, column));
+                }
                 *cell = t;
+            }
+        }
+        // Which cells no check digit covers (the layout does not change
+        // with the characters put back below).
+        let as_voted: Vec<String> = lines.iter().map(String::from_iter).collect();
+        let layout = mrz::parse(&as_voted, today).ok().map(|p| p.reading.format);
+        let unchecked = |&(line, column): &(usize, usize)| {
+            layout.is_some_and(|f| mrz::unchecked_field(&as_voted, f, line, column).is_some())
+        };
+        // Where they disagree on a cell no check digit covers, the cell goes
+        // to a person either way; it shows the classifier's character unless
+        // Tesseract's is the classifier's own runner-up (a close call between
+        // two, which Tesseract may break): a hairline-crossed `<` stays `<`.
+        for &(line, column) in &disagreed {
+            let t = theirs[line][column];
+            let runner_up = self
+                .alternatives
+                .iter()
+                .any(|&(l, c, r)| (l, c, r) == (line, column, t));
+            if !runner_up && unchecked(&(line, column)) {
+                if let Some(mine) = self.lines.get(line).and_then(|l| l.chars().nth(column)) {
+                    lines[line][column] = mine;
+                }
             }
         }
         let lines: Vec<String> = lines.into_iter().map(String::from_iter).collect();
@@ -160,10 +200,7 @@ impl MrzRead {
         // digit covers the cell, it settles what it can see.
         let mut alternatives: Vec<(usize, usize, char)> = Vec::new();
         for &(line, column, runner_up) in &self.alternatives {
-            let settled = !tesseract.unsure.contains(&(line, column))
-                && parsed.as_ref().is_some_and(|p| {
-                    mrz::unchecked_field(&lines, p.reading.format, line, column).is_some()
-                });
+            let settled = !tesseract.unsure.contains(&(line, column)) && unchecked(&(line, column));
             if settled {
                 continue;
             }
@@ -175,16 +212,19 @@ impl MrzRead {
                 }
             }
         }
+        let unsure = self
+            .unsure
+            .iter()
+            .copied()
+            .filter(|cell| {
+                tesseract.unsure.contains(cell) || (disagreed.contains(cell) && unchecked(cell))
+            })
+            .collect();
         Some(MrzRead {
             location: self.location.clone(),
             parsed,
             lines,
-            unsure: self
-                .unsure
-                .iter()
-                .copied()
-                .filter(|cell| tesseract.unsure.contains(cell))
-                .collect(),
+            unsure,
             alternatives,
         })
     }
@@ -208,6 +248,7 @@ impl Checker {
                 pages: 0,
                 dpi: None,
                 quality: None,
+                page_summary: Vec::new(),
             },
             document: None,
             matches: Vec::new(),
@@ -267,6 +308,11 @@ impl Checker {
         match decoded {
             Ok((decoded, metadata_dpi)) => {
                 report.checks.pages = decoded.pages;
+                if decoded.truncated.is_some() {
+                    report
+                        .findings
+                        .push(finding(ReasonCode::FileTruncated, None));
+                }
                 Ok(DecodedUpload {
                     report,
                     timings,
@@ -319,13 +365,26 @@ impl Checker {
         &self,
         engines: &mut Engines,
         request: &Declared<'_>,
-        decoded: decode::Decoded,
+        mut decoded: decode::Decoded,
         metadata_dpi: Option<f32>,
         report: &mut Report,
         timings: &mut Timings,
     ) -> Result<(), Stop> {
         let wants_mrz = request.kind.is_none_or(DocumentKind::has_mrz);
-        let located = timings.time("locate", || locate::locate(&decoded.image));
+        // The page that holds the declared document, and what the others hold.
+        let pdf = report.checks.format == intake_models::FileFormat::Pdf;
+        let glyphs = match decoded.other_pages.is_empty() {
+            true => None,
+            false => Some(engines::glyphs().map_err(Stop::Engine)?),
+        };
+        let choice = timings.time("locate", || {
+            pages::choose(&mut decoded, request.kind, pdf, glyphs, request.today)
+        });
+        report.checks.page_summary = choice.summary;
+        if choice.extra_pages {
+            report.findings.push(finding(ReasonCode::ExtraPages, None));
+        }
+        let located = choice.location;
         let (image, read) = match located {
             Some(location) => {
                 let turned = match location.rotation {
@@ -339,10 +398,16 @@ impl Checker {
             None => (decoded.image, None),
         };
 
-        // Resolution: the MRZ pitch where there is one, else the PDF placement.
+        // Resolution: the MRZ pitch where there is one, else the document's
+        // edges over its kind's physical size, else the PDF placement.
         let measured = match &read {
             Some(r) => Some((r.location.effective_dpi(), DpiSource::MrzPitch)),
-            None => decoded.placement_dpi.map(|d| (d, DpiSource::PdfPlacement)),
+            None => timings
+                .time("resolution", || {
+                    resolution::document_size::measure(&image, request.kind)
+                })
+                .map(|(d, _)| (d, DpiSource::DocumentSize))
+                .or(decoded.placement_dpi.map(|d| (d, DpiSource::PdfPlacement))),
         };
         let (dpi, low_dpi) = resolution::decide(metadata_dpi, measured, &self.config.resolution);
         report.checks.dpi = Some(dpi);
@@ -356,9 +421,9 @@ impl Checker {
         });
         q.rotation = read.as_ref().map_or(0, |r| r.location.rotation);
         report.checks.quality = Some(q);
-        if let Some(unreadable) = quality::judge(&q, &self.config.quality) {
-            report.findings.push(unreadable);
-        }
+        let unreadable = quality::judge(&q, &self.config.quality);
+        let page_unreadable = unreadable.is_some();
+        report.findings.extend(unreadable);
         if q.rotation != 0 {
             report.findings.push(finding(ReasonCode::AutoRotated, None));
         }
@@ -445,6 +510,10 @@ impl Checker {
             None if wants_mrz && request.kind.is_some() => {
                 return Err(finding(ReasonCode::MrzNotFound, None).into());
             }
+            // A page too blurred, dark or flat to read, with no MRZ seen:
+            // OCR would spend seconds to find nothing. The applicant is
+            // already asked for a clearer scan.
+            None if page_unreadable => return Ok(()),
             None => {
                 let viz = engines.viz(&self.config.ocr).map_err(Stop::Engine)?;
                 // No MRZ to tell the orientation: read upright, and only if
@@ -482,6 +551,16 @@ impl Checker {
                     }
                 }
                 let kind = match (request.kind, reading.title_kind) {
+                    // The title names another kind: the declared one is not
+                    // this document. (Address words occur on any document.)
+                    (Some(declared), Some(shown))
+                        if shown != declared && shown != DocumentKind::AddressProof =>
+                    {
+                        report
+                            .findings
+                            .push(finding(ReasonCode::DocumentKindMismatch, None));
+                        shown
+                    }
                     (Some(declared), _) => declared,
                     (None, Some(shown)) => shown,
                     (None, None) => return Err(finding(ReasonCode::MrzNotFound, None).into()),
@@ -548,11 +627,11 @@ impl Checker {
         today: Date,
         timings: &mut Timings,
     ) -> Result<(GrayImage, MrzRead), Stop> {
-        let reader = engines.mrz(&self.config.ocr).map_err(Stop::Engine)?;
+        let glyphs = engines::glyphs().map_err(Stop::Engine)?;
         let use_glyphs = self.config.ocr.mrz_glyphs;
         let mut glyph_reads = Vec::with_capacity(2);
         if use_glyphs {
-            let (read, sure) = glyph_read(reader, &image, location.clone(), today, timings);
+            let (read, sure) = glyph_read(glyphs, &image, location.clone(), today, timings);
             if sure {
                 return Ok((image, read));
             }
@@ -563,7 +642,7 @@ impl Checker {
         let turned = locate::turn(&image, 180);
         if use_glyphs {
             let (read, sure) =
-                glyph_read(reader, &turned, flipped_location.clone(), today, timings);
+                glyph_read(glyphs, &turned, flipped_location.clone(), today, timings);
             if sure {
                 return Ok((turned, read));
             }
@@ -572,14 +651,16 @@ impl Checker {
         // Not the font's print, or a close call no check digit settles:
         // Tesseract reads it, and the best of the four readings is kept (on
         // a tie Tesseract's, which has the last word on doubtful cells).
-        let upright = tesseract_read(reader, &image, location, today, timings);
-        let flipped = if upright.score() >= 100 {
+        // Tesseract is started only here: most documents never need it.
+        let reader = engines.mrz(&self.config.ocr).map_err(Stop::Engine)?;
+        let upright = tesseract_read(reader, &image, location.clone(), today, timings);
+        let flipped = if upright.score() >= VALID {
             None
         } else {
             Some(tesseract_read(
                 reader,
                 &turned,
-                flipped_location,
+                flipped_location.clone(),
                 today,
                 timings,
             ))
@@ -600,6 +681,19 @@ impl Checker {
                 best = read;
             }
         }
+        // Nothing valid: perhaps the grid is a cell off at both ends. The
+        // classifier reads it moved by one cell either way (check digits
+        // judge it like any reading).
+        if use_glyphs && best.score() < VALID {
+            for (page, grid) in [(&image, &location), (&turned, &flipped_location)] {
+                for by in [-1, 1] {
+                    let (read, _) = glyph_read(glyphs, page, grid.shifted(by), today, timings);
+                    if read.score() > best.score() {
+                        best = read;
+                    }
+                }
+            }
+        }
         Ok(if best.location.rotation == flipped_location_rotation {
             (turned, best)
         } else {
@@ -611,13 +705,13 @@ impl Checker {
 /// The glyph classifier's reading, and whether it stands on its own
 /// ([`stands_alone`](intake_stages::ocr::glyphs::GlyphReading::stands_alone)).
 fn glyph_read(
-    reader: &MrzOcr,
+    glyphs: &Glyphs,
     image: &GrayImage,
     location: MrzLocation,
     today: Date,
     timings: &mut Timings,
 ) -> (MrzRead, bool) {
-    let glyphs = timings.time("ocr", || reader.read_glyphs(image, &location));
+    let glyphs = timings.time("ocr", || glyphs.read_grid(image, &location));
     let parsed = timings.time("parse", || mrz::parse(&glyphs.text.lines, today).ok());
     let sure = parsed.as_ref().is_some_and(|p| {
         glyphs.stands_alone(p)
@@ -738,6 +832,7 @@ mod tests {
     ) -> MrzRead {
         let line = GridLine {
             origin: (10.0, 10.0),
+            bend: 0.0,
             direction: (1.0, 0.0),
             pitch: 30.0,
             char_height: 27.0,
@@ -787,5 +882,26 @@ mod tests {
         assert!(voted.parsed.is_some_and(|p| p.reading.check_digits_valid));
         // Nothing in doubt: no vote.
         assert!(tesseract.vote(&glyphs, today()).is_none());
+    }
+
+    #[test]
+    fn where_no_check_digit_looks_a_disagreement_stays_in_doubt() {
+        // The classifier doubts the `<` of the document type (a hairline
+        // crosses it); Tesseract is sure it is an X. No check digit covers it.
+        let glyphs = reading([LINE1, LINE2], &[(0, 1)], &[(0, 1, 'K')]);
+        let tesseract = reading([&LINE1.replacen("P<", "PX", 1), LINE2], &[], &[]);
+        let voted = glyphs.vote(&tesseract, today()).expect("the same grid");
+        assert!(voted.unsure.contains(&(0, 1)), "{:?}", voted.unsure);
+        // X is not the classifier's runner-up (K is): its `<` is shown.
+        assert_eq!(voted.lines, [LINE1, LINE2]);
+        // Where Tesseract picks the classifier's own runner-up, it is shown.
+        let runner_up = reading([&LINE1.replacen("P<", "PK", 1), LINE2], &[], &[]);
+        let voted = glyphs.vote(&runner_up, today()).expect("the same grid");
+        assert!(voted.unsure.contains(&(0, 1)), "{:?}", voted.unsure);
+        assert!(voted.lines[0].starts_with("PK"), "{:?}", voted.lines);
+        // Where they agree, Tesseract's word settles it.
+        let agreeing = reading([LINE1, LINE2], &[], &[]);
+        let voted = glyphs.vote(&agreeing, today()).expect("the same grid");
+        assert!(voted.unsure.is_empty(), "{:?}", voted.unsure);
     }
 }

@@ -1,11 +1,25 @@
 //! OCR engines, one set per worker thread, created once and reused.
 
 use intake_models::config::Ocr;
+use intake_stages::ocr::glyphs::Glyphs;
 use intake_stages::ocr::{MrzOcr, OcrError, VizOcr};
 use std::cell::RefCell;
+use std::sync::OnceLock;
+
+/// The OCR-B glyph classifier: read-only once built, so one per process,
+/// shared by every worker thread (its templates take a few tens of ms).
+pub fn glyphs() -> Result<&'static Glyphs, OcrError> {
+    static GLYPHS: OnceLock<Glyphs> = OnceLock::new();
+    if let Some(glyphs) = GLYPHS.get() {
+        return Ok(glyphs);
+    }
+    let built = Glyphs::new()?;
+    Ok(GLYPHS.get_or_init(|| built))
+}
 
 /// The Tesseract instances of one thread. Each is started on first use: a
-/// batch of passports never pays for loading the Russian model.
+/// batch of passports never pays for loading the Russian model, nor one
+/// the glyph classifier reads alone for starting Tesseract at all.
 #[derive(Default)]
 pub struct Engines {
     mrz: Option<MrzOcr>,

@@ -10,7 +10,8 @@ use crate::store::{Store, StoreError, Submitted};
 use crate::workers::{spawn, Busy, Committed, Pipeline, RunError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use intake_models::{
-    Account, Actor, AuditEntry, Config, Job, JobId, JobState, ReviewItem, Upload, VerdictEntry,
+    Account, Actor, AuditEntry, Config, DocumentKind, Job, JobId, JobState, Profile, ReviewItem,
+    Upload, VerdictEntry,
 };
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,6 +22,10 @@ use std::time::{Duration, Instant};
 pub enum SubmitError {
     #[error("an account id is 1 to 128 letters, digits, '.', '_' or '-'")]
     BadAccount,
+    #[error("account {0} has no checked document to update the profile of")]
+    NoDocuments(String),
+    #[error(transparent)]
+    Review(#[from] ReviewError),
     #[error(transparent)]
     Busy(#[from] Busy),
     #[error(transparent)]
@@ -43,10 +48,27 @@ struct Running {
     consumer: JoinHandle<()>,
 }
 
-/// The job id of an upload: the same account, kind and file give the same id.
-pub fn job_id(account: &str, kind: &str, blob: &str) -> JobId {
-    let key = format!("{account}\0{kind}\0{blob}");
+/// The job id of an upload: the same account, kind, file and declared
+/// profile give the same id; the same file with another profile is another
+/// job, checked again.
+pub fn job_id(account: &str, kind: &str, blob: &str, profile: Option<&Profile>) -> JobId {
+    let mut key = format!("{account}\0{kind}\0{blob}");
+    if let Some(profile) = profile {
+        // The struct serialises its fields in one fixed order, absent ones left out.
+        let declared = serde_json::to_vec(profile).unwrap_or_default();
+        key.push('\0');
+        key.push_str(&sha256_hex(&declared));
+    }
     JobId(sha256_hex(key.as_bytes())[..32].to_string())
+}
+
+/// What a profile update did: the documents checked again under the updated
+/// profile, and those whose upload is no longer kept (to be uploaded again).
+#[derive(Debug, Default)]
+pub struct ProfileUpdate {
+    pub rechecked: Vec<(DocumentKind, Submitted)>,
+    pub unchanged: Vec<DocumentKind>,
+    pub upload_missing: Vec<DocumentKind>,
 }
 
 /// Account ids come from clients: short, and of letters, digits, `.`,
@@ -236,7 +258,12 @@ impl Intake {
         let blob = sha256_hex(&upload.bytes);
         let now = self.clock.now_ms();
         let job = Job {
-            id: job_id(&upload.account, upload.kind.as_str(), &blob),
+            id: job_id(
+                &upload.account,
+                upload.kind.as_str(),
+                &blob,
+                upload.profile.as_ref(),
+            ),
             account: upload.account,
             kind: upload.kind,
             profile: upload.profile,
@@ -266,6 +293,91 @@ impl Intake {
             slot.admit(job.clone());
         }
         Ok(submitted)
+    }
+
+    /// Updates the profile the applicant declared for `account`: every field
+    /// `update` declares replaces the one each document of the account was
+    /// checked against (the others stay), and each document whose profile
+    /// changes is checked again as a new job from its stored upload. The
+    /// update is audited with who made it and which fields it changed
+    /// (names, never values).
+    pub fn update_profile(
+        &self,
+        account: &str,
+        update: &Profile,
+        by: Actor,
+    ) -> Result<ProfileUpdate, SubmitError> {
+        check_account(account)?;
+        self.projector.catch_up(self.clock.now_ms())?;
+        let stored = self
+            .store
+            .account(account)?
+            .filter(|a| !a.documents.is_empty())
+            .ok_or_else(|| SubmitError::NoDocuments(account.to_string()))?;
+        let mut outcome = ProfileUpdate::default();
+        let mut changed_fields = Vec::new();
+        for (kind, state) in &stored.documents {
+            let Some(job) = self.store.job(&state.job)? else {
+                outcome.upload_missing.push(*kind);
+                continue;
+            };
+            let before = job.profile.clone().unwrap_or_default();
+            let after = before.updated_with(update);
+            if after == before {
+                outcome.unchanged.push(*kind);
+                continue;
+            }
+            for field in before.changed_fields(&after) {
+                if !changed_fields.contains(&field) {
+                    changed_fields.push(field);
+                }
+            }
+            let Some(bytes) = self.store.blob(&job.blob)? else {
+                outcome.upload_missing.push(*kind);
+                continue;
+            };
+            let submitted = self.submit(Upload {
+                account: account.to_string(),
+                kind: *kind,
+                profile: Some(after),
+                file_name: job.file_name.clone(),
+                bytes,
+            })?;
+            // The document's review, if it waits for one, is the new check's now.
+            let replaced_by = submitted.job().id.clone();
+            let now = self.clock.now_ms();
+            self.store.change_review(&job.id, &|stored| {
+                review::withdraw(stored, &job.id, &by, now, &replaced_by)
+            })?;
+            outcome.rechecked.push((*kind, submitted));
+        }
+        let names = |kinds: &mut dyn Iterator<Item = DocumentKind>| -> String {
+            kinds.map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        let fields: Vec<&str> = changed_fields.iter().map(|f| f.as_str()).collect();
+        let entry = AuditEntry {
+            seq: 0,
+            at: self.clock.now_ms(),
+            account: account.to_string(),
+            job: None,
+            action: "profile_updated".into(),
+            by,
+            before: None,
+            after: Some(format!(
+                "fields: {}; rechecked: {}; upload missing: {}",
+                if fields.is_empty() {
+                    "none".into()
+                } else {
+                    fields.join(", ")
+                },
+                names(&mut outcome.rechecked.iter().map(|(k, _)| *k)),
+                names(&mut outcome.upload_missing.iter().copied()),
+            )),
+            prev_hash: String::new(),
+        };
+        self.store.save_accounts(&[], None, vec![entry])?;
+        self.store.flush()?;
+        Ok(outcome)
     }
 
     /// The account's status and the items to fix, with the verdicts so far applied.
@@ -385,14 +497,14 @@ mod tests {
     use intake_models::config::Limits;
     use intake_models::{AccountStatus, Decision, DocumentKind, Finding, ReasonCode, Verdict};
     use intake_stages::dates::Date;
-    use intake_stages::decode::{PdfExtractor, PdfImage};
+    use intake_stages::decode::{PdfExtractor, PdfPages};
     use std::path::Path;
 
     /// A stage failure no input can be relied on to cause.
     struct PanickingPdf;
 
     impl PdfExtractor for PanickingPdf {
-        fn extract(&self, _: &[u8], _: &Limits) -> Result<PdfImage, Finding> {
+        fn extract(&self, _: &[u8], _: &Limits) -> Result<PdfPages, Finding> {
             panic!("injected stage failure")
         }
     }
@@ -401,7 +513,7 @@ mod tests {
     struct SlowPdf;
 
     impl PdfExtractor for SlowPdf {
-        fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding> {
+        fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfPages, Finding> {
             std::thread::sleep(Duration::from_millis(600));
             crate::sandbox::SandboxedPdf::new().extract(bytes, limits)
         }
@@ -504,7 +616,12 @@ mod tests {
         let second = upload("a2", DocumentKind::Passport, "passport.jpg", None);
         let busy = intake.submit(second.clone());
         assert!(matches!(busy, Err(SubmitError::Busy(_))), "{busy:?}");
-        let id = job_id("a2", "passport", &sha256_hex(&second.bytes));
+        let id = job_id(
+            "a2",
+            "passport",
+            &sha256_hex(&second.bytes),
+            second.profile.as_ref(),
+        );
         assert!(
             intake.store().job(&id).unwrap().is_none(),
             "a busy answer stores nothing"
@@ -643,12 +760,19 @@ mod tests {
             assert_eq!(status(&intake, "fix"), AccountStatus::NeedsCorrection);
             assert_eq!(status(&intake, "ok"), AccountStatus::Verified);
             let ok = intake.status("ok").unwrap().unwrap();
-            let card = &ok.documents[&DocumentKind::MigrationCard];
-            date(
-                card.expiry_date
-                    .as_deref()
-                    .expect("the card's expiry was read"),
-            )
+            // Blocked at the earliest expiry: the passport's or the card's.
+            [DocumentKind::Passport, DocumentKind::MigrationCard]
+                .into_iter()
+                .map(|kind| {
+                    date(
+                        ok.documents[&kind]
+                            .expiry_date
+                            .as_deref()
+                            .expect("the expiry was read"),
+                    )
+                })
+                .min()
+                .expect("two documents")
         };
         let sweep_on = |day: Date| {
             let intake = open(dir.path(), &day.to_iso(), Config::default(), sandboxed());
@@ -670,7 +794,8 @@ mod tests {
         assert_eq!(sweep_on(after).1, AccountStatus::Blocked);
         let intake = open(dir.path(), &after.to_iso(), Config::default(), sandboxed());
         let blocked = intake.status("ok").unwrap().unwrap();
-        assert_eq!(blocked.items[0].code, ReasonCode::StayDocumentExpired);
+        // The passport (2027-06-01) ends before the card.
+        assert_eq!(blocked.items[0].code, ReasonCode::DocumentExpired);
         let log = intake.audit("fix").unwrap();
         let restricted = log.iter().find(|e| {
             e.after

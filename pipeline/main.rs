@@ -50,6 +50,20 @@ enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Update the profile an account's applicant declared: the fields in
+    /// the file replace those the documents were checked against, and every
+    /// document whose profile changes is checked again (run `intake run`).
+    Profile {
+        account: String,
+        /// The fields to update (JSON, the keys of a profile).
+        #[arg(long)]
+        profile: PathBuf,
+        /// Who asks for it, as the audit log records it.
+        #[arg(long, default_value = "cli")]
+        by: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// An account's status and the items to fix.
     Status {
         account: String,
@@ -288,6 +302,12 @@ fn main() -> ExitCode {
             json,
             service,
         } => status(&service, &account, json),
+        Command::Profile {
+            account,
+            profile,
+            by,
+            service,
+        } => update_profile(&service, &account, &profile, by),
         Command::Sweep { service } => sweep(&service),
         Command::Queue(QueueCommand::Tail {
             from,
@@ -455,6 +475,28 @@ fn submit(args: SubmitArgs) -> Result<()> {
                 }
             ),
         }
+    }
+    Ok(())
+}
+
+fn update_profile(service: &ServiceArgs, account: &str, path: &Path, by: String) -> Result<()> {
+    let update = read_profile(path)?;
+    let intake = open_intake(service)?;
+    let outcome = intake.update_profile(account, &update, intake_models::Actor::Uploader(by))?;
+    for (kind, submitted) in &outcome.rechecked {
+        match submitted {
+            Submitted::New(job) => println!("{kind}: checked again as job {}", job.id),
+            Submitted::Existing(job) => println!(
+                "{kind}: already checked with this profile as job {}",
+                job.id
+            ),
+        }
+    }
+    for kind in &outcome.unchanged {
+        println!("{kind}: profile unchanged");
+    }
+    for kind in &outcome.upload_missing {
+        println!("{kind}: the upload is no longer kept; upload the document again");
     }
     Ok(())
 }
@@ -801,7 +843,7 @@ fn read_profile(path: &Path) -> Result<Profile> {
         Err(e) => bail!(
             "profile {} is not valid: {e}. Expected a JSON object with any of: {}",
             path.display(),
-            intake_models::Field::ALL.map(|f| f.as_str()).join(", ")
+            Profile::keys().collect::<Vec<_>>().join(", ")
         ),
     }
 }

@@ -143,29 +143,88 @@ pub fn resolve(
     }
     let verdict = resolution.decision.verdict();
     let by = Actor::Reviewer(reviewer.into());
+    let findings = match resolution.decision {
+        Decision::Reject => refusal_reasons(&resolution.items),
+        _ => resolution.items.clone(),
+    };
+    let mut after = verdict.as_str().to_string();
+    if !findings.is_empty() {
+        let labels: Vec<String> = findings
+            .iter()
+            .map(crate::accounts::finding_label)
+            .collect();
+        after.push_str(": ");
+        after.push_str(&labels.join(", "));
+    }
+    if let Some(comment) = &resolution.comment {
+        after.push_str("; comment: ");
+        after.push_str(comment);
+    }
     let entry = VerdictEntry {
         seq: 0,
         job: item.job.clone(),
         account: item.account.clone(),
         kind: item.kind,
         verdict,
-        findings: resolution.items.clone(),
+        findings,
         by: by.clone(),
         at: now,
         comment: resolution.comment.clone(),
         report: None,
     };
-    let logged = audit(
-        item,
-        "review_resolved",
-        by,
-        now,
-        describe(item, now),
-        verdict.as_str().into(),
-    );
+    let logged = audit(item, "review_resolved", by, now, describe(item, now), after);
     Ok(ReviewChange {
         item: None,
         verdict: Some(entry),
+        audit: vec![logged],
+    })
+}
+
+/// What a refusal tells the applicant, in both languages: the reason codes
+/// the reviewer gave; a field named is that field's refusal; with nothing
+/// given, the document's refusal (never an empty list).
+fn refusal_reasons(items: &[Finding]) -> Vec<Finding> {
+    if items.is_empty() {
+        return vec![finding(ReasonCode::DocumentRefused, None)];
+    }
+    items
+        .iter()
+        .map(|item| match item.code {
+            ReasonCode::CorrectionRequested => finding(ReasonCode::DocumentRefused, item.field),
+            _ => item.clone(),
+        })
+        .collect()
+}
+
+/// Takes the item of `job` out of the queue because a newer check of its
+/// document (`replaced_by`, after a profile update) takes its place; nothing
+/// to do when it is not queued.
+pub fn withdraw(
+    stored: Option<&ReviewItem>,
+    job: &JobId,
+    by: &Actor,
+    now: u64,
+    replaced_by: &JobId,
+) -> Result<ReviewChange, ReviewError> {
+    let Some(item) = stored else {
+        return Ok(ReviewChange {
+            item: None,
+            verdict: None,
+            audit: Vec::new(),
+        });
+    };
+    debug_assert_eq!(&item.job, job);
+    let logged = audit(
+        item,
+        "review_withdrawn",
+        by.clone(),
+        now,
+        describe(item, now),
+        format!("replaced by job {replaced_by}"),
+    );
+    Ok(ReviewChange {
+        item: None,
+        verdict: None,
         audit: vec![logged],
     })
 }

@@ -8,13 +8,16 @@
 //! reads a byte; the parent caps wall-clock time and how much it reads back.
 //! Whatever goes wrong in the child is `file_corrupt` for that one file.
 //!
-//! Protocol on the child's stdout: one JSON line (`Ok(PdfImage)` without its
-//! data, or `Err(Finding)`), then the image data bytes.
+//! Protocol on the child's stdout: one JSON line (`Ok(PdfPages)` without its
+//! data, or `Err(Finding)`), then the grey pixels of every page image. Pages
+//! whose images we do not decode are drawn by `pdftoppm`, which the child
+//! starts and which inherits the child's limits.
 
 use intake_models::config::Limits;
 use intake_models::{Finding, ReasonCode};
-use intake_stages::decode::{extract_pdf, PdfExtractor, PdfImage};
+use intake_stages::decode::{extract_pdf, PdfExtractor, PdfPages};
 use intake_stages::messages::finding;
+use intake_stages::pdf::render::run_bounded;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -49,11 +52,11 @@ impl Default for SandboxedPdf {
 }
 
 impl PdfExtractor for SandboxedPdf {
-    fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding> {
+    fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfPages, Finding> {
         let corrupt = || finding(ReasonCode::FileCorrupt, None);
         let exe = self.exe.as_ref().ok_or_else(corrupt)?;
         let limits_json = serde_json::to_string(limits).map_err(|_| corrupt())?;
-        let mut child = Command::new(exe)
+        let child = Command::new(exe)
             .arg(CHILD_ARG)
             .env(LIMITS_ENV, limits_json)
             .stdin(Stdio::piped())
@@ -62,54 +65,27 @@ impl PdfExtractor for SandboxedPdf {
             .spawn()
             .map_err(|_| corrupt())?;
 
-        // Feed stdin and drain stdout on their own threads so neither pipe can
-        // block the other; the wall clock is watched here.
-        let mut stdin = child.stdin.take().ok_or_else(corrupt)?;
-        let input = bytes.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let stdout = child.stdout.take().ok_or_else(corrupt)?;
-        let cap = limits.max_pixels.saturating_mul(4).saturating_add(1 << 20);
+        // The grey pixels of every page: twice one image's limit (the child's budget).
+        let cap = limits.max_pixels.saturating_mul(2).saturating_add(1 << 20);
         let cap = cap.max(limits.max_bytes + (1 << 20));
-        let reader = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = stdout.take(cap + 1).read_to_end(&mut out);
-            out
-        });
-
         let deadline = Instant::now() + Duration::from_millis(limits.pdf_timeout_ms);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-            }
-        };
-        let _ = writer.join();
-        let output = reader.join().map_err(|_| corrupt())?;
-        match status {
-            Some(s) if s.success() && output.len() as u64 <= cap => read_result(&output),
-            _ => Err(corrupt()),
-        }
+        let output = run_bounded(child, bytes.to_vec(), cap, deadline).ok_or_else(corrupt)?;
+        read_result(&output)
     }
 }
 
-fn read_result(output: &[u8]) -> Result<PdfImage, Finding> {
+fn read_result(output: &[u8]) -> Result<PdfPages, Finding> {
     let corrupt = || finding(ReasonCode::FileCorrupt, None);
     let mut reader = BufReader::new(output);
     let mut header = String::new();
     reader.read_line(&mut header).map_err(|_| corrupt())?;
-    let result: Result<PdfImage, Finding> = serde_json::from_str(&header).map_err(|_| corrupt())?;
-    let mut image = result?;
-    reader.read_to_end(&mut image.data).map_err(|_| corrupt())?;
-    Ok(image)
+    let result: Result<PdfPages, Finding> = serde_json::from_str(&header).map_err(|_| corrupt())?;
+    let mut pages = result?;
+    reader.read_to_end(&mut pages.data).map_err(|_| corrupt())?;
+    if !pages.consistent() {
+        return Err(corrupt());
+    }
+    Ok(pages)
 }
 
 /// The child: limit itself, read the PDF from stdin, write the result.

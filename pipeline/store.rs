@@ -65,7 +65,7 @@ pub enum StoreError {
 pub enum Submitted {
     /// A new job, stored.
     New(Job),
-    /// The same account, kind and file were already submitted: that job.
+    /// The same account, kind, file and declared profile were already submitted: that job.
     Existing(Job),
 }
 

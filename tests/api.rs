@@ -46,8 +46,8 @@ name = "root"
 pub const UPLOADER: &str = "uploader-token";
 pub const UPLOADER_A: &str = "uploader-a-token";
 pub const REVIEWER: &str = "reviewer-1-token";
-const REVIEWER_2: &str = "reviewer-2-token";
-const AUDITOR: &str = "auditor-token";
+pub const REVIEWER_2: &str = "reviewer-2-token";
+pub const AUDITOR: &str = "auditor-token";
 pub const ADMIN: &str = "admin-token";
 
 /// A running `intake serve` with its store in a temporary directory.
@@ -74,6 +74,18 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+fn spawn_serve(config: &Path, today: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_intake"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--today", today])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("intake serve starts")
+}
+
 impl Server {
     /// Starts the server with `extra` TOML appended to its config.
     pub fn start(extra: &str) -> Server {
@@ -93,27 +105,31 @@ impl Server {
             ),
         )
         .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_intake"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .args(["--today", "2026-06-01"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("intake serve starts");
+        let child = spawn_serve(&config, "2026-06-01");
         let server = Server {
             base: format!("http://127.0.0.1:{port}"),
             config,
             child,
             _dir: dir,
         };
+        server.wait_healthy();
+        server
+    }
+
+    fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while ureq::get(&server.url("/healthz")).call().is_err() {
+        while ureq::get(&self.url("/healthz")).call().is_err() {
             assert!(Instant::now() < deadline, "intake serve did not come up");
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
+    }
+
+    /// Kills the server and starts it again on the same store, its clock
+    /// set to `today`.
+    pub fn restart(&mut self, today: &str) {
+        self.kill();
+        self.child = spawn_serve(&self.config, today);
+        self.wait_healthy();
     }
 
     /// Stops the server (SIGKILL: nothing is owed to it), freeing its store.
@@ -616,6 +632,7 @@ fn a_full_pipeline_answers_503_with_retry_after() {
 fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
     vec![
         ("POST", "/v1/accounts/acc-a/documents".into(), &["uploader"]),
+        ("PUT", "/v1/accounts/acc-a/profile".into(), &["uploader"]),
         (
             "GET",
             "/v1/accounts/acc-a".into(),
@@ -651,6 +668,7 @@ fn body_for(method: &str, path: &str) -> Body {
         path.ends_with("/documents"),
     ) {
         ("POST", true, _) => Body::Json(json!({"decision": "accept"})),
+        ("PUT", _, _) => Body::Json(json!({})),
         ("POST", _, true) => Body::Multipart(form(&[
             ("kind", None, b"passport"),
             ("file", Some("a.jpg"), &committed("passport.jpg")),

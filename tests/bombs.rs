@@ -532,3 +532,85 @@ fn speckled_a4_page_without_mrz() {
         &["image_unreadable", "mrz_not_found", "file_corrupt"],
     );
 }
+
+/// `pages` pages, each drawing its own image XObject (`dict`, `data`) over
+/// the whole A4 page.
+fn pages_with_image(pages: usize, dict: &str, data: &[u8]) -> Vec<u8> {
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 3 + 3 * i)).collect();
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            kids.join(" ")
+        )
+        .into_bytes(),
+    ];
+    for i in 0..pages {
+        let (content, image) = (4 + 3 * i, 5 + 3 * i);
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content} 0 R \
+                 /Resources << /XObject << /Im0 {image} 0 R >> >> >>"
+            )
+            .into_bytes(),
+        );
+        objects.push(stream("", b"q 595 0 0 842 0 0 cm /Im0 Do Q"));
+        objects.push(stream(dict, data));
+    }
+    pdf(&objects)
+}
+
+#[test]
+fn pdf_of_16_pages_of_ccitt_images_drawn_by_the_renderer() {
+    // Each page: a 9000 x 8800 CCITT G4 image (79 MP, within limits) of a few
+    // bytes, which only the renderer draws (at 1089 dpi). The pixel budget over
+    // all pages and the sandbox's limits (the renderer inherits them) hold.
+    let bomb = pages_with_image(
+        16,
+        "/Type /XObject /Subtype /Image /Width 9000 /Height 8800 /ColorSpace /DeviceGray \
+         /BitsPerComponent 1 /Filter /CCITTFaxDecode \
+         /DecodeParms << /K -1 /Columns 9000 /Rows 8800 /BlackIs1 false >>",
+        &[0x00, 0x10, 0x01, 0x00, 0x10, 0x01],
+    );
+    assert_bounded(
+        "ccitt_pages.pdf",
+        &bomb,
+        &[
+            "file_corrupt",
+            "image_too_large",
+            "image_unreadable",
+            "mrz_not_found",
+            "resolution_too_low",
+            "extra_pages",
+        ],
+    );
+}
+
+#[test]
+fn pdf_with_garbage_jbig2_and_jpx_streams() {
+    // Random bytes under the renderer's filters: a finding, in bounded time.
+    let noise: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for (name, filter) in [("jbig2.pdf", "/JBIG2Decode"), ("jpx.pdf", "/JPXDecode")] {
+        let bomb = pages_with_image(
+            2,
+            &format!(
+                "/Type /XObject /Subtype /Image /Width 2480 /Height 3508 \
+                 /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter {filter}"
+            ),
+            &noise,
+        );
+        assert_bounded(
+            name,
+            &bomb,
+            &[
+                "file_corrupt",
+                "pdf_no_image",
+                "image_unreadable",
+                "mrz_not_found",
+                "resolution_too_low",
+            ],
+        );
+    }
+}

@@ -65,3 +65,79 @@ fn several_files_give_json_lines_in_the_order_given() {
         }
     }
 }
+
+#[test]
+fn a_page_too_blurred_to_read_is_asked_again_without_ocr() {
+    // The committed migration card (no MRZ) blurred past reading.
+    let card = image::open("samples/committed/migration_card.jpg")
+        .unwrap()
+        .to_luma8();
+    let blurred = imageproc::filter::gaussian_blur_f32(&card, 12.0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blurred.png");
+    blurred.save(&path).unwrap();
+    let reports = check_json(&[&path], &["--today", "2026-06-01"]);
+    assert_eq!(codes(&reports[0]), ["image_unreadable"], "{}", reports[0]);
+    // Nothing to read: no seconds of visual-zone OCR spent finding nothing.
+    assert!(
+        reports[0]["timings_ms"].get("ocr").is_none(),
+        "{}",
+        reports[0]
+    );
+}
+
+/// The form's fields are a profile's, not a usage error: names in both
+/// scripts, patronymic, place of birth, issue date, SNILS and INN; a bad
+/// check number is `needs_correction` on its field. An unknown key still is
+/// a usage error.
+#[test]
+fn a_profile_with_the_forms_fields_is_checked_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("form.json");
+    fs::write(
+        &profile,
+        r#"{"surname": "KHODZHAEV", "given_names": "ZHAKHONGIR",
+            "surname_cyrillic": "Ходжаев", "given_names_cyrillic": "Жахонгир",
+            "patronymic": "BAKHTIYOROVICH", "patronymic_cyrillic": "Бахтиёрович",
+            "place_of_birth": "Ташкент", "issue_date": "17.06.2017",
+            "birth_date": "07.08.2001", "snils": "112-233-445 95", "inn": "7707083894"}"#,
+    )
+    .unwrap();
+    let passport = std::path::Path::new("samples/committed/passport.jpg");
+    let profile_arg = profile.to_str().unwrap();
+    let report = &check_json(
+        &[passport],
+        &["--profile", profile_arg, "--today", "2026-06-01"],
+    )[0];
+    assert_eq!(report["verdict"], "needs_correction", "{report}");
+    let found = codes(report);
+    assert!(found.contains(&"inn_invalid".to_string()), "{found:?}");
+    assert!(!found.contains(&"snils_invalid".to_string()), "{found:?}");
+    assert!(!found.contains(&"field_mismatch".to_string()), "{found:?}");
+    let inn = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "inn_invalid")
+        .unwrap();
+    assert_eq!(inn["field"], "inn");
+    assert!(inn["message_ru"].as_str().unwrap().contains("ИНН"));
+    let fields: Vec<&str> = report["match"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"surname_cyrillic") && fields.contains(&"given_names_cyrillic"));
+
+    let unknown = dir.path().join("unknown.json");
+    fs::write(&unknown, r#"{"shoe_size": "42"}"#).unwrap();
+    let out = intake(&[
+        "check",
+        "samples/committed/passport.jpg",
+        "--profile",
+        unknown.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("surname_cyrillic"));
+}

@@ -3,10 +3,14 @@
 //! They run the real release binary (`CARGO_BIN_EXE_intake`) with real
 //! Tesseract, lopdf in the sandbox, and samples from the generator.
 
+mod accounts;
 mod api;
 mod cli;
 mod console;
+mod document_size;
 mod load;
+mod phone_jpegs;
+mod producers;
 mod protection;
 mod samples;
 mod sandbox;

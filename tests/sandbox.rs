@@ -4,7 +4,7 @@
 use intake::sandbox::SandboxedPdf;
 use intake_models::config::Limits;
 use intake_models::ReasonCode;
-use intake_stages::decode::{PageImage, PdfExtractor};
+use intake_stages::decode::{PageContent, PdfExtractor};
 
 fn sandbox() -> SandboxedPdf {
     SandboxedPdf::with_exe(env!("CARGO_BIN_EXE_intake").into())
@@ -67,18 +67,19 @@ fn a_good_pdf_comes_back_with_its_image_and_dpi() {
     let extracted = sandbox()
         .extract(&pdf_with_image(None), &Limits::default())
         .expect("extracted");
-    assert_eq!(extracted.pages, 1);
-    assert_eq!(
-        extracted.encoding,
-        PageImage::Raw {
-            width: 8,
-            height: 4,
-            components: 1,
-            bits: 8
-        }
-    );
+    assert_eq!(extracted.page_count, 1);
+    let PageContent::Image {
+        width,
+        height,
+        placement_dpi,
+        rendered,
+    } = extracted.pages[0].content
+    else {
+        panic!("no image: {:?}", extracted.pages);
+    };
+    assert_eq!((width, height, rendered), (8, 4, false));
     assert_eq!(extracted.data, (0..32u8).map(|i| i * 8).collect::<Vec<_>>());
-    let dpi = extracted.placement_dpi.expect("placed");
+    let dpi = placement_dpi.expect("placed");
     assert!((dpi - 300.0).abs() < 0.5, "{dpi}");
 }
 
@@ -134,4 +135,44 @@ fn a_parse_over_its_time_budget_is_stopped() {
     let result = sandbox().extract(&pdf_with_image(Some(deep)), &limits);
     assert!(result.is_err());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn the_renderer_draws_what_lopdf_cannot_and_its_absence_is_no_applicants_fault() {
+    let g4 = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/producers/fixtures/imagemagick_g4.pdf");
+    let g4 = std::fs::read(g4).expect("the committed G4 fixture");
+    // CCITT G4: drawn by pdftoppm in the sandbox, at the image's own 300 dpi.
+    let pages = sandbox().extract(&g4, &Limits::default()).expect("drawn");
+    let PageContent::Image {
+        width,
+        height,
+        placement_dpi,
+        rendered,
+    } = pages.pages[0].content
+    else {
+        panic!("no image: {:?}", pages.pages);
+    };
+    assert!(rendered);
+    assert_eq!((width, height), (1546, 1109));
+    assert!((placement_dpi.expect("placed") - 300.0).abs() < 1.0);
+    // Without the renderer: processing_failed (a person looks), not a
+    // finding that blames the file.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
+        .args([
+            "check",
+            "--json",
+            "--kind",
+            "passport",
+            "--today",
+            "2026-06-01",
+        ])
+        .arg("tests/producers/fixtures/imagemagick_g4.pdf")
+        .env("INTAKE_PDF_RENDERER", "/nonexistent/pdftoppm")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("intake runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
+    assert_eq!(crate::codes(&report), ["processing_failed"], "{report}");
+    assert_eq!(report["verdict"], "needs_review");
 }

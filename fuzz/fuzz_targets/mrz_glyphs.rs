@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
                 origin: (pitch * 2.0, pitch * (2.0 + 1.65 * i as f32)),
                 direction: (1.0 / norm, slope / norm),
                 pitch,
+                bend: 0.0,
                 char_height: pitch * 0.9,
                 cells,
             })

@@ -21,9 +21,10 @@ fuzz_target!(|data: &[u8]| {
         owned = [b"%PDF-1.7\n".as_slice(), data].concat();
         &owned
     };
-    if let Ok(image) = extract_pdf(pdf, &limits) {
-        // Inflated samples are capped; an embedded JPEG is a slice of the file.
-        assert!(image.data.len() as u64 <= limits.max_pdf_stream_bytes + 4096);
+    if let Ok(pages) = extract_pdf(pdf, &limits) {
+        // Every page's grey pixels, within the budget of all pages together.
+        assert!(pages.consistent());
+        assert!(pages.data.len() as u64 <= limits.max_pixels * 2);
     }
     let _ = decode(pdf, FileFormat::Pdf, &InProcessPdf, &limits);
 });

@@ -151,7 +151,8 @@ pub struct AuditEntry {
     pub account: String,
     pub job: Option<JobId>,
     /// What changed: `job_submitted`, `verdict`, `status`, `review_claimed`,
-    /// `review_lease_expired`, `review_resolved`.
+    /// `review_lease_expired`, `review_resolved`, `review_withdrawn`,
+    /// `profile_updated`.
     pub action: String,
     pub by: crate::Actor,
     pub before: Option<String>,

@@ -153,7 +153,7 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest side of a decoded image, in pixels.
     pub max_side: u32,
-    /// PDF pages examined; the first page image that decodes is used.
+    /// PDF pages examined; the page holding the declared document is checked.
     pub max_pdf_pages: u32,
     /// PDF objects allowed in one file.
     pub max_pdf_objects: u32,

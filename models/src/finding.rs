@@ -42,6 +42,10 @@ pub enum ReasonCode {
     MrzNotFound,
     MrzUnreadable,
     DocumentKindMismatch,
+    /// The SNILS in the form fails the Pension Fund check number (or is not 11 digits).
+    SnilsInvalid,
+    /// The INN in the form fails its check digits (or is not 10 or 12 digits).
+    InnInvalid,
     /// A reviewer asks the applicant to correct a field of the form.
     CorrectionRequested,
     // rejected
@@ -50,17 +54,27 @@ pub enum ReasonCode {
     #[serde(rename = "passport_validity_under_6_months")]
     PassportValidityUnder6Months,
     StayDocumentExpired,
+    /// A reviewer refused the document (for the field named, if any).
+    DocumentRefused,
     // needs_review
     FieldMismatch,
     MrzChecksumFailed,
     QrMismatch,
     LowConfidence,
+    /// Two documents of one account name different people (the field says which).
+    CrossDocumentMismatch,
+    /// The same identity document (number and issuing state) is on another account.
+    DuplicateDocument,
     /// A stage failed (a panic included): the job still gets its one verdict.
     ProcessingFailed,
     // informational
     TransliterationEquivalent,
     DateFormatEquivalent,
     AutoRotated,
+    /// Pages of a PDF that hold nothing of the document checked.
+    ExtraPages,
+    /// A JPEG that ends early: what it holds was checked.
+    FileTruncated,
 }
 
 impl ReasonCode {
@@ -70,14 +84,25 @@ impl ReasonCode {
         match self {
             FileEmpty | FormatUnsupported | FileCorrupt | FileTooLarge | ImageTooLarge
             | PdfNoImage | ResolutionTooLow | ImageUnreadable | MrzNotFound | MrzUnreadable
-            | DocumentKindMismatch | CorrectionRequested => Some(Verdict::NeedsCorrection),
-            DocumentExpired | PassportValidityUnder6Months | StayDocumentExpired => {
-                Some(Verdict::Rejected)
+            | DocumentKindMismatch | SnilsInvalid | InnInvalid | CorrectionRequested => {
+                Some(Verdict::NeedsCorrection)
             }
-            FieldMismatch | MrzChecksumFailed | QrMismatch | LowConfidence | ProcessingFailed => {
-                Some(Verdict::NeedsReview)
-            }
-            TransliterationEquivalent | DateFormatEquivalent | AutoRotated => None,
+            DocumentExpired
+            | PassportValidityUnder6Months
+            | StayDocumentExpired
+            | DocumentRefused => Some(Verdict::Rejected),
+            FieldMismatch
+            | MrzChecksumFailed
+            | QrMismatch
+            | LowConfidence
+            | CrossDocumentMismatch
+            | DuplicateDocument
+            | ProcessingFailed => Some(Verdict::NeedsReview),
+            TransliterationEquivalent
+            | DateFormatEquivalent
+            | AutoRotated
+            | ExtraPages
+            | FileTruncated => None,
         }
     }
 }
@@ -96,7 +121,7 @@ mod tests {
     use super::*;
 
     /// The codes exactly as SPEC writes them, in its order.
-    const SPEC_CODES: [&str; 21] = [
+    const SPEC_CODES: [&str; 25] = [
         "file_empty",
         "format_unsupported",
         "file_corrupt",
@@ -108,6 +133,8 @@ mod tests {
         "mrz_not_found",
         "mrz_unreadable",
         "document_kind_mismatch",
+        "snils_invalid",
+        "inn_invalid",
         "document_expired",
         "passport_validity_under_6_months",
         "stay_document_expired",
@@ -115,6 +142,8 @@ mod tests {
         "mrz_checksum_failed",
         "qr_mismatch",
         "low_confidence",
+        "cross_document_mismatch",
+        "duplicate_document",
         "transliteration_equivalent",
         "date_format_equivalent",
         "auto_rotated",

@@ -16,8 +16,9 @@ pub struct Upload {
     pub bytes: Vec<u8>,
 }
 
-/// A job's id: derived from account, kind and the file's SHA-256, so the
-/// same upload submitted twice is the same job.
+/// A job's id: derived from account, kind, the file's SHA-256 and the
+/// declared profile, so the same upload submitted twice is the same job, and
+/// the same file with another profile is a new check.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct JobId(pub String);
@@ -27,6 +28,7 @@ impl fmt::Display for Actor {
         match self {
             Actor::Pipeline => f.write_str("pipeline"),
             Actor::Reviewer(id) => write!(f, "reviewer {id}"),
+            Actor::Uploader(id) => write!(f, "uploader {id}"),
         }
     }
 }
@@ -79,6 +81,8 @@ pub struct Job {
 pub enum Actor {
     Pipeline,
     Reviewer(String),
+    /// The portal's upload handler (or an operator at the CLI) acting for the applicant.
+    Uploader(String),
 }
 
 /// One entry of the append-only verdict queue.

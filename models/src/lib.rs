@@ -19,5 +19,6 @@ pub use document::{
 pub use finding::{Finding, ReasonCode, Verdict};
 pub use job::{Actor, Job, JobId, JobState, Upload, VerdictEntry};
 pub use report::{
-    Checks, Document, DpiCheck, DpiSource, FieldMatch, FileFormat, MatchResult, Quality, Report,
+    Checks, Document, DpiCheck, DpiSource, FieldMatch, FileFormat, MatchResult, PageRole,
+    PageSummary, Quality, Report,
 };

@@ -16,6 +16,8 @@ pub enum FileFormat {
     Tiff,
     Gif,
     Webp,
+    /// HEIF/HEIC (and AVIF): what phones save photos as.
+    Heic,
     Unknown,
 }
 
@@ -29,6 +31,7 @@ impl FileFormat {
             FileFormat::Tiff => "tiff",
             FileFormat::Gif => "gif",
             FileFormat::Webp => "webp",
+            FileFormat::Heic => "heic",
             FileFormat::Unknown => "unknown",
         }
     }
@@ -74,6 +77,39 @@ pub struct Checks {
     pub pages: u32,
     pub dpi: Option<DpiCheck>,
     pub quality: Option<Quality>,
+    /// For a PDF: what each page looked at holds, in page order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub page_summary: Vec<PageSummary>,
+}
+
+/// What one page of a PDF holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSummary {
+    /// 1-based.
+    pub page: u32,
+    pub content: PageRole,
+    /// The kind of document on the page, where one was recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DocumentKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageRole {
+    /// The page checked: it holds the declared document.
+    Document,
+    /// Another document (its machine-readable zone was found there).
+    OtherDocument,
+    /// A scan on which nothing of a document was recognised.
+    Image,
+    /// An empty page.
+    Blank,
+    /// A page that draws no image (text or graphics only).
+    NoImage,
+    /// A page whose image could not be read.
+    Unreadable,
+    /// Beyond the pages or pixels looked at.
+    NotExamined,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -88,6 +88,8 @@ impl From<SubmitError> for ApiError {
             // The caller sets the pause; see `uploads`.
             SubmitError::Busy(_) => ApiError::Busy { retry_after_s: 1 },
             SubmitError::BadAccount => ApiError::BadRequest(e.to_string()),
+            SubmitError::NoDocuments(_) => ApiError::NotFound(e.to_string()),
+            SubmitError::Review(e) => e.into(),
             SubmitError::Store(e) => e.into(),
         }
     }

@@ -46,7 +46,7 @@ pub fn render(intake: &Intake, job: &Job, region: ImageRegion) -> Result<Vec<u8>
         profile: None,
         today: intake.clock().today(),
     };
-    let decoded = intake.checker().decode(&request).map_err(|report| {
+    let mut decoded = intake.checker().decode(&request).map_err(|report| {
         let code = report
             .findings
             .first()
@@ -56,13 +56,24 @@ pub fn render(intake: &Intake, job: &Job, region: ImageRegion) -> Result<Vec<u8>
             code.unwrap_or_default()
         ))
     })?;
-    // Turned as the pipeline read it, so that the MRZ runs left to right.
+    // The page the pipeline checked, turned as it read it, so that the MRZ
+    // runs left to right.
     let verdict = match job.verdict_seq {
         Some(seq) => intake.verdict(seq)?,
         None => None,
     };
-    let rotation = verdict
-        .and_then(|e| e.report)
+    let report = verdict.and_then(|e| e.report);
+    let checked_page = report.as_ref().and_then(|r| {
+        r.checks
+            .page_summary
+            .iter()
+            .find(|p| p.content == intake_models::PageRole::Document)
+            .map(|p| p.page)
+    });
+    if let Some(page) = checked_page {
+        decoded.select_page(page);
+    }
+    let rotation = report
         .and_then(|r| r.checks.quality)
         .map_or(0, |q| q.rotation);
     let upright = locate::turn(decoded.image(), rotation);

@@ -14,7 +14,7 @@ pub use metrics::Metrics;
 
 use crate::intake::Intake;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use intake_models::config::Token;
 use std::sync::Arc;
@@ -41,6 +41,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(routes::upload).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/v1/accounts/{account}", get(routes::account))
+        .route(
+            "/v1/accounts/{account}/profile",
+            put(routes::update_profile),
+        )
         .route("/v1/accounts/{account}/events", get(routes::events))
         .route("/v1/accounts/{account}/audit", get(routes::audit))
         .route("/v1/jobs/{job}", get(routes::job))

@@ -15,9 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream};
 use intake_models::config::Role;
-use intake_models::{
-    Account, Decision, DocumentKind, Field, Job, JobId, JobState, Profile, Upload,
-};
+use intake_models::{Account, Decision, DocumentKind, Job, JobId, JobState, Profile, Upload};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -116,7 +114,7 @@ async fn read_form(form: &mut Multipart, limit: u64) -> ApiResult<UploadForm> {
                 let parsed = serde_json::from_str::<Profile>(&text).map_err(|e| {
                     ApiError::BadRequest(format!(
                         "the profile is not valid ({e}); expected a JSON object with any of: {}",
-                        Field::ALL.map(|f| f.as_str()).join(", ")
+                        Profile::keys().collect::<Vec<_>>().join(", ")
                     ))
                 })?;
                 profile = Some(parsed);
@@ -217,6 +215,61 @@ pub async fn upload(
         "job_id": job.id,
         "state": job_state(job),
         "resubmitted": resubmitted,
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// `PUT /v1/accounts/{account}/profile`: a JSON profile whose fields replace
+/// those the account's documents were checked against; each document whose
+/// profile changes is checked again as a new job.
+pub async fn update_profile(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(account): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    principal.require(&[Role::Uploader])?;
+    checked_account(&account)?;
+    principal.require_account(&account)?;
+    if body.len() > 16 * 1024 {
+        return Err(ApiError::BadRequest(
+            "the profile is longer than 16384 bytes".into(),
+        ));
+    }
+    let update = serde_json::from_slice::<Profile>(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the profile is not valid ({e}); expected a JSON object with any of: {}",
+            Profile::keys().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let by = intake_models::Actor::Uploader(principal.name.clone());
+    let retry_after_s = state.retry_after_s;
+    let outcome = blocking(&state, move |intake| {
+        intake
+            .update_profile(&account, &update, by)
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::Busy { .. } => ApiError::Busy { retry_after_s },
+                other => other,
+            })
+    })
+    .await?;
+    let rechecked: Vec<Value> = outcome
+        .rechecked
+        .iter()
+        .map(|(kind, submitted)| {
+            let job = submitted.job();
+            json!({
+                "kind": kind,
+                "job_id": job.id,
+                "state": job_state(job),
+                "resubmitted": matches!(submitted, Submitted::Existing(_)),
+            })
+        })
+        .collect();
+    let body = json!({
+        "rechecked": rechecked,
+        "unchanged": outcome.unchanged,
+        "upload_missing": outcome.upload_missing,
     });
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

@@ -65,18 +65,35 @@ impl Document {
     /// permit page) for a holder drawn from `rng`.
     pub fn generate(rng: &mut StdRng, format: Option<MrzFormat>, validity: Validity) -> Document {
         let holder = Person::generate(rng);
+        Document::for_holder(rng, holder, format, validity, None)
+    }
+
+    /// A document of `format` for `holder` (several documents of one
+    /// person); `expiry` fixes its expiry date instead of drawing one
+    /// (and, without an MRZ, makes it a migration card).
+    pub fn for_holder(
+        rng: &mut StdRng,
+        holder: Person,
+        format: Option<MrzFormat>,
+        validity: Validity,
+        expiry: Option<Date>,
+    ) -> Document {
         let kind = match format {
             Some(MrzFormat::TD3) => DocumentKind::Passport,
             Some(MrzFormat::MrvA) | Some(MrzFormat::MrvB) => DocumentKind::Visa,
             Some(_) => DocumentKind::IdCard,
+            None if expiry.is_some() => DocumentKind::MigrationCard,
             None if rng.gen_ratio(1, 3) => DocumentKind::ResidencePermit,
             None => DocumentKind::MigrationCard,
         };
-        let expiry = match validity {
-            Validity::Expired => TODAY.add_days(-rng.gen_range(10..900)),
-            Validity::ExpiringSoon => TODAY.add_days(rng.gen_range(5..170)),
-            Validity::Valid if kind.is_stay_document() => TODAY.add_days(rng.gen_range(20..700)),
-            Validity::Valid => TODAY.add_days(rng.gen_range(200..3600)),
+        let expiry = match (expiry, validity) {
+            (Some(fixed), _) => fixed,
+            (None, Validity::Expired) => TODAY.add_days(-rng.gen_range(10..900)),
+            (None, Validity::ExpiringSoon) => TODAY.add_days(rng.gen_range(5..170)),
+            (None, Validity::Valid) if kind.is_stay_document() => {
+                TODAY.add_days(rng.gen_range(20..700))
+            }
+            (None, Validity::Valid) => TODAY.add_days(rng.gen_range(200..3600)),
         };
         let issue_date = expiry.add_years(if kind.is_stay_document() { -1 } else { -10 });
         let code = holder.country.code;

@@ -120,6 +120,53 @@ pub fn generate(out: &Path, count: usize, seed: u64) -> Result<Manifest, Samples
     write_manifest(out, seed, entries)
 }
 
+/// The documents of one person (an account's set): a passport expiring
+/// 300 days after [`TODAY`], a visa expiring after 500 and a migration
+/// card after 400, clean 300-dpi JPEGs named `passport.jpg`, `visa.jpg`,
+/// `migration_card.jpg`, each with its profiles; and a second person's
+/// passport, `other_passport.jpg`. The same seed gives the same files.
+pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
+    write(out, "profiles/.keep", b"")?;
+    let fonts = render::Fonts::load()?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let holder = loop {
+        let person = people::Person::generate(&mut rng);
+        if person.cyrillic.is_some() {
+            break person;
+        }
+    };
+    let plan = [
+        ("passport", Some(MrzFormat::TD3), 300),
+        ("visa", Some(MrzFormat::MrvA), 500),
+        ("migration_card", None, 400),
+    ];
+    let clean = |stem: &str| Scan {
+        stem: stem.to_string(),
+        degradation: Degradation::Clean,
+        dpi: 300.0,
+        format: "jpeg",
+        extension: "jpg",
+        metadata_dpi: Some(300.0),
+        pdf_image: PdfImage::Jpeg,
+        jpeg_quality: 85,
+    };
+    let mut entries = Vec::new();
+    for (stem, format, days) in plan {
+        let expiry = Some(TODAY.add_days(days));
+        let doc = Document::for_holder(&mut rng, holder.clone(), format, Validity::Valid, expiry);
+        entries.push(write_scan(out, &doc, &clean(stem), &fonts, &mut rng)?);
+    }
+    let other = Document::generate(&mut rng, Some(MrzFormat::TD3), Validity::Valid);
+    entries.push(write_scan(
+        out,
+        &other,
+        &clean("other_passport"),
+        &fonts,
+        &mut rng,
+    )?);
+    write_manifest(out, seed, entries)
+}
+
 fn bad_entry(name: &str, format: &str, expected_code: &'static str) -> Entry {
     Entry {
         file: name.to_string(),

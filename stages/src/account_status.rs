@@ -63,7 +63,7 @@ pub fn apply(account: &mut Account, entry: &VerdictEntry) -> bool {
 ///
 /// In order of precedence: `refused` (a document refused), `blocked` (the
 /// identity and stay documents were accepted but every accepted stay
-/// document has expired), `restricted` / `needs_correction` (items to fix;
+/// document, or every accepted identity document, has expired), `restricted` / `needs_correction` (items to fix;
 /// restricted once a request is older than the deadline), `in_review`,
 /// `verified` (an accepted identity document and an accepted, unexpired
 /// stay document), else `pending`.
@@ -94,19 +94,36 @@ fn status_at(account: &Account, now_ms: u64, cfg: &Accounts) -> (AccountStatus, 
             .filter(move |(k, d)| pred(**k) && d.verdict == Verdict::Accepted)
             .map(|(_, d)| d)
     };
-    let identity = accepted(|k| k.is_identity_document()).next().is_some();
-    let mut stays = accepted(|k| k.is_stay_document()).peekable();
-    let has_stay = stays.peek().is_some();
-    // A stay document without a read expiry date was accepted by a person.
-    let unexpired_stay = stays.any(|d| {
+    // A document without a read expiry date was accepted by a person.
+    let unexpired = |d: &&DocumentState| {
         d.expiry_date
             .as_deref()
             .and_then(Date::parse_iso)
             .is_none_or(|expiry| expiry >= today)
-    });
-    if identity && has_stay && !unexpired_stay {
-        let expired = finding(ReasonCode::StayDocumentExpired, Some(Field::ExpiryDate));
-        return (AccountStatus::Blocked, vec![expired]);
+    };
+    let mut identities = accepted(|k| k.is_identity_document()).peekable();
+    let identity = identities.peek().is_some();
+    let unexpired_identity = identities.any(|d| unexpired(&d));
+    let mut stays = accepted(|k| k.is_stay_document()).peekable();
+    let has_stay = stays.peek().is_some();
+    let unexpired_stay = stays.any(|d| unexpired(&d));
+    // Verified once, blocked at the earliest expiry: of the stay document
+    // or of the identity document (a passport ending before the visa).
+    if identity && has_stay && !(unexpired_stay && unexpired_identity) {
+        let mut expired = Vec::new();
+        if !unexpired_identity {
+            expired.push(finding(
+                ReasonCode::DocumentExpired,
+                Some(Field::ExpiryDate),
+            ));
+        }
+        if !unexpired_stay {
+            expired.push(finding(
+                ReasonCode::StayDocumentExpired,
+                Some(Field::ExpiryDate),
+            ));
+        }
+        return (AccountStatus::Blocked, expired);
     }
 
     let to_fix = items_of(Verdict::NeedsCorrection);
@@ -125,7 +142,7 @@ fn status_at(account: &Account, now_ms: u64, cfg: &Accounts) -> (AccountStatus, 
     if docs().any(|(_, d)| d.verdict == Verdict::NeedsReview) {
         return (AccountStatus::InReview, Vec::new());
     }
-    if identity && unexpired_stay {
+    if identity && unexpired_identity && unexpired_stay {
         return (AccountStatus::Verified, Vec::new());
     }
     (AccountStatus::Pending, Vec::new())
@@ -185,6 +202,35 @@ mod tests {
         assert!(project(&mut account, 20 * DAY, &Accounts::default()));
         assert_eq!(account.status, AccountStatus::Blocked);
         assert_eq!(account.items[0].code, ReasonCode::StayDocumentExpired);
+    }
+
+    #[test]
+    fn a_passport_expiring_before_the_visa_blocks_at_its_expiry() {
+        let entries = [
+            entry(1, DocumentKind::Passport, Verdict::Accepted, &[]),
+            entry(2, DocumentKind::Visa, Verdict::Accepted, &[]),
+        ];
+        let account = with_expiry(fold(&entries, 10 * DAY), DocumentKind::Visa, "1970-01-30");
+        let mut account = with_expiry(account, DocumentKind::Passport, "1970-01-20");
+        project(&mut account, 19 * DAY, &Accounts::default());
+        assert_eq!(
+            account.status,
+            AccountStatus::Verified,
+            "valid on its last day"
+        );
+        assert!(project(&mut account, 20 * DAY, &Accounts::default()));
+        assert_eq!(account.status, AccountStatus::Blocked);
+        let items: Vec<_> = account.items.iter().map(|f| (f.code, f.field)).collect();
+        assert_eq!(
+            items,
+            vec![(ReasonCode::DocumentExpired, Some(Field::ExpiryDate))]
+        );
+        project(&mut account, 30 * DAY, &Accounts::default());
+        let codes: Vec<_> = account.items.iter().map(|f| f.code).collect();
+        assert_eq!(
+            codes,
+            vec![ReasonCode::DocumentExpired, ReasonCode::StayDocumentExpired]
+        );
     }
 
     #[test]

@@ -6,9 +6,18 @@
 //! anything else is a `mismatch`, which always carries a `field_mismatch`
 //! finding and so can never be accepted. A declared field the document did
 //! not yield is `low_confidence`: a person confirms it.
+//!
+//! The form's names in Cyrillic (`surname_cyrillic`, `given_names_cyrillic`)
+//! are compared with a Cyrillic spelling where the document shows one
+//! (after normalisation: case, `Ё`/`Е`, separators), else with its Latin
+//! spelling by transliteration. SNILS and INN are checked by their check
+//! digits: a bad one is `snils_invalid` / `inn_invalid`. The patronymic,
+//! place of birth and issue date are not shown by the documents read today
+//! and are not compared.
 
 use crate::dates::{Date, DateStyle};
 use crate::messages::finding;
+use crate::tax_ids::{inn_valid, snils_valid};
 use crate::transliteration::{is_cyrillic, latin_candidates, normalize_latin, skeleton};
 use intake_models::{DocumentFields, Field, FieldMatch, Finding, MatchResult, Profile, ReasonCode};
 
@@ -41,7 +50,60 @@ pub fn compare(
             result,
         });
     }
+    for (field, shown_as) in [
+        (Field::SurnameCyrillic, Field::Surname),
+        (Field::GivenNamesCyrillic, Field::GivenNames),
+    ] {
+        let Some(declared_value) = declared.get(field).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        let Some(extracted_value) = extracted.get(shown_as) else {
+            findings.push(finding(ReasonCode::LowConfidence, Some(field)));
+            continue;
+        };
+        let (result, note) = if is_cyrillic(extracted_value) {
+            let same = cyrillic_form(declared_value) == cyrillic_form(extracted_value);
+            let result = if same {
+                MatchResult::Match
+            } else {
+                MatchResult::Mismatch
+            };
+            (result, None)
+        } else {
+            compare_names(declared_value, extracted_value, names_truncated)
+        };
+        match result {
+            MatchResult::Mismatch => findings.push(finding(ReasonCode::FieldMismatch, Some(field))),
+            _ => findings.extend(note.map(|code| finding(code, Some(field)))),
+        }
+        matches.push(FieldMatch {
+            field,
+            declared: declared_value.chars().take(200).collect(),
+            extracted: Some(extracted_value.to_string()),
+            result,
+        });
+    }
+    findings.extend(check_numbers(declared));
     (matches, findings)
+}
+
+/// The form's SNILS and INN judged by their check digits.
+pub fn check_numbers(declared: &Profile) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let given = |field| declared.get(field).filter(|v: &&str| !v.trim().is_empty());
+    if given(Field::Snils).is_some_and(|v| !snils_valid(v)) {
+        findings.push(finding(ReasonCode::SnilsInvalid, Some(Field::Snils)));
+    }
+    if given(Field::Inn).is_some_and(|v| !inn_valid(v)) {
+        findings.push(finding(ReasonCode::InnInvalid, Some(Field::Inn)));
+    }
+    findings
+}
+
+/// A Cyrillic name as compared with another: upper case, `Ё` as `Е`, words
+/// separated by one space.
+fn cyrillic_form(name: &str) -> String {
+    normalize_latin(name).replace('Ё', "Е")
 }
 
 /// One field's result and the informational code an equivalence carries.
@@ -52,8 +114,17 @@ pub fn compare_field(
     names_truncated: bool,
 ) -> (MatchResult, Option<ReasonCode>) {
     match field {
-        Field::Surname | Field::GivenNames => compare_names(declared, extracted, names_truncated),
-        Field::BirthDate | Field::ExpiryDate => compare_dates(declared, extracted),
+        Field::Surname
+        | Field::GivenNames
+        | Field::SurnameCyrillic
+        | Field::GivenNamesCyrillic
+        | Field::Patronymic
+        | Field::PatronymicCyrillic
+        | Field::PlaceOfBirth => compare_names(declared, extracted, names_truncated),
+        Field::BirthDate | Field::ExpiryDate | Field::IssueDate => {
+            compare_dates(declared, extracted)
+        }
+        Field::Snils | Field::Inn => plain(code(declared), code(extracted)),
         Field::Sex => plain(sex(declared), sex(extracted)),
         Field::Nationality | Field::IssuingState => plain(country(declared), country(extracted)),
         Field::DocumentNumber | Field::PersonalNumber | Field::DocumentType => {
@@ -321,6 +392,91 @@ mod tests {
         assert!(m.is_empty());
         assert_eq!(f[0].code, ReasonCode::LowConfidence);
         assert!(results(&Profile::default(), false).is_empty());
+    }
+
+    #[test]
+    fn names_in_both_scripts_are_each_compared() {
+        let both = Profile {
+            surname: Some("TURSUNOV".into()),
+            given_names: Some("ALISHER".into()),
+            surname_cyrillic: Some("Турсунов".into()),
+            given_names_cyrillic: Some("АЛИШЕР".into()),
+            patronymic_cyrillic: Some("Бахтиёрович".into()),
+            ..Default::default()
+        };
+        let (matches, findings) = compare(&both, &extracted(), false);
+        let got: Vec<(Field, MatchResult)> = matches.iter().map(|m| (m.field, m.result)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Field::Surname, MatchResult::Match),
+                (Field::GivenNames, MatchResult::Match),
+                (Field::SurnameCyrillic, MatchResult::Equivalent),
+                (Field::GivenNamesCyrillic, MatchResult::Equivalent),
+            ]
+        );
+        assert!(findings
+            .iter()
+            .all(|f| f.code == ReasonCode::TransliterationEquivalent));
+
+        // A Cyrillic name that is another person's is a mismatch on that field.
+        let other = Profile {
+            surname_cyrillic: Some("Турсунбаев".into()),
+            ..Default::default()
+        };
+        let (_, findings) = compare(&other, &extracted(), false);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, ReasonCode::FieldMismatch);
+        assert_eq!(findings[0].field, Some(Field::SurnameCyrillic));
+
+        // Where the document shows the name in Cyrillic, Cyrillic is compared with it.
+        let shown = DocumentFields {
+            surname: Some("ТУРСУНОВ".into()),
+            ..Default::default()
+        };
+        let yo = Profile {
+            surname_cyrillic: Some("турсунов".into()),
+            ..Default::default()
+        };
+        let (matches, _) = compare(&yo, &shown, false);
+        assert_eq!(matches[0].result, MatchResult::Match);
+        let wrong = Profile {
+            surname_cyrillic: Some("Турсунова".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            compare(&wrong, &shown, false).0[0].result,
+            MatchResult::Mismatch
+        );
+    }
+
+    #[test]
+    fn a_bad_snils_or_inn_asks_for_a_correction_of_that_field() {
+        let good = Profile {
+            snils: Some("112-233-445 95".into()),
+            inn: Some("500100732259".into()),
+            ..Default::default()
+        };
+        assert!(compare(&good, &extracted(), false).1.is_empty());
+        let bad = Profile {
+            snils: Some("112-233-445 96".into()),
+            inn: Some("500100732258".into()),
+            ..Default::default()
+        };
+        let (_, findings) = compare(&bad, &extracted(), false);
+        let got: Vec<_> = findings.iter().map(|f| (f.code, f.field)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ReasonCode::SnilsInvalid, Some(Field::Snils)),
+                (ReasonCode::InnInvalid, Some(Field::Inn)),
+            ]
+        );
+        assert!(findings
+            .iter()
+            .all(|f| f.code.verdict() == Some(intake_models::Verdict::NeedsCorrection)));
+        assert!(findings[0].message_ru.contains("СНИЛС") && findings[0].message.contains("SNILS"));
+        assert!(findings[1].message_ru.contains("ИНН") && findings[1].message.contains("INN"));
     }
 
     proptest! {

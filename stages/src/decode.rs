@@ -1,69 +1,93 @@
 //! Decode stage: the scan as a grey image.
 //!
 //! JPEG and PNG are decoded by the `image` crate after their header's pixel
-//! count passed the limits. A PDF is parsed with lopdf to find the first page
-//! that draws an image; that image (DCTDecode: the JPEG inside; FlateDecode:
-//! raw samples) is extracted, and its placement on the page gives an
-//! effective dpi. lopdf has aborted and overflowed its stack on hostile
-//! files, which no `catch_unwind` stops, so the pipeline runs
-//! [`extract_pdf`] behind a [`PdfExtractor`] in a resource-limited child
-//! process; [`InProcessPdf`] runs it directly (tests, fuzzing).
+//! count passed the limits; a JPEG is turned as its EXIF orientation says
+//! before anything else looks at it, and a JPEG cut short is decoded as far
+//! as it goes. A PDF's pages are taken out by [`crate::pdf::extract_pdf`]:
+//! lopdf has aborted and overflowed its stack on hostile files, which no
+//! `catch_unwind` stops, so the pipeline runs it behind a [`PdfExtractor`]
+//! in a resource-limited child process; [`InProcessPdf`] runs it directly
+//! (tests, fuzzing).
 
 use crate::limits::{check_pixels, image_dimensions};
 use crate::messages::finding;
-use image::{DynamicImage, GrayImage, ImageFormat, ImageReader};
+pub use crate::pdf::{extract_pdf, PageContent, PdfPage, PdfPages};
+use crate::raster;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader};
 use intake_models::config::Limits;
 use intake_models::{FileFormat, Finding, ReasonCode};
-use lopdf::content::Content;
-use lopdf::{Document, LoadOptions, Object, ObjectId};
-use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 
-/// A decoded scan.
+/// A decoded scan: the page to check, and the file's other pages.
 #[derive(Debug, Clone)]
 pub struct Decoded {
+    /// The page to check (for a PDF, the first page with an image until
+    /// [`Decoded::select`] chooses another).
     pub image: GrayImage,
     /// Pages in the file (1 for JPEG and PNG).
     pub pages: u32,
-    /// For a PDF: the image's pixel width over its placed width in inches.
+    /// For a PDF: the image's pixels per inch as placed on its page.
     pub placement_dpi: Option<f32>,
+    /// The 1-based number of the page in `image`.
+    pub page: u32,
+    /// Every other page looked at, in page order.
+    pub other_pages: Vec<PageScan>,
+    /// A JPEG that ends before its image does: the share of rows it holds.
+    pub truncated: Option<f32>,
 }
 
-/// The scan image taken out of a PDF.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PdfImage {
-    pub pages: u32,
+/// A page of a PDF besides the one being checked.
+#[derive(Debug, Clone)]
+pub struct PageScan {
+    pub number: u32,
+    /// Its image, upright as shown; `None` for a page without one.
+    pub image: Option<GrayImage>,
     pub placement_dpi: Option<f32>,
-    pub encoding: PageImage,
-    /// The JPEG file (`Jpeg`) or the raw samples, rows top to bottom (`Raw`).
-    /// Carried beside the header by the sandbox, not inside it.
-    #[serde(skip)]
-    pub data: Vec<u8>,
+    pub content: PageContent,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PageImage {
-    Jpeg,
-    Raw {
-        width: u32,
-        height: u32,
-        /// 1 (grey), 3 (RGB) or 4 (CMYK).
-        components: u8,
-        /// 8, or 1 for bilevel grey.
-        bits: u8,
-    },
+impl Decoded {
+    /// Makes page `number` the one checked; the page checked so far joins
+    /// the others. `false` when there is no such page with an image.
+    pub fn select(&mut self, number: u32) -> bool {
+        let Some(at) = self
+            .other_pages
+            .iter()
+            .position(|p| p.number == number && p.image.is_some())
+        else {
+            return false;
+        };
+        let chosen = self.other_pages.remove(at);
+        let Some(image) = chosen.image else {
+            return false;
+        };
+        let previous = PageScan {
+            number: self.page,
+            image: Some(std::mem::replace(&mut self.image, image)),
+            placement_dpi: std::mem::replace(&mut self.placement_dpi, chosen.placement_dpi),
+            content: chosen.content,
+        };
+        self.page = number;
+        let at = self
+            .other_pages
+            .iter()
+            .position(|p| p.number > previous.number)
+            .unwrap_or(self.other_pages.len());
+        self.other_pages.insert(at, previous);
+        true
+    }
 }
 
-/// Gets the scan image out of a PDF, somehow isolated from the caller.
+/// Gets the pages out of a PDF, somehow isolated from the caller.
 pub trait PdfExtractor: Send + Sync {
-    fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding>;
+    fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfPages, Finding>;
 }
 
 /// Runs [`extract_pdf`] in this process: only for trusted callers.
 pub struct InProcessPdf;
 
 impl PdfExtractor for InProcessPdf {
-    fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding> {
+    fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfPages, Finding> {
         extract_pdf(bytes, limits)
     }
 }
@@ -76,38 +100,68 @@ pub fn decode(
     limits: &Limits,
 ) -> Result<Decoded, Finding> {
     match format {
-        FileFormat::Jpeg | FileFormat::Png => Ok(Decoded {
-            image: decode_raster(bytes, format, limits)?,
-            pages: 1,
-            placement_dpi: None,
-        }),
-        FileFormat::Pdf => {
-            let extracted = pdf.extract(bytes, limits)?;
-            let image = match extracted.encoding {
-                PageImage::Jpeg => decode_raster(&extracted.data, FileFormat::Jpeg, limits)?,
-                PageImage::Raw {
-                    width,
-                    height,
-                    components,
-                    bits,
-                } => raw_to_gray(&extracted.data, width, height, components, bits, limits)?,
-            };
+        FileFormat::Jpeg | FileFormat::Png => {
+            let (image, truncated) = decode_raster(bytes, format, limits)?;
             Ok(Decoded {
                 image,
-                pages: extracted.pages,
-                placement_dpi: extracted.placement_dpi,
+                pages: 1,
+                placement_dpi: None,
+                page: 1,
+                other_pages: Vec::new(),
+                truncated,
             })
         }
+        FileFormat::Pdf => from_pages(pdf.extract(bytes, limits)?),
         _ => Err(finding(ReasonCode::FormatUnsupported, None)),
     }
 }
 
-fn decode_raster(bytes: &[u8], format: FileFormat, limits: &Limits) -> Result<GrayImage, Finding> {
-    let (w, h) = image_dimensions(bytes, format)?;
-    check_pixels(w, h, limits)?;
-    if format == FileFormat::Jpeg && !jpeg_is_complete(bytes) {
+/// The first page with an image to check, the others beside it.
+fn from_pages(extracted: PdfPages) -> Result<Decoded, Finding> {
+    if !extracted.consistent() {
         return Err(finding(ReasonCode::FileCorrupt, None));
     }
+    let mut first: Option<(u32, GrayImage, Option<f32>)> = None;
+    let mut others = Vec::new();
+    for (page, (number, image)) in extracted.pages.iter().zip(extracted.images()) {
+        match image {
+            Some((image, dpi)) if first.is_none() => first = Some((number, image, dpi)),
+            image => {
+                let (image, placement_dpi) = match image {
+                    Some((i, d)) => (Some(i), d),
+                    None => (None, None),
+                };
+                others.push(PageScan {
+                    number,
+                    image,
+                    placement_dpi,
+                    content: page.content.clone(),
+                });
+            }
+        }
+    }
+    let (page, image, placement_dpi) =
+        first.ok_or_else(|| finding(ReasonCode::PdfNoImage, None))?;
+    Ok(Decoded {
+        image,
+        pages: extracted.page_count,
+        placement_dpi,
+        page,
+        other_pages: others,
+        truncated: None,
+    })
+}
+
+/// A JPEG or PNG to grey, a JPEG turned by its EXIF orientation; with the
+/// share of rows present when a JPEG is cut short.
+fn decode_raster(
+    bytes: &[u8],
+    format: FileFormat,
+    limits: &Limits,
+) -> Result<(GrayImage, Option<f32>), Finding> {
+    let corrupt = || finding(ReasonCode::FileCorrupt, None);
+    let (w, h) = image_dimensions(bytes, format)?;
+    check_pixels(w, h, limits)?;
     let image_format = match format {
         FileFormat::Png => ImageFormat::Png,
         _ => ImageFormat::Jpeg,
@@ -119,328 +173,72 @@ fn decode_raster(bytes: &[u8], format: FileFormat, limits: &Limits) -> Result<Gr
     alloc.max_image_width = Some(limits.max_side);
     alloc.max_image_height = Some(limits.max_side);
     reader.limits(alloc);
-    let image: DynamicImage = reader
-        .decode()
-        .map_err(|_| finding(ReasonCode::FileCorrupt, None))?;
-    Ok(image.into_luma8())
+    let mut decoder = reader.into_decoder().map_err(|_| corrupt())?;
+    let orientation = decoder.orientation().ok();
+    let image = DynamicImage::from_decoder(decoder).map_err(|_| corrupt())?;
+    let mut grey = raster::grey(image);
+    let mut truncated = None;
+    if format == FileFormat::Jpeg && !jpeg_is_complete(bytes) {
+        // The decoder fills what the file lacks with one flat value: what
+        // is there is checked, and the report says the file is cut off.
+        let rows = rows_present(&grey);
+        if rows < grey.height() / 10 {
+            return Err(corrupt());
+        }
+        truncated = Some(rows as f32 / grey.height() as f32);
+        if rows < grey.height() {
+            grey = image::imageops::crop_imm(&grey, 0, 0, grey.width(), rows).to_image();
+        }
+    }
+    if let Some(orientation) = orientation {
+        let mut turned = DynamicImage::ImageLuma8(grey);
+        turned.apply_orientation(orientation);
+        grey = turned.into_luma8();
+    }
+    Ok((grey, truncated))
 }
 
-/// The JPEG decoder fills a truncated scan with grey and calls it a
-/// success; a complete JPEG ends with its EOI marker (`FF D9`), which cannot
-/// occur inside entropy-coded data. Trailing padding is tolerated.
+/// A complete JPEG ends with its EOI marker (`FF D9`), which cannot occur
+/// inside entropy-coded data. Trailing padding is tolerated.
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
     let tail = &bytes[bytes.len().saturating_sub(1024)..];
     tail.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
-fn raw_to_gray(
-    data: &[u8],
-    width: u32,
-    height: u32,
-    components: u8,
-    bits: u8,
-    limits: &Limits,
-) -> Result<GrayImage, Finding> {
-    check_pixels(width, height, limits)?;
-    let corrupt = || finding(ReasonCode::FileCorrupt, None);
-    let (w, h) = (width as usize, height as usize);
-    match (components, bits) {
-        (1 | 3 | 4, 8) => {
-            let c = components as usize;
-            let needed = w
-                .checked_mul(h)
-                .and_then(|n| n.checked_mul(c))
-                .ok_or_else(corrupt)?;
-            let samples = data.get(..needed).ok_or_else(corrupt)?;
-            let gray: Vec<u8> = samples
-                .chunks_exact(c)
-                .map(|p| match p {
-                    [g] => *g,
-                    [r, g, b] => luma(*r, *g, *b),
-                    [c, m, y, k] => {
-                        let ink = |v: u8| ((255 - v as u16) * (255 - *k as u16) / 255) as u8;
-                        luma(ink(*c), ink(*m), ink(*y))
-                    }
-                    _ => 255,
-                })
-                .collect();
-            GrayImage::from_raw(width, height, gray).ok_or_else(corrupt)
-        }
-        (1, 1) => {
-            let row = w.div_ceil(8);
-            let needed = row.checked_mul(h).ok_or_else(corrupt)?;
-            let packed = data.get(..needed).ok_or_else(corrupt)?;
-            Ok(GrayImage::from_fn(width, height, |x, y| {
-                let byte = packed[y as usize * row + x as usize / 8];
-                let bit = (byte >> (7 - (x % 8))) & 1;
-                image::Luma([if bit == 1 { 255 } else { 0 }])
-            }))
-        }
-        _ => Err(corrupt()),
-    }
-}
-
-fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((r as u32 * 299 + g as u32 * 587 + b as u32 * 114) / 1000) as u8
-}
-
-/// Finds the first page (of at most `max_pdf_pages`) that draws an image and
-/// takes that image out, with every size checked before it is inflated.
-pub fn extract_pdf(bytes: &[u8], limits: &Limits) -> Result<PdfImage, Finding> {
-    let corrupt = || finding(ReasonCode::FileCorrupt, None);
-    let options = LoadOptions {
-        max_decompressed_size: Some(limits.max_pdf_stream_bytes as usize),
-        ..LoadOptions::default()
+/// Rows above the flat band a decoder leaves where a JPEG was cut off.
+fn rows_present(image: &GrayImage) -> u32 {
+    let (w, h) = image.dimensions();
+    let flat = |y: u32| -> Option<u8> {
+        let first = image.get_pixel(0, y).0[0];
+        (0..w)
+            .all(|x| image.get_pixel(x, y).0[0] == first)
+            .then_some(first)
     };
-    let doc = Document::load_mem_with_options(bytes, options).map_err(|_| corrupt())?;
-    if doc.objects.len() as u64 > u64::from(limits.max_pdf_objects) {
-        return Err(corrupt());
-    }
-    let pages = doc.get_pages();
-    let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
-    for (_, page_id) in pages.into_iter().take(limits.max_pdf_pages as usize) {
-        if let Some(found) = page_image(&doc, page_id, limits)? {
-            return Ok(PdfImage {
-                pages: page_count,
-                ..found
-            });
-        }
-    }
-    Err(finding(ReasonCode::PdfNoImage, None))
-}
-
-/// The largest image a page draws, with its placement; `Ok(None)` when it draws none.
-fn page_image(
-    doc: &Document,
-    page_id: ObjectId,
-    limits: &Limits,
-) -> Result<Option<PdfImage>, Finding> {
-    let corrupt = || finding(ReasonCode::FileCorrupt, None);
-    let placements = placements(doc, page_id, limits);
-    let Ok((resources, inherited)) = doc.get_page_resources(page_id) else {
-        return Ok(None);
+    let Some(fill) = h.checked_sub(1).and_then(flat) else {
+        return h;
     };
-    let dictionaries = resources.into_iter().cloned().chain(
-        inherited
-            .into_iter()
-            .filter_map(|id| doc.get_dictionary(id).ok().cloned()),
-    );
-    let mut best: Option<(u64, PdfImage)> = None;
-    for resources in dictionaries {
-        let Ok(xobjects) = resources
-            .get(b"XObject")
-            .and_then(|o| doc.dereference(o))
-            .and_then(|(_, o)| o.as_dict())
-        else {
-            continue;
-        };
-        for (name, value) in xobjects.iter() {
-            let Ok((_, Object::Stream(stream))) = doc.dereference(value) else {
-                continue;
-            };
-            let dict = &stream.dict;
-            if dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Image".as_slice()) {
-                continue;
-            }
-            let int = |key: &[u8]| dict.get(key).and_then(Object::as_i64).ok();
-            let (Some(w), Some(h)) = (int(b"Width"), int(b"Height")) else {
-                return Err(corrupt());
-            };
-            let (w, h) = (
-                u32::try_from(w).map_err(|_| corrupt())?,
-                u32::try_from(h).map_err(|_| corrupt())?,
-            );
-            // Pixels before a single byte is inflated.
-            check_pixels(w, h, limits)?;
-            let area = u64::from(w) * u64::from(h);
-            if best.as_ref().is_some_and(|(a, _)| *a >= area) {
-                continue;
-            }
-            let filters = filter_names(dict);
-            let placement_dpi = placements
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, inches)| w as f32 / inches)
-                .filter(|d| d.is_finite() && *d > 0.0);
-            let (encoding, data) = match filters.as_slice() {
-                [f] if f == b"DCTDecode" => (PageImage::Jpeg, stream.content.clone()),
-                [] | [_] => {
-                    let components: u8 = match colour_space(doc, dict).as_deref() {
-                        Some(b"DeviceGray") | Some(b"CalGray") | None => 1,
-                        Some(b"DeviceRGB") | Some(b"CalRGB") => 3,
-                        Some(b"DeviceCMYK") => 4,
-                        _ => continue,
-                    };
-                    let bits = int(b"BitsPerComponent").unwrap_or(8);
-                    let bits = u8::try_from(bits).map_err(|_| corrupt())?;
-                    let expected = (u64::from(w) * u64::from(components) * u64::from(bits))
-                        .div_ceil(8)
-                        * u64::from(h);
-                    if expected > limits.max_pdf_stream_bytes {
-                        return Err(finding(ReasonCode::ImageTooLarge, None));
-                    }
-                    let data = if filters.is_empty() {
-                        stream.content.clone()
-                    } else if filters[0] == b"FlateDecode" {
-                        stream
-                            .decompressed_content_with_limit(expected as usize + 4096)
-                            .map_err(|_| corrupt())?
-                    } else {
-                        continue;
-                    };
-                    let encoding = PageImage::Raw {
-                        width: w,
-                        height: h,
-                        components,
-                        bits,
-                    };
-                    (encoding, data)
-                }
-                _ => continue,
-            };
-            best = Some((
-                area,
-                PdfImage {
-                    pages: 0,
-                    placement_dpi,
-                    encoding,
-                    data,
-                },
-            ));
-        }
+    let mut rows = h;
+    while rows > 0 && flat(rows - 1) == Some(fill) {
+        rows -= 1;
     }
-    Ok(best.map(|(_, image)| image))
-}
-
-fn filter_names(dict: &lopdf::Dictionary) -> Vec<Vec<u8>> {
-    match dict.get(b"Filter") {
-        Ok(Object::Name(n)) => vec![n.clone()],
-        Ok(Object::Array(a)) => a
-            .iter()
-            .filter_map(|o| o.as_name().ok().map(<[u8]>::to_vec))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn colour_space(doc: &Document, dict: &lopdf::Dictionary) -> Option<Vec<u8>> {
-    let (_, cs) = doc.dereference(dict.get(b"ColorSpace").ok()?).ok()?;
-    match cs {
-        Object::Name(n) => Some(n.clone()),
-        // [/ICCBased stream]: the stream's /N tells the component count.
-        Object::Array(a) => match a.first().and_then(|o| o.as_name().ok()) {
-            Some(b"ICCBased") => {
-                let (_, s) = doc.dereference(a.get(1)?).ok()?;
-                match s
-                    .as_stream()
-                    .ok()?
-                    .dict
-                    .get(b"N")
-                    .and_then(Object::as_i64)
-                    .ok()?
-                {
-                    1 => Some(b"DeviceGray".to_vec()),
-                    3 => Some(b"DeviceRGB".to_vec()),
-                    4 => Some(b"DeviceCMYK".to_vec()),
-                    _ => None,
-                }
-            }
-            Some(other) => Some(other.to_vec()),
-            None => None,
-        },
-        _ => None,
-    }
-}
-
-/// Placed width in inches of each image XObject the page draws (`Do`), from
-/// the current transformation matrix (`cm`, saved and restored by `q`/`Q`).
-fn placements(doc: &Document, page_id: ObjectId, limits: &Limits) -> Vec<(Vec<u8>, f32)> {
-    let Ok(content) =
-        doc.get_page_content_with_limit(page_id, limits.max_pdf_stream_bytes as usize)
-    else {
-        return Vec::new();
-    };
-    let Ok(content) = Content::decode(&content) else {
-        return Vec::new();
-    };
-    type Matrix = [f32; 6];
-    let multiply = |m: Matrix, n: Matrix| -> Matrix {
-        [
-            m[0] * n[0] + m[1] * n[2],
-            m[0] * n[1] + m[1] * n[3],
-            m[2] * n[0] + m[3] * n[2],
-            m[2] * n[1] + m[3] * n[3],
-            m[4] * n[0] + m[5] * n[2] + n[4],
-            m[4] * n[1] + m[5] * n[3] + n[5],
-        ]
-    };
-    let mut ctm: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
-    let mut stack: Vec<Matrix> = Vec::new();
-    let mut found = Vec::new();
-    for op in content.operations {
-        match op.operator.as_str() {
-            "q" if stack.len() < 64 => stack.push(ctm),
-            "Q" => ctm = stack.pop().unwrap_or(ctm),
-            "cm" if op.operands.len() == 6 => {
-                let v: Vec<f32> = op
-                    .operands
-                    .iter()
-                    .filter_map(|o| o.as_float().ok())
-                    .collect();
-                if let [a, b, c, d, e, f] = v[..] {
-                    ctm = multiply([a, b, c, d, e, f], ctm);
-                }
-            }
-            "Do" => {
-                if let Some(Ok(name)) = op.operands.first().map(Object::as_name) {
-                    // The unit square's top edge, whatever the rotation.
-                    let width_pt = (ctm[0] * ctm[0] + ctm[1] * ctm[1]).sqrt();
-                    let height_pt = (ctm[2] * ctm[2] + ctm[3] * ctm[3]).sqrt();
-                    // A quarter-turned image is drawn with its width along the page's height.
-                    let across = if ctm[0].abs() >= ctm[1].abs() {
-                        width_pt
-                    } else {
-                        height_pt.max(width_pt)
-                    };
-                    found.push((name.to_vec(), across / 72.0));
-                }
-            }
-            _ => {}
-        }
-    }
-    found
+    rows
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pdf::tests::one_page;
     use lopdf::{dictionary, Stream};
 
     /// A one-page PDF drawing `image` scaled to `w_pt` x `h_pt` points.
     pub(crate) fn pdf_with_image(image: Stream, w_pt: f32, h_pt: f32) -> Vec<u8> {
-        let mut doc = Document::with_version("1.5");
-        let pages_id = doc.new_object_id();
-        let image_id = doc.add_object(image);
         let content = format!("q {w_pt} 0 0 {h_pt} 0 0 cm /Im0 Do Q");
-        let content_id = doc.add_object(Stream::new(dictionary! {}, content.into_bytes()));
-        let page_id = doc.add_object(dictionary! {
-            "Type" => "Page",
-            "Parent" => pages_id,
-            "MediaBox" => vec![0.into(), 0.into(), w_pt.into(), h_pt.into()],
-            "Contents" => content_id,
-            "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
-        });
-        doc.objects.insert(
-            pages_id,
-            Object::Dictionary(dictionary! {
-                "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-            }),
-        );
-        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-        doc.trailer.set("Root", catalog_id);
-        let mut out = Vec::new();
-        doc.save_to(&mut out).unwrap();
-        out
+        one_page(
+            content.as_bytes(),
+            vec![("Im0", image)],
+            [0.0, 0.0, w_pt, h_pt],
+            0,
+        )
     }
 
     fn gray_image_stream(w: i64, h: i64, samples: Vec<u8>, compress: bool) -> Stream {
@@ -513,42 +311,46 @@ mod tests {
         );
         assert_eq!(code(b"%PDF-1.4\n garbage"), ReasonCode::FileCorrupt);
         // A page with text only.
-        let mut doc = Document::with_version("1.5");
-        let pages_id = doc.new_object_id();
-        let content_id = doc.add_object(Stream::new(dictionary! {}, b"BT ET".to_vec()));
-        let page_id = doc.add_object(dictionary! {
-            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        });
-        doc.objects.insert(
-            pages_id,
-            Object::Dictionary(
-                dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
-            ),
-        );
-        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-        doc.trailer.set("Root", catalog_id);
-        let mut text_only = Vec::new();
-        doc.save_to(&mut text_only).unwrap();
+        let text_only = one_page(b"BT ET", Vec::new(), [0.0, 0.0, 595.0, 842.0], 0);
         assert_eq!(code(&text_only), ReasonCode::PdfNoImage);
     }
 
     #[test]
-    fn truncated_jpeg_and_png_are_corrupt() {
-        let img = GrayImage::from_fn(200, 100, |x, y| image::Luma([(x ^ y) as u8]));
-        for format in [ImageFormat::Jpeg, ImageFormat::Png] {
-            let mut bytes = Vec::new();
-            img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
-            let ours = if format == ImageFormat::Png {
-                FileFormat::Png
-            } else {
-                FileFormat::Jpeg
-            };
-            assert!(decode(&bytes, ours, &InProcessPdf, &Limits::default()).is_ok());
-            let half = &bytes[..bytes.len() / 2];
-            let err = decode(half, ours, &InProcessPdf, &Limits::default()).unwrap_err();
-            assert_eq!(err.code, ReasonCode::FileCorrupt, "{format:?}");
-        }
+    fn a_truncated_jpeg_is_read_as_far_as_it_goes_and_a_truncated_png_is_corrupt() {
+        let img = GrayImage::from_fn(200, 160, |x, y| image::Luma([(x ^ y) as u8]));
+        let mut png = Vec::new();
+        img.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let half = &png[..png.len() / 2];
+        let err = decode(half, FileFormat::Png, &InProcessPdf, &Limits::default()).unwrap_err();
+        assert_eq!(err.code, ReasonCode::FileCorrupt);
+
+        let mut jpeg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        let whole = decode(&jpeg, FileFormat::Jpeg, &InProcessPdf, &Limits::default()).unwrap();
+        assert_eq!(whole.truncated, None);
+        let cut = &jpeg[..jpeg.len() / 2];
+        let part = decode(cut, FileFormat::Jpeg, &InProcessPdf, &Limits::default()).unwrap();
+        let share = part.truncated.expect("cut off");
+        assert!((0.2..0.9).contains(&share), "{share}");
+        assert_eq!(part.image.width(), 200);
+        assert!(part.image.height() < 160);
+        // What is there is the image's top, not filler.
+        let rows = part.image.height() - 8;
+        let differs = (0..rows)
+            .flat_map(|y| (0..200).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                (i32::from(part.image.get_pixel(x, y).0[0]) - i32::from(img.get_pixel(x, y).0[0]))
+                    .abs()
+                    > 24
+            })
+            .count();
+        assert!(differs < 200 * rows as usize / 20, "{differs}");
+        // The headers and next to no image data: still corrupt.
+        let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let stub = &jpeg[..sos + 16];
+        assert!(decode(stub, FileFormat::Jpeg, &InProcessPdf, &Limits::default()).is_err());
     }
 
     proptest::proptest! {

@@ -14,9 +14,9 @@
 //! morphological band search (PassportEye's): a band says where the MRZ is,
 //! rows also say where every character is.
 
+use crate::raster;
 use image::imageops;
-use image::{GrayImage, Luma};
-use imageproc::region_labelling::{connected_components, Connectivity};
+use image::GrayImage;
 use intake_models::MrzFormat;
 
 /// Long side of the working copy used for detection.
@@ -32,8 +32,13 @@ pub struct GridLine {
     pub origin: (f32, f32),
     /// Unit vector along the line.
     pub direction: (f32, f32),
-    /// Distance between neighbouring cell centres, in pixels.
+    /// Distance between neighbouring cell centres, in pixels: the mean
+    /// over the line, (last centre - first) / (cells - 1).
     pub pitch: f32,
+    /// Perspective: cell `i` sits `i * pitch + bend * (i * i - i * (cells - 1))`
+    /// pixels along the line from the origin (0 for a flat scan). The ends
+    /// stay where `pitch` puts them; reversing the line negates `bend`.
+    pub bend: f32,
     /// Height of a capital letter, in pixels.
     pub char_height: f32,
     /// Number of cells (30, 36 or 44).
@@ -41,9 +46,14 @@ pub struct GridLine {
 }
 
 impl GridLine {
+    /// Distance along the line from the origin to the centre of (fractional) cell `k`.
+    pub fn along(&self, k: f32) -> f32 {
+        k * self.pitch + self.bend * (k * k - k * (self.cells as f32 - 1.0))
+    }
+
     /// Centre of cell `i`.
     pub fn cell_center(&self, i: usize) -> (f32, f32) {
-        let t = i as f32 * self.pitch;
+        let t = self.along(i as f32);
         (
             self.origin.0 + t * self.direction.0,
             self.origin.1 + t * self.direction.1,
@@ -91,10 +101,37 @@ impl MrzLocation {
             if line.direction.0 < 0.0 {
                 line.origin = line.cell_center(line.cells - 1);
                 line.direction = (-line.direction.0, -line.direction.1);
+                line.bend = -line.bend;
             }
         }
         self.lines.sort_by(|a, b| a.origin.1.total_cmp(&b.origin.1));
         self
+    }
+
+    /// The same grid moved `by` cells along its lines (all of them): where
+    /// a fragment of security print was taken for the first glyph and the
+    /// last was lost in print, the grid is one cell off and reads as nothing.
+    pub fn shifted(&self, by: i32) -> MrzLocation {
+        let lines = self
+            .lines
+            .iter()
+            .map(|l| GridLine {
+                origin: {
+                    let t = l.along(by as f32);
+                    (
+                        l.origin.0 + t * l.direction.0,
+                        l.origin.1 + t * l.direction.1,
+                    )
+                },
+                // The window's mean pitch; the bend is the same parabola's.
+                pitch: l.pitch + 2.0 * by as f32 * l.bend,
+                ..l.clone()
+            })
+            .collect();
+        MrzLocation {
+            lines,
+            ..self.clone()
+        }
     }
 
     /// The same grid after turning the image (of size `width` x `height`) by 180 degrees.
@@ -108,6 +145,7 @@ impl MrzLocation {
                 let (ex, ey) = l.cell_center(l.cells - 1);
                 GridLine {
                     origin: (w - ex, h - ey),
+                    bend: -l.bend,
                     ..l.clone()
                 }
             })
@@ -202,6 +240,117 @@ fn locate_in(image: &GrayImage, blobs: &Blobs, faint_td1: bool) -> Option<MrzLoc
     Some(found.left_to_right())
 }
 
+/// Dark ink on a lighter, possibly unevenly lit, background: 255 where a
+/// pixel is darker than the mean of its 25 x 25 neighbourhood by more than 12
+/// (imageproc's `adaptive_threshold(image, 12, 12)`, inverted, over raw rows).
+fn ink_mask(image: &GrayImage) -> GrayImage {
+    const RADIUS: usize = 12;
+    const DELTA: u32 = 12;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let raw = image.as_raw();
+    // Summed-area table with a zero first row and column.
+    let stride = w + 1;
+    let mut sums = vec![0u32; stride * (h + 1)];
+    for (y, line) in raw.chunks_exact(w).enumerate() {
+        let (above, below) = sums.split_at_mut((y + 1) * stride);
+        let (above, below) = (&above[y * stride + 1..], &mut below[1..stride]);
+        let mut row_sum = 0u32;
+        for ((sum, &up), &v) in below.iter_mut().zip(above).zip(line) {
+            row_sum += u32::from(v);
+            *sum = up + row_sum;
+        }
+    }
+    // Each column's window [left, right); the mean's division is avoided:
+    // v < floor(total / n) - DELTA  <=>  (v + DELTA + 1) * n <= total.
+    let columns: Vec<(usize, usize)> = (0..w)
+        .map(|x| (x.saturating_sub(RADIUS), (x + RADIUS).min(w - 1) + 1))
+        .collect();
+    let mut mask = vec![0u8; w * h];
+    for (y, (line, out)) in raw
+        .chunks_exact(w)
+        .zip(mask.chunks_exact_mut(w))
+        .enumerate()
+    {
+        let (top, bottom) = (y.saturating_sub(RADIUS), (y + RADIUS).min(h - 1) + 1);
+        let above = &sums[top * stride..(top + 1) * stride];
+        let below = &sums[bottom * stride..(bottom + 1) * stride];
+        let rows = (bottom - top) as u32;
+        for ((&v, ink), &(left, right)) in line.iter().zip(out.iter_mut()).zip(&columns) {
+            let total = below[right] + above[left] - below[left] - above[right];
+            let n = rows * (right - left) as u32;
+            if (u32::from(v) + DELTA + 1) * n <= total {
+                *ink = 255;
+            }
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, mask).unwrap_or_else(|| GrayImage::new(0, 0))
+}
+
+/// The bounding boxes `(x0, y0, x1, y1)` (inclusive) of the 8-connected
+/// components of a mask's non-zero pixels, in the raster order of their
+/// first pixel. Labelled by runs, not pixels: ink is a few percent of a page.
+fn components(mask: &GrayImage) -> Vec<(u32, u32, u32, u32)> {
+    let w = mask.width() as usize;
+    // Runs [x0, x1) per row, numbered in raster order.
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+    let mut row_starts = Vec::with_capacity(mask.height() as usize + 1);
+    for (y, row) in mask.as_raw().chunks_exact(w.max(1)).enumerate() {
+        row_starts.push(runs.len());
+        let mut x = 0;
+        while x < w {
+            if row[x] == 0 {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < w && row[x] != 0 {
+                x += 1;
+            }
+            runs.push((y as u32, start as u32, x as u32));
+        }
+    }
+    row_starts.push(runs.len());
+    let mut parent: Vec<usize> = (0..runs.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for row in 1..row_starts.len().saturating_sub(1) {
+        let (previous, current) = (
+            row_starts[row - 1]..row_starts[row],
+            row_starts[row]..row_starts[row + 1],
+        );
+        let mut p = previous.start;
+        for c in current {
+            let (_, x0, x1) = runs[c];
+            // Skip runs of the row above that end before this one's
+            // diagonal neighbour; they cannot touch later runs either.
+            while p < previous.end && runs[p].2 < x0 {
+                p += 1;
+            }
+            let mut q = p;
+            while q < previous.end && runs[q].1 <= x1 {
+                let (a, b) = (root(&mut parent, c), root(&mut parent, q));
+                // The smaller index (earlier in raster order) stays the root.
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                }
+                q += 1;
+            }
+        }
+    }
+    let mut boxes: Vec<Option<(u32, u32, u32, u32)>> = vec![None; runs.len()];
+    for (i, &(y, x0, x1)) in runs.iter().enumerate() {
+        let r = root(&mut parent, i);
+        let b = boxes[r].get_or_insert((x0, y, x1 - 1, y));
+        *b = (b.0.min(x0), b.1.min(y), b.2.max(x1 - 1), b.3.max(y));
+    }
+    boxes.into_iter().flatten().collect()
+}
+
 /// Which ink mask the blobs come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ink {
@@ -231,47 +380,25 @@ impl Blobs {
             return None;
         }
         let long = w.max(h);
+        let shrunk;
         let (work, scale) = if long > WORK_SIDE {
             let f = WORK_SIDE as f32 / long as f32;
             let (nw, nh) = (
                 ((w as f32 * f) as u32).max(1),
                 ((h as f32 * f) as u32).max(1),
             );
-            (imageops::thumbnail(image, nw, nh), 1.0 / f)
+            shrunk = raster::shrink(image, (0, 0, w, h), nw, nh);
+            (&shrunk, 1.0 / f)
         } else {
-            (image.clone(), 1.0)
+            (image, 1.0)
         };
-        // Dark ink on a lighter, possibly unevenly lit, background -> white ink mask.
-        let mut ink = imageproc::contrast::adaptive_threshold(&work, 12, 12);
-        imageops::invert(&mut ink);
+        let mut ink = ink_mask(work);
         if mask == Ink::WithoutHairlines {
             imageproc::morphology::open_mut(&mut ink, imageproc::distance_transform::Norm::LInf, 1);
         }
-        let labels = connected_components(&ink, Connectivity::Eight, Luma([0u8]));
-        let count = labels.pixels().map(|p| p[0]).max().unwrap_or(0) as usize;
-        if count == 0 {
-            return None;
-        }
-        // Bounding boxes per label: (min_x, min_y, max_x, max_y, pixels).
-        let mut boxes = vec![(u32::MAX, u32::MAX, 0u32, 0u32, 0u32); count + 1];
-        for (x, y, p) in labels.enumerate_pixels() {
-            let l = p[0] as usize;
-            if l == 0 {
-                continue;
-            }
-            if let Some(b) = boxes.get_mut(l) {
-                b.0 = b.0.min(x);
-                b.1 = b.1.min(y);
-                b.2 = b.2.max(x);
-                b.3 = b.3.max(y);
-                b.4 += 1;
-            }
-        }
-        let blobs = boxes
+        let blobs: Vec<Blob> = components(&ink)
             .into_iter()
-            .skip(1)
-            .filter(|b| b.4 > 0)
-            .map(|(x0, y0, x1, y1, _)| Blob {
+            .map(|(x0, y0, x1, y1)| Blob {
                 cx: (x0 + x1) as f32 / 2.0,
                 cy: (y0 + y1) as f32 / 2.0,
                 w: (x1 - x0 + 1) as f32,
@@ -280,6 +407,9 @@ impl Blobs {
             // Character-sized: MRZ glyphs are 4..60 working pixels tall.
             .filter(|b| (4.0..=60.0).contains(&b.h.max(b.w)) && b.h.max(b.w) >= 5.0)
             .collect();
+        if blobs.is_empty() {
+            return None;
+        }
         Some(Blobs { blobs, scale })
     }
 
@@ -346,9 +476,9 @@ struct Chain {
 }
 
 /// An MRZ line candidate: the lattice of cells fitted to the glyph-like
-/// blobs along a chain. Cell `k` is centred at `x0 + k * pitch` on the line
-/// `y = y0 + slope * (x - x0)`.
-#[derive(Debug, Clone)]
+/// blobs along a chain. Cell `k` is centred at `x0 + k * pitch + bend * k^2`
+/// on the line `y = y0 + slope * (x - x0)`.
+#[derive(Debug, Clone, Default)]
 struct Row {
     /// The glyph-like blobs on the lattice, left to right, one per cell.
     members: Vec<Blob>,
@@ -357,6 +487,8 @@ struct Row {
     x0: f32,
     y0: f32,
     pitch: f32,
+    /// Perspective: how the pitch changes along the row (see [`GridLine::bend`]).
+    bend: f32,
     slope: f32,
     /// Median blob height of the taller half (capitals and digits, not `<`).
     char_height: f32,
@@ -391,6 +523,7 @@ impl Row {
         // The lattice goes through a member in the middle of the chain.
         let x0 = members[members.len() / 2].cx;
         let (mut x0, mut y0, mut slope, mut pitch) = (x0, intercept + slope * x0, slope, pitch);
+        let mut bend = 0.0;
         // Only the band the chain's line crosses can hold its glyphs.
         let (top, bottom) = members
             .iter()
@@ -398,18 +531,21 @@ impl Row {
         let band = &blobs[blobs.partition_point(|b| b.cy < top - char_height)
             ..blobs.partition_point(|b| b.cy <= bottom + char_height)];
         let mut row = None;
-        // Twice: the lattice fitted to the chain, then to the glyphs it gathered.
-        for _ in 0..2 {
+        // The lattice fitted to the chain, then twice to the glyphs it
+        // gathered: the second time a bend (perspective) learnt from the
+        // middle of the line can take in its ends.
+        for _ in 0..3 {
             let mut near: Vec<Blob> = band
                 .iter()
                 .filter(|b| glyph_like(b, x0, y0, slope, pitch))
                 .copied()
                 .collect();
             near.sort_by(|a, b| a.cx.total_cmp(&b.cx));
-            let Some(fitted) = Row::lattice(&near, x0, y0, slope, pitch, char_height) else {
+            let Some(fitted) = Row::lattice(&near, x0, y0, slope, pitch, bend, char_height) else {
                 break;
             };
             (x0, y0, slope, pitch) = (fitted.x0, fitted.y0, fitted.slope, fitted.pitch);
+            bend = fitted.bend;
             row = Some(fitted);
         }
         row.filter(|r| r.pitch > 2.0 && r.slope.abs() < 0.2)
@@ -424,13 +560,19 @@ impl Row {
         y0: f32,
         slope: f32,
         pitch: f32,
+        bend: f32,
         char_height: f32,
     ) -> Option<Row> {
-        let index = |b: &Blob| ((b.cx - x0) / pitch).round() as i32;
+        let lattice = Row {
+            x0,
+            pitch,
+            bend,
+            ..Row::default()
+        };
         let mut on: Vec<(i32, Blob)> = Vec::new();
         for b in near {
-            let k = index(b);
-            if (b.cx - (x0 + k as f32 * pitch)).abs() > 0.3 * pitch {
+            let k = lattice.cell_of(b.cx);
+            if (b.cx - lattice.cell_x(k)).abs() > 0.3 * pitch {
                 continue;
             }
             match on.last_mut() {
@@ -449,7 +591,17 @@ impl Row {
         let ks: Vec<f32> = on.iter().map(|(k, _)| (k - first) as f32).collect();
         let xs: Vec<f32> = on.iter().map(|(_, b)| b.cx).collect();
         let ys: Vec<f32> = on.iter().map(|(_, b)| b.cy).collect();
-        let (origin, pitch) = least_squares(&ks, &xs)?;
+        let (origin, pitch, bend) = match quadratic_fit(&ks, &xs) {
+            // Perspective: the pitch changes along the line, by at most a
+            // fifth of it; only a long row can tell.
+            Some((a, b, c)) if ks.len() >= 12 && (2.0 * c * ks[ks.len() - 1]).abs() <= 0.2 * b => {
+                (a, b, c)
+            }
+            _ => {
+                let (a, b) = least_squares(&ks, &xs)?;
+                (a, b, 0.0)
+            }
+        };
         let (y_at_origin, slope) =
             least_squares(&xs.iter().map(|x| x - origin).collect::<Vec<_>>(), &ys)
                 .unwrap_or((y0 + slope * (origin - x0), slope));
@@ -462,6 +614,7 @@ impl Row {
             x0: origin,
             y0: y_at_origin,
             pitch,
+            bend,
             slope,
         })
     }
@@ -477,7 +630,15 @@ impl Row {
 
     /// Centre of cell `k`.
     fn cell_x(&self, k: i32) -> f32 {
-        self.x0 + k as f32 * self.pitch
+        let k = k as f32;
+        self.x0 + k * self.pitch + self.bend * k * k
+    }
+
+    /// The cell whose centre is nearest `x`.
+    fn cell_of(&self, x: f32) -> i32 {
+        let k = (x - self.x0) / self.pitch;
+        // One step of inverting the bend is plenty: it is a few percent.
+        ((x - self.x0 - self.bend * k * k) / self.pitch).round() as i32
     }
 
     fn y_at(&self, x: f32) -> f32 {
@@ -518,6 +679,51 @@ fn tall_median(blobs: &[Blob]) -> f32 {
 }
 
 /// Intercept and slope of the least-squares line `y = a + b x`.
+/// `(a, b, c)` of the parabola `y = a + b x + c x^2` nearest the points
+/// (least squares, solved about the mean of `xs` for conditioning).
+fn quadratic_fit(xs: &[f32], ys: &[f32]) -> Option<(f32, f32, f32)> {
+    let n = xs.len() as f64;
+    if n < 3.0 {
+        return None;
+    }
+    let m = xs.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let (mut s2, mut s3, mut s4, mut t0, mut t1, mut t2) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (&x, &y) in xs.iter().zip(ys) {
+        let (u, y) = (f64::from(x) - m, f64::from(y));
+        s2 += u * u;
+        s3 += u * u * u;
+        s4 += u * u * u * u;
+        t0 += y;
+        t1 += u * y;
+        t2 += u * u * y;
+    }
+    // Normal equations [n 0 s2; 0 s2 s3; s2 s3 s4] (a b c)' = (t0 t1 t2)', by Cramer.
+    let det = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let system = [[n, 0.0, s2], [0.0, s2, s3], [s2, s3, s4]];
+    let d = det(system);
+    if d.abs() < 1e-9 {
+        return None;
+    }
+    let solve = |column: usize| {
+        let mut m = system;
+        for (row, t) in m.iter_mut().zip([t0, t1, t2]) {
+            row[column] = t;
+        }
+        det(m) / d
+    };
+    let (a, b, c) = (solve(0), solve(1), solve(2));
+    // Back from u = x - m to x.
+    Some((
+        (a - b * m + c * m * m) as f32,
+        (b - 2.0 * c * m) as f32,
+        c as f32,
+    ))
+}
+
 fn least_squares(xs: &[f32], ys: &[f32]) -> Option<(f32, f32)> {
     let n = xs.len() as f32;
     if n < 2.0 {
@@ -720,9 +926,9 @@ fn with_faint_td1_line(group: Vec<Row>, blobs: &[Blob]) -> Vec<Row> {
         blobs
             .iter()
             .filter(|m| {
-                let k = ((m.cx - row.x0) / row.pitch).round();
-                (-1.0..=31.0).contains(&k)
-                    && (m.cx - row.cell_x(k as i32)).abs() < 0.3 * row.pitch
+                let k = row.cell_of(m.cx);
+                (-1..=31).contains(&k)
+                    && (m.cx - row.cell_x(k)).abs() < 0.3 * row.pitch
                     && is_glyph_of_line(m, row.y_at(m.cx), row.char_height, row.pitch)
             })
             .count()
@@ -808,10 +1014,13 @@ fn grid_from_rows(group: &[Row], scale: f32) -> Option<MrzLocation> {
         .map(|(r, &s)| {
             let x = r.cell_x(s);
             let norm = (1.0 + r.slope * r.slope).sqrt();
+            // The window's own mean pitch; the bend keeps its ends in place.
+            let mean_pitch = r.pitch + r.bend * (2 * s + cells - 1) as f32;
             GridLine {
                 origin: (x * scale, r.y_at(x) * scale),
                 direction: (1.0 / norm, r.slope / norm),
-                pitch: r.pitch * norm * scale,
+                pitch: mean_pitch * norm * scale,
+                bend: r.bend * norm * scale,
                 char_height: r.char_height * scale,
                 cells: cells as usize,
             }
@@ -827,6 +1036,43 @@ fn grid_from_rows(group: &[Row], scale: f32) -> Option<MrzLocation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Luma;
+
+    /// A page-like texture: smooth light background, dark specks and strokes.
+    fn texture() -> GrayImage {
+        GrayImage::from_fn(301, 207, |x, y| {
+            let h = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) % 97;
+            let light = 150 + (x + 2 * y) % 90;
+            Luma([if h < 9 || (x % 37 < 2 && y % 11 < 7) {
+                (h * 5) as u8
+            } else {
+                light as u8
+            }])
+        })
+    }
+
+    #[test]
+    fn ink_mask_is_imageprocs_adaptive_threshold_inverted() {
+        let page = texture();
+        let mut theirs = imageproc::contrast::adaptive_threshold(&page, 12, 12);
+        image::imageops::invert(&mut theirs);
+        assert_eq!(ink_mask(&page), theirs);
+    }
+
+    #[test]
+    fn components_are_imageprocs_eight_connected_ones() {
+        use imageproc::region_labelling::{connected_components, Connectivity};
+        let mask = ink_mask(&texture());
+        let labels = connected_components(&mask, Connectivity::Eight, Luma([0u8]));
+        let mut theirs = std::collections::BTreeMap::new();
+        for (x, y, l) in labels.enumerate_pixels().filter(|(_, _, l)| l[0] > 0) {
+            let b = theirs.entry(l[0]).or_insert((x, y, x, y));
+            *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+        }
+        let ours = components(&mask);
+        assert!(ours.len() > 50, "{}", ours.len());
+        assert_eq!(ours, theirs.into_values().collect::<Vec<_>>());
+    }
     use intake_samples::render::{Fonts, Page};
 
     const TD3: [&str; 2] = [
@@ -887,6 +1133,39 @@ mod tests {
             imageproc::rect::Rect::at((ex + 0.8 * pitch) as i32, (ey - 4.0) as i32).of_size(8, 8);
         imageproc::drawing::draw_filled_rect_mut(&mut image, speck, Luma([40]));
         same_grid(&locate(&image).expect("found"), &clean);
+    }
+
+    #[test]
+    fn a_line_seen_in_perspective_keeps_its_ends_on_their_cells() {
+        use imageproc::geometric_transformations::{warp, Border, Interpolation, Projection};
+        let clean_scan = scan(&TD3);
+        let clean = locate(&clean_scan).expect("found");
+        // A card tilted away on its right: the pitch grows by about 12%
+        // from the first cell to the last (x -> x / (1 - c x)).
+        let c = 0.12 / (clean.lines[0].pitch * 44.0) / 2.0;
+        let Some(tilt) = Projection::from_matrix([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, -c, 0.0, 1.0])
+        else {
+            panic!("an invertible projection")
+        };
+        let image = warp(
+            &clean_scan,
+            tilt,
+            Interpolation::Bilinear,
+            Border::Constant(Luma([255])),
+        );
+        let seen = locate(&image).expect("found");
+        let moved = |(x, y): (f32, f32)| (x / (1.0 - c * x), y / (1.0 - c * x));
+        for (line, before) in seen.lines.iter().zip(&clean.lines) {
+            for cell in [0, 21, 43] {
+                let (ex, ey) = moved(before.cell_center(cell));
+                let (x, y) = line.cell_center(cell);
+                let off = ((x - ex).powi(2) + (y - ey).powi(2)).sqrt();
+                assert!(
+                    off < 0.2 * before.pitch,
+                    "cell {cell}: {off} px off; {line:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -28,6 +28,14 @@ fn field_names(field: Option<Field>) -> (&'static str, &'static str) {
         Some(Field::Sex) => ("sex", "пол"),
         Some(Field::ExpiryDate) => ("expiry date", "срок действия"),
         Some(Field::PersonalNumber) => ("personal number", "личный номер"),
+        Some(Field::SurnameCyrillic) => ("surname in Cyrillic", "фамилия (кириллицей)"),
+        Some(Field::GivenNamesCyrillic) => ("given names in Cyrillic", "имя (кириллицей)"),
+        Some(Field::Patronymic) => ("patronymic", "отчество"),
+        Some(Field::PatronymicCyrillic) => ("patronymic in Cyrillic", "отчество (кириллицей)"),
+        Some(Field::PlaceOfBirth) => ("place of birth", "место рождения"),
+        Some(Field::IssueDate) => ("issue date", "дата выдачи"),
+        Some(Field::Snils) => ("SNILS", "СНИЛС"),
+        Some(Field::Inn) => ("INN", "ИНН"),
         None => ("a field", "поле"),
     }
 }
@@ -37,7 +45,7 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
     let (en_field, ru_field) = field_names(field);
     // "Given names" takes the plural.
     let verb = |one: &'static str, many: &'static str| {
-        if field == Some(Field::GivenNames) {
+        if matches!(field, Some(Field::GivenNames | Field::GivenNamesCyrillic)) {
             many
         } else {
             one
@@ -87,6 +95,30 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
         DocumentKindMismatch => (
             "The uploaded document is not of the kind selected. Upload the right document or change the document type in the form.".into(),
             "Загруженный документ не соответствует выбранному типу. Загрузите нужный документ или исправьте тип документа в форме.".into(),
+        ),
+        SnilsInvalid => (
+            "The SNILS in the form is not valid: its check number does not match the other digits. Enter the SNILS exactly as on the insurance certificate, in the form XXX-XXX-XXX YY.".into(),
+            "СНИЛС в анкете указан неверно: контрольное число не сходится с остальными цифрами. Введите СНИЛС точно как в страховом свидетельстве, в виде XXX-XXX-XXX YY.".into(),
+        ),
+        InnInvalid => (
+            "The INN in the form is not valid: its check digits do not match (an INN has 12 digits for a person, 10 for an organisation). Enter the INN exactly as in the tax registration certificate.".into(),
+            "ИНН в анкете указан неверно: контрольные цифры не сходятся (ИНН физического лица — 12 цифр, организации — 10). Введите ИНН точно как в свидетельстве о постановке на учёт.".into(),
+        ),
+        DocumentRefused if field.is_none() => (
+            "A specialist refused this document: it cannot be accepted for registration. Upload another valid document.".into(),
+            "Специалист отказал в приёме этого документа: он не может быть принят для регистрации. Загрузите другой действующий документ.".into(),
+        ),
+        DocumentRefused => (
+            format!("A specialist refused this document: the {en_field} in it cannot be accepted. Upload another valid document."),
+            format!("Специалист отказал в приёме этого документа: поле «{ru_field}» в нём не может быть принято. Загрузите другой действующий документ."),
+        ),
+        CrossDocumentMismatch => (
+            format!("The {en_field} on this document differs from another document of the account. A specialist will check that all documents belong to you."),
+            format!("Поле «{ru_field}» в этом документе не совпадает с другим документом учётной записи. Специалист проверит, что все документы принадлежат вам."),
+        ),
+        DuplicateDocument => (
+            "This identity document is already registered with another account. A specialist will check it.".into(),
+            "Этот документ, удостоверяющий личность, уже зарегистрирован в другой учётной записи. Его проверит специалист.".into(),
         ),
         DocumentExpired => (
             "The document has expired. Upload a valid document.".into(),
@@ -144,8 +176,27 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "The scan was rotated; it was turned automatically.".into(),
             "Скан был повёрнут; он развёрнут автоматически.".into(),
         ),
+        ExtraPages => (
+            "The PDF has pages that do not show the document; only the document's page was checked. Next time, upload only the pages of the document itself.".into(),
+            "В PDF есть страницы, на которых нет документа; проверена только страница с документом. В следующий раз загружайте только страницы самого документа.".into(),
+        ),
+        FileTruncated => (
+            "The file ends early (it was not saved or uploaded completely); the part that is there was checked. If anything of the document is missing, save the scan again and re-upload it.".into(),
+            "Файл обрывается (сохранён или загружен не полностью); проверена та часть, что есть. Если часть документа отсутствует, сохраните скан заново и загрузите его ещё раз.".into(),
+        ),
     };
     (en, ru)
+}
+
+/// `format_unsupported` for a HEIC/HEIF photo (the iPhone's default), with
+/// how to get a JPEG instead.
+pub fn heic_unsupported() -> Finding {
+    Finding {
+        code: ReasonCode::FormatUnsupported,
+        field: None,
+        message: "This is a HEIC photo, which is not accepted. Upload it as JPEG: on an iPhone choose Settings > Camera > Formats > Most Compatible and take the photo again, or open the photo, tap Share > Save to Files / Mail and pick JPEG (\"Actual Size\" keeps the resolution); on a computer, open it and use Export / Save as JPEG.".into(),
+        message_ru: "Это фото в формате HEIC, он не принимается. Загрузите его в JPEG: на iPhone выберите Настройки > Камера > Форматы > Наиболее совместимый и сфотографируйте заново, или откройте фото, нажмите Поделиться > Сохранить в Файлы / Почта и выберите JPEG («Фактический размер» сохраняет разрешение); на компьютере откройте фото и выберите Экспорт / Сохранить как JPEG.".into(),
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use crate::cross_match::compare_field;
 use crate::messages::finding;
-use image::imageops;
+use crate::raster;
 use image::GrayImage;
 use intake_models::{DocumentFields, Field, Finding, MatchResult, QrPayload, ReasonCode};
 
@@ -37,7 +37,7 @@ pub fn decode(image: &GrayImage) -> Option<QrPayload> {
                 ((image.width() as f32 * f) as u32).max(1),
                 ((image.height() as f32 * f) as u32).max(1),
             );
-            imageops::thumbnail(image, w, h)
+            raster::shrink(image, (0, 0, image.width(), image.height()), w, h)
         } else {
             image.clone()
         };
@@ -253,7 +253,7 @@ pub fn check_against(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::Luma;
+    use image::{imageops, Luma};
 
     const PAYLOAD: &str = "INTAKE1|kind=migration_card|number=46191234567|surname=TURSUNOV|\
                            given_names=ALISHER|birth_date=1990-01-31|expiry_date=2026-09-01|nationality=UZB|sex=M";

@@ -5,7 +5,7 @@
 //! Orientation is found by the locate stage (the MRZ at 0/90/180/270).
 
 use crate::messages::finding;
-use image::imageops;
+use crate::raster;
 use image::GrayImage;
 use intake_models::config::QualityThresholds;
 use intake_models::{Finding, Quality, ReasonCode};
@@ -55,21 +55,20 @@ pub fn measure(image: &GrayImage, region: Region, dpi: Option<f32>) -> Quality {
     if region.width < 8 || region.height < 8 {
         return Quality::default();
     }
-    let crop = imageops::crop_imm(image, region.x, region.y, region.width, region.height);
     let factor = dpi.map_or(1.0, |d| (300.0 / d).min(1.0));
     let (w, h) = (
         ((region.width as f32 * factor) as u32).max(8),
         ((region.height as f32 * factor) as u32).max(8),
     );
-    let view = if factor < 0.95 {
-        imageops::thumbnail(&*crop, w, h)
-    } else {
-        crop.to_image()
+    let rect = (region.x, region.y, region.width, region.height);
+    let view = match factor < 0.95 {
+        true => raster::shrink(image, rect, w, h),
+        false => raster::shrink(image, rect, region.width, region.height),
     };
 
     let mut histogram = [0u64; 256];
-    for p in view.pixels() {
-        histogram[p[0] as usize] += 1;
+    for &v in view.as_raw() {
+        histogram[v as usize] += 1;
     }
     let mean_of = |range: std::ops::Range<usize>| {
         let (sum, n) = histogram[range.clone()]
@@ -88,42 +87,54 @@ pub fn measure(image: &GrayImage, region: Region, dpi: Option<f32>) -> Quality {
         (Some(ink), Some(paper)) => (paper - ink).max(1.0),
         _ => 1.0,
     };
-
-    // Sharpness: at the strongest edges (top 1% of Sobel magnitudes, every
-    // other row), the gradient against the ideal step across the same local
-    // range (7 x 7): 1.0 for a crisp edge, about 0.4/sigma for a blur of
-    // sigma pixels at 300 dpi, whatever the ink's contrast.
-    let px = |x: u32, y: u32| i32::from(view.get_pixel(x, y)[0]);
-    let sobel = |x: u32, y: u32| {
-        let gx = px(x + 1, y - 1) + 2 * px(x + 1, y) + px(x + 1, y + 1)
-            - px(x - 1, y - 1)
-            - 2 * px(x - 1, y)
-            - px(x - 1, y + 1);
-        let gy = px(x - 1, y + 1) + 2 * px(x, y + 1) + px(x + 1, y + 1)
-            - px(x - 1, y - 1)
-            - 2 * px(x, y - 1)
-            - px(x + 1, y - 1);
-        ((gx * gx + gy * gy) as f32).sqrt()
-    };
-    let (w, h) = view.dimensions();
-    let inner = || {
-        (3..h.saturating_sub(3))
-            .step_by(2)
-            .flat_map(move |y| (3..w.saturating_sub(3)).map(move |x| (x, y)))
-    };
-    let mut magnitudes = [0u64; 1024];
-    let mut counted = 0u64;
-    for (x, y) in inner() {
-        magnitudes[(sobel(x, y) as usize).min(1023)] += 1;
-        counted += 1;
+    let sharpness = sharpness(&view);
+    Quality {
+        sharpness,
+        brightness: mean / 255.0,
+        contrast: range / 255.0,
+        rotation: 0,
     }
-    let strong = percentile(&magnitudes, counted, 0.99).max(8.0);
+}
+
+/// At the strongest edges (top 1% of Sobel magnitudes, every other row and
+/// column),
+/// the gradient against the ideal step across the same local range (7 x 7):
+/// 1.0 for a crisp edge, about 0.4/sigma for a blur of sigma pixels at 300
+/// dpi, whatever the ink's contrast. Magnitudes are computed once and kept.
+fn sharpness(view: &GrayImage) -> f32 {
+    let (w, h) = (view.width() as usize, view.height() as usize);
+    if w < 7 || h < 7 {
+        return 0.0;
+    }
+    let raw = view.as_raw();
+    let px = |x: usize, y: usize| i32::from(raw[y * w + x]);
+    let mut magnitudes = Vec::with_capacity((w - 6) * (h - 6) / 4 + 1);
+    let mut histogram = [0u64; 1024];
+    for y in (3..h - 3).step_by(2) {
+        let (up, row, down) = (
+            &raw[(y - 1) * w..y * w],
+            &raw[y * w..(y + 1) * w],
+            &raw[(y + 1) * w..(y + 2) * w],
+        );
+        for x in (3..w - 3).step_by(2) {
+            let [a, b, c] = [up[x - 1], up[x], up[x + 1]].map(i32::from);
+            let [d, f] = [row[x - 1], row[x + 1]].map(i32::from);
+            let [g, k, l] = [down[x - 1], down[x], down[x + 1]].map(i32::from);
+            let gx = c + 2 * f + l - a - 2 * d - g;
+            let gy = g + 2 * k + l - a - 2 * b - c;
+            let magnitude = ((gx * gx + gy * gy) as f32).sqrt();
+            histogram[(magnitude as usize).min(1023)] += 1;
+            magnitudes.push(magnitude);
+        }
+    }
+    let strong = percentile(&histogram, magnitudes.len() as u64, 0.99).max(8.0);
     let (mut ratio_sum, mut edges) = (0.0f32, 0u32);
-    for (x, y) in inner() {
-        let g = sobel(x, y);
+    let per_row = (w - 6).div_ceil(2);
+    for (i, &g) in magnitudes.iter().enumerate() {
         if g < strong {
             continue;
         }
+        let (x, y) = (3 + 2 * (i % per_row), 3 + 2 * (i / per_row));
         let (mut lo, mut hi) = (255, 0);
         for v in (y - 3..=y + 3).flat_map(|yy| (x - 3..=x + 3).map(move |xx| px(xx, yy))) {
             lo = lo.min(v);
@@ -132,16 +143,9 @@ pub fn measure(image: &GrayImage, region: Region, dpi: Option<f32>) -> Quality {
         ratio_sum += (g / (4.0 * (hi - lo).max(1) as f32)).min(1.0);
         edges += 1;
     }
-    let sharpness = if edges > 0 {
-        ratio_sum / edges as f32
-    } else {
-        0.0
-    };
-    Quality {
-        sharpness,
-        brightness: mean / 255.0,
-        contrast: range / 255.0,
-        rotation: 0,
+    match edges {
+        0 => 0.0,
+        n => ratio_sum / n as f32,
     }
 }
 

@@ -4,7 +4,11 @@
 //! written by software that never knew), so the decision rests on a
 //! resolution measured from the document itself wherever one exists: the MRZ
 //! character pitch (2.54 mm, ICAO 9303 Part 3 §4.4) or, for a PDF, the
-//! image's pixel width over its placed width. The report says which decided.
+//! image's pixel width over its placed width, or the document's own edges
+//! over the physical size its kind has ([`document_size`]). The report says
+//! which decided.
+
+pub mod document_size;
 
 use crate::messages::finding;
 use intake_models::config::Resolution;
@@ -113,7 +117,9 @@ fn png_dpi(bytes: &[u8]) -> Option<f32> {
         if kind == b"pHYs" {
             let d = bytes.get(at + 8..at + 17)?;
             let per_unit = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as f32;
-            return (d[8] == 1).then_some(per_unit * 0.0254);
+            // Whole pixels per metre: 300 dpi is written 11811 (299.9994 dpi),
+            // which must not read as under 300. Rounded to 1/100 dpi.
+            return (d[8] == 1).then_some((per_unit * 2.54).round() / 100.0);
         }
         at = at.checked_add(12 + len)?;
     }
@@ -204,7 +210,9 @@ mod tests {
         png.push(1);
         png.extend([0; 4]);
         let dpi = metadata_dpi(&png, FileFormat::Png).unwrap();
-        assert!((dpi - 300.0).abs() < 0.1);
+        assert_eq!(dpi, 300.0);
+        // A 300-dpi PNG meets a 300-dpi floor.
+        assert!(decide(Some(dpi), None, &Resolution::default()).1.is_none());
         assert_eq!(metadata_dpi(&png[..40], FileFormat::Png), None);
     }
 

@@ -24,9 +24,31 @@ pub fn sniff(bytes: &[u8]) -> FileFormat {
         FileFormat::Gif
     } else if starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
         FileFormat::Webp
+    } else if is_heif(bytes) {
+        FileFormat::Heic
     } else {
         FileFormat::Unknown
     }
+}
+
+/// An ISO BMFF `ftyp` box whose major or compatible brands are HEIF's
+/// (`heic`, `heix`, `mif1`, …) or AVIF's.
+fn is_heif(bytes: &[u8]) -> bool {
+    const BRANDS: [&[u8]; 10] = [
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis",
+    ];
+    if bytes.get(4..8) != Some(b"ftyp") {
+        return false;
+    }
+    let size = bytes
+        .get(..4)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let end = size.clamp(16, 256).min(bytes.len());
+    // Major brand at 8, minor version at 12, compatible brands from 16.
+    let major = bytes.get(8..12);
+    let compatible = bytes.get(16..end).unwrap_or(&[]);
+    major.is_some_and(|m| BRANDS.contains(&m))
+        || compatible.chunks_exact(4).any(|b| BRANDS.contains(&b))
 }
 
 /// Accepts PDF, JPEG and PNG. Content that is none of the known formats
@@ -36,6 +58,7 @@ pub fn sniff(bytes: &[u8]) -> FileFormat {
 pub fn accept(format: FileFormat, file_name: Option<&str>) -> Result<FileFormat, Finding> {
     match format {
         FileFormat::Jpeg | FileFormat::Png | FileFormat::Pdf => Ok(format),
+        FileFormat::Heic => Err(crate::messages::heic_unsupported()),
         FileFormat::Unknown if file_name.is_some_and(named_as_accepted) => {
             Err(finding(ReasonCode::FileCorrupt, None))
         }
@@ -69,6 +92,19 @@ mod tests {
         assert_eq!(sniff(b"GIF89a\x01\0"), FileFormat::Gif);
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), FileFormat::Webp);
         assert_eq!(sniff(b""), FileFormat::Unknown);
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
+            FileFormat::Heic
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypmif1\0\0\0\0mif1heicmiaf"),
+            FileFormat::Heic
+        );
+        // An MP4 video is not a HEIC photo.
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomavc1"),
+            FileFormat::Unknown
+        );
     }
 
     #[test]
@@ -90,6 +126,10 @@ mod tests {
             accept(FileFormat::Png, Some("scan.jpg")),
             Ok(FileFormat::Png)
         );
+        // A HEIC photo named .jpg: refused with how to export a JPEG.
+        let heic = accept(FileFormat::Heic, Some("IMG_0001.jpg")).unwrap_err();
+        assert_eq!(heic.code, ReasonCode::FormatUnsupported);
+        assert!(heic.message.contains("JPEG") && heic.message_ru.contains("JPEG"));
     }
 
     proptest! {

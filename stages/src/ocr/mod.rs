@@ -24,7 +24,7 @@
 pub mod glyphs;
 
 use crate::locate::{GridLine, MrzLocation};
-use glyphs::{GlyphError, GlyphReading, Glyphs};
+use glyphs::GlyphError;
 use image::{GrayImage, Luma};
 use intake_models::config::Ocr;
 use leptess::tesseract::TessApi;
@@ -128,11 +128,10 @@ impl Engine {
     }
 }
 
-/// The MRZ reader of one worker thread: the OCR-B glyph classifier first,
-/// Tesseract where the classifier is not sure.
+/// Tesseract set up to read MRZ lines, one per worker thread (the OCR-B
+/// glyph classifier, [`glyphs::Glyphs`], reads first and is shared by all threads).
 pub struct MrzOcr {
     engine: Engine,
-    glyphs: Glyphs,
 }
 
 impl MrzOcr {
@@ -141,13 +140,7 @@ impl MrzOcr {
         engine.set("tessedit_char_whitelist", MRZ_ALPHABET)?;
         engine.set("tessedit_pageseg_mode", "7")?; // one text line
         engine.set("hocr_char_boxes", "1")?;
-        let glyphs = Glyphs::new()?;
-        Ok(MrzOcr { engine, glyphs })
-    }
-
-    /// Reads the grid with the OCR-B glyph classifier only (no Tesseract).
-    pub fn read_glyphs(&self, image: &GrayImage, location: &MrzLocation) -> GlyphReading {
-        self.glyphs.read_grid(image, location)
+        Ok(MrzOcr { engine })
     }
 
     /// Reads every line of the grid located in `image` (already turned by
@@ -604,13 +597,21 @@ fn resample(image: &GrayImage, line: &GridLine) -> GrayImage {
     let height = (STRIP_PITCH * 2.0) as u32;
     let (dx, dy) = line.direction;
     let (nx, ny) = (-dy, dx);
-    GrayImage::from_fn(width, height, |u, v| {
-        let along = (u as f32 - STRIP_PITCH) / s;
+    // Where each column of the strip falls along the line, computed once.
+    let along: Vec<f32> = (0..width)
+        .map(|u| line.along((u as f32 - STRIP_PITCH) / STRIP_PITCH))
+        .collect();
+    let mut samples = Vec::with_capacity(width as usize * height as usize);
+    for v in 0..height {
         let across = (v as f32 - height as f32 / 2.0) / s;
-        let x = line.origin.0 + along * dx + across * nx;
-        let y = line.origin.1 + along * dy + across * ny;
-        Luma([bilinear(image, x, y)])
-    })
+        let (x0, y0) = (line.origin.0 + across * nx, line.origin.1 + across * ny);
+        samples.extend(
+            along
+                .iter()
+                .map(|t| bilinear(image, x0 + t * dx, y0 + t * dy)),
+        );
+    }
+    GrayImage::from_raw(width, height, samples).unwrap_or_else(|| GrayImage::new(width, height))
 }
 
 fn bilinear(image: &GrayImage, x: f32, y: f32) -> u8 {
@@ -618,13 +619,16 @@ fn bilinear(image: &GrayImage, x: f32, y: f32) -> u8 {
     if x < 0.0 || y < 0.0 || x > (w - 1) as f32 || y > (h - 1) as f32 {
         return 255;
     }
-    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
+    // Truncation is floor here: x and y are not negative.
+    let (x0, y0) = (x as usize, y as usize);
+    let (w, h) = (w as usize, h as usize);
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let p = |x, y| image.get_pixel(x, y)[0] as f32;
+    let raw = image.as_raw();
+    let p = |x: usize, y: usize| f32::from(raw[y * w + x]);
     let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
     let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
-    (top * (1.0 - fy) + bottom * fy).round() as u8
+    (top * (1.0 - fy) + bottom * fy + 0.5) as u8
 }
 
 /// The visual-zone reader of one worker thread (documents without an MRZ).
