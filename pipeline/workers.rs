@@ -16,15 +16,15 @@
 use crate::check::{CheckRequest, Checker, Declared, DecodedUpload};
 use crate::clock::Clock;
 use crate::engines::Engines;
+use crate::ledger::Ledger;
 use crate::store::{Store, StoreError};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use intake_models::config::Workers;
 use intake_models::{
-    Actor, AuditEntry, DocumentKind, Field, Finding, Job, JobId, ReasonCode, Report, ReviewItem,
-    Verdict, VerdictEntry,
+    Actor, AuditEntry, Finding, Job, JobId, Report, ReviewItem, Verdict, VerdictEntry,
 };
 use intake_stages::ocr::OcrError;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -268,12 +268,12 @@ impl Pipeline {
             Engines::default,
             move |engines, job| read_stage(&s, engines, job),
         )?);
-        // The one commit thread keeps the identity documents' holders.
-        let mut holders = Holders::load(shared.store.as_ref())?;
+        // The one commit thread keeps the ledger of who holds what.
+        let mut ledger = Ledger::load(shared.store.as_ref())?;
         let s = shared;
         threads.push(spawn("commit-0", move || {
             for job in to_commit.iter() {
-                commit_stage(&s, &mut holders, job);
+                commit_stage(&s, &mut ledger, job);
             }
         })?);
         Ok(Pipeline {
@@ -453,84 +453,17 @@ fn read_stage(
 
 /// Appends the job's verdict (with its review item and audit entries) in
 /// one flushed transaction, then frees its slot and tells the observers.
-/// Which accounts hold each identity document (number and issuing state),
-/// as the committed pipeline verdicts read them: loaded from the verdict
-/// queue when the pipeline starts, then kept by the one commit thread, so
-/// it always equals what the queue holds, whenever the process died.
-#[derive(Debug, Default)]
-struct Holders(BTreeMap<(String, String), BTreeSet<String>>);
-
-impl Holders {
-    /// The identity document a report of a `kind` upload read, if any.
-    fn key(kind: DocumentKind, report: &Report) -> Option<(String, String)> {
-        if !kind.is_identity_document() {
-            return None;
-        }
-        let fields = &report.document.as_ref()?.fields;
-        Some((
-            fields.document_number.clone()?,
-            fields.issuing_state.clone()?,
-        ))
-    }
-
-    fn load(store: &dyn Store) -> Result<Holders, StoreError> {
-        let mut holders = Holders::default();
-        let mut from = 0;
-        loop {
-            let batch = store.verdicts_from(from, 256)?;
-            let Some(last) = batch.last() else { break };
-            from = last.seq + 1;
-            for entry in &batch {
-                if let Some(key) = entry
-                    .report
-                    .as_ref()
-                    .and_then(|r| Holders::key(entry.kind, r))
-                {
-                    holders.add(key, &entry.account);
-                }
-            }
-        }
-        Ok(holders)
-    }
-
-    fn add(&mut self, key: (String, String), account: &str) {
-        self.0.entry(key).or_default().insert(account.to_string());
-    }
-
-    /// Whether an account other than `account` holds the document.
-    fn elsewhere(&self, key: &(String, String), account: &str) -> bool {
-        self.0
-            .get(key)
-            .is_some_and(|accounts| accounts.iter().any(|a| a != account))
-    }
-}
-
-/// The same identity document on another account: a person decides.
-fn flag_duplicate(holders: &Holders, job: &Job, report: &mut Report) -> Option<(String, String)> {
-    let key = Holders::key(job.kind, report)?;
-    if holders.elsewhere(&key, &job.account) {
-        report.findings.push(intake_stages::messages::finding(
-            ReasonCode::DuplicateDocument,
-            Some(Field::DocumentNumber),
-        ));
-        report.verdict = report.verdict.max(Verdict::NeedsReview);
-    }
-    Some(key)
-}
-
-fn commit_stage(shared: &Shared, holders: &mut Holders, job: InFlight<Result<Report, RunError>>) {
+fn commit_stage(shared: &Shared, ledger: &mut Ledger, job: InFlight<Result<Report, RunError>>) {
     let started = Instant::now();
     let (job, outcome) = job.take();
     let committed = outcome.and_then(|mut report| {
-        let held = flag_duplicate(holders, &job.job, &mut report);
+        let learned = ledger.flag(&job.job, &mut report);
         let (entry, review, audit) = verdict_of(&job.job, report, shared.clock.now_ms());
         let timings = entry.report.as_ref().map(|r| r.timings_ms.clone());
         let verdict = entry.verdict;
         let codes = entry.findings.iter().map(|f| code_name(f.code)).collect();
         let seq = shared.store.finish(entry, review, audit)?;
-        if let Some(key) = held {
-            holders.add(key, &job.job.account);
-        }
+        ledger.add(learned);
         Ok((seq, verdict, codes, timings.unwrap_or_default()))
     });
     let _ = shared.free.try_recv();

@@ -463,3 +463,73 @@ fn a_waiting_review_gives_way_to_the_new_check_and_a_passport_on_two_accounts_is
         "accepted"
     );
 }
+
+#[test]
+fn an_accounts_documents_must_name_one_person() {
+    let server = Server::start("");
+    // One person's passport, visa and migration card agree across scripts.
+    let one = "one-1";
+    for (kind, file, stem) in [
+        ("passport", "passport.jpg", "passport"),
+        ("visa", "visa.jpg", "visa"),
+        ("migration_card", "migration_card.jpg", "migration_card"),
+    ] {
+        let job = job_of(&upload(
+            &server,
+            one,
+            kind,
+            file,
+            &profile(stem, "matching"),
+        ));
+        let done = decided(&server, UPLOADER, &job);
+        assert_eq!(done["verdict"]["verdict"], "accepted", "{kind}: {done}");
+    }
+    account_becomes(&server, one, "verified");
+
+    // Another person's passport, then this person's visa: a person decides,
+    // told which field differs and from which document.
+    let two = "two-1";
+    let passport = upload(
+        &server,
+        two,
+        "passport",
+        "other_passport.jpg",
+        &profile("other_passport", "matching"),
+    );
+    let passport = job_of(&passport);
+    let done = decided(&server, UPLOADER, &passport);
+    assert_eq!(done["verdict"]["verdict"], "accepted", "{done}");
+    let visa = job_of(&upload(
+        &server,
+        two,
+        "visa",
+        "visa.jpg",
+        &profile("visa", "matching"),
+    ));
+    let visa = decided(&server, UPLOADER, &visa);
+    assert_eq!(visa["verdict"]["verdict"], "needs_review", "{visa}");
+    let flagged: Vec<&Value> = visa["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "cross_document_mismatch")
+        .collect();
+    assert!(
+        flagged.iter().any(|f| f["field"] == "surname"),
+        "{flagged:?}"
+    );
+    let named = flagged[0]["message"].as_str().unwrap();
+    assert!(
+        named.contains("visa") && named.contains("passport") && named.contains(&passport[..12]),
+        "{named}"
+    );
+    assert!(flagged[0]["message_ru"]
+        .as_str()
+        .unwrap()
+        .contains("паспорт"));
+    let account = account_becomes(&server, two, "in_review");
+    assert_eq!(
+        account["documents"]["visa"]["items"][0]["code"],
+        "cross_document_mismatch"
+    );
+}

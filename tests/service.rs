@@ -103,20 +103,31 @@ fn every_upload_gets_one_verdict_and_resubmission_is_idempotent() {
         queue.iter().map(|e| e["job"].as_str().unwrap()).collect();
     assert_eq!(jobs.len(), 3, "one verdict per job");
     // The same passport on a1 and a2: whichever came second goes to a
-    // person as `duplicate_document`; the rest is accepted.
-    let duplicate = |e: &&Value| {
-        e["findings"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|f| f["code"] == "duplicate_document"))
+    // person as `duplicate_document`. a2's migration card is another
+    // person's: whichever of a2's documents came second is
+    // `cross_document_mismatch`. The rest is accepted.
+    let has = |code: &'static str| {
+        move |e: &&Value| {
+            e["findings"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["code"] == code))
+        }
     };
-    let flagged: Vec<&Value> = queue.iter().filter(duplicate).collect();
+    let flagged: Vec<&Value> = queue.iter().filter(has("duplicate_document")).collect();
     assert_eq!(flagged.len(), 1, "{queue:?}");
     assert_eq!(flagged[0]["kind"], "passport");
     assert_eq!(flagged[0]["verdict"], "needs_review");
+    let crossed: Vec<&Value> = queue
+        .iter()
+        .filter(has("cross_document_mismatch"))
+        .collect();
+    assert_eq!(crossed.len(), 1, "{queue:?}");
+    assert_eq!(crossed[0]["account"], "a2");
+    assert_eq!(crossed[0]["verdict"], "needs_review");
     assert!(
         queue
             .iter()
-            .filter(|e| !duplicate(e))
+            .filter(|e| !has("duplicate_document")(e) && !has("cross_document_mismatch")(e))
             .all(|e| e["verdict"] == "accepted"),
         "{queue:?}"
     );

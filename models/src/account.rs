@@ -23,6 +23,9 @@ pub enum AccountStatus {
     Refused,
     /// A correction request was left unanswered past the deadline.
     Restricted,
+    /// A correction request was left unanswered until it was closed
+    /// (`accounts.close_after_hours`); a new upload reopens it.
+    Closed,
     /// The stay document has expired: re-verification needed.
     Blocked,
 }
@@ -36,6 +39,7 @@ impl AccountStatus {
             AccountStatus::Verified => "verified",
             AccountStatus::Refused => "refused",
             AccountStatus::Restricted => "restricted",
+            AccountStatus::Closed => "closed",
             AccountStatus::Blocked => "blocked",
         }
     }

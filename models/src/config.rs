@@ -84,6 +84,9 @@ impl Role {
 pub struct Accounts {
     /// A correction request unanswered this long restricts the account (seeds: 48 h).
     pub correction_deadline_hours: u64,
+    /// A correction request unanswered this long is closed (seeds: "not
+    /// completed in time, so the request is closed").
+    pub close_after_hours: u64,
     /// How often `intake run --follow` applies the time rules, in seconds.
     pub sweep_interval_s: u64,
 }
@@ -92,6 +95,7 @@ impl Default for Accounts {
     fn default() -> Self {
         Accounts {
             correction_deadline_hours: 48,
+            close_after_hours: 720,
             sweep_interval_s: 60,
         }
     }

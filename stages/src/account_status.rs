@@ -63,8 +63,10 @@ pub fn apply(account: &mut Account, entry: &VerdictEntry) -> bool {
 ///
 /// In order of precedence: `refused` (a document refused), `blocked` (the
 /// identity and stay documents were accepted but every accepted stay
-/// document, or every accepted identity document, has expired), `restricted` / `needs_correction` (items to fix;
-/// restricted once a request is older than the deadline), `in_review`,
+/// document, or every accepted identity document, has expired),
+/// `closed` / `restricted` / `needs_correction` (items to fix; restricted
+/// once the oldest request is older than the deadline, closed once older
+/// than `close_after_hours`), `in_review`,
 /// `verified` (an accepted identity document and an accepted, unexpired
 /// stay document), else `pending`.
 pub fn project(account: &mut Account, now_ms: u64, cfg: &Accounts) -> bool {
@@ -128,11 +130,16 @@ fn status_at(account: &Account, now_ms: u64, cfg: &Accounts) -> (AccountStatus, 
 
     let to_fix = items_of(Verdict::NeedsCorrection);
     if docs().any(|(_, d)| d.verdict == Verdict::NeedsCorrection) {
-        let deadline_ms = cfg.correction_deadline_hours * 3_600_000;
-        let overdue = docs().any(|(_, d)| {
-            d.verdict == Verdict::NeedsCorrection && d.at.saturating_add(deadline_ms) <= now_ms
-        });
-        let status = if overdue {
+        // The oldest unanswered request counts from when it was made.
+        let asked = docs()
+            .filter(|(_, d)| d.verdict == Verdict::NeedsCorrection)
+            .map(|(_, d)| d.at)
+            .min()
+            .unwrap_or(now_ms);
+        let waited_hours = now_ms.saturating_sub(asked) / 3_600_000;
+        let status = if waited_hours >= cfg.close_after_hours {
+            AccountStatus::Closed
+        } else if waited_hours >= cfg.correction_deadline_hours {
             AccountStatus::Restricted
         } else {
             AccountStatus::NeedsCorrection
@@ -252,6 +259,23 @@ mod tests {
         let late = fold(&entries, 12 * DAY);
         assert_eq!(late.status, AccountStatus::Restricted);
         assert_eq!(late.items, account.items);
+        let hours = Accounts::default().close_after_hours;
+        let still = fold(&entries, 10 * DAY + (hours - 1) * 3_600_000);
+        assert_eq!(still.status, AccountStatus::Restricted);
+        let closed = fold(&entries, 10 * DAY + hours * 3_600_000);
+        assert_eq!(closed.status, AccountStatus::Closed);
+        assert_eq!(closed.items, account.items, "it says what was not done");
+        // A new upload answers the request and reopens the account.
+        let mut reopened = fold(&entries, 10 * DAY + hours * 3_600_000);
+        let mut answer = entry(2, DocumentKind::Passport, Verdict::Accepted, &[]);
+        answer.job = JobId("job-passport-again".into());
+        apply(&mut reopened, &answer);
+        project(
+            &mut reopened,
+            10 * DAY + hours * 3_600_000,
+            &Accounts::default(),
+        );
+        assert_eq!(reopened.status, AccountStatus::Pending);
     }
 
     #[test]

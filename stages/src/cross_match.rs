@@ -102,7 +102,7 @@ pub fn check_numbers(declared: &Profile) -> Vec<Finding> {
 
 /// A Cyrillic name as compared with another: upper case, `Ё` as `Е`, words
 /// separated by one space.
-fn cyrillic_form(name: &str) -> String {
+pub(crate) fn cyrillic_form(name: &str) -> String {
     normalize_latin(name).replace('Ё', "Е")
 }
 

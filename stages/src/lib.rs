@@ -7,6 +7,7 @@
 pub mod messages;
 
 pub mod account_status;
+pub mod cross_document;
 pub mod cross_match;
 pub mod dates;
 pub mod decode;

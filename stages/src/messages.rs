@@ -3,7 +3,7 @@
 //! The one place a [`Finding`] is built, so that every stage words the same
 //! problem the same way and every code has both languages.
 
-use intake_models::{Field, Finding, ReasonCode};
+use intake_models::{DocumentKind, Field, Finding, JobId, ReasonCode};
 
 /// A finding for `code`, concerning `field` if any, with its messages.
 pub fn finding(code: ReasonCode, field: Option<Field>) -> Finding {
@@ -13,6 +13,38 @@ pub fn finding(code: ReasonCode, field: Option<Field>) -> Finding {
         field,
         message,
         message_ru,
+    }
+}
+
+/// A document kind as the applicant knows it, in English and Russian.
+pub fn kind_names(kind: DocumentKind) -> (&'static str, &'static str) {
+    match kind {
+        DocumentKind::Passport => ("passport", "паспорт"),
+        DocumentKind::IdCard => ("identity card", "удостоверение личности"),
+        DocumentKind::Visa => ("visa", "виза"),
+        DocumentKind::ResidencePermit => ("residence permit", "вид на жительство"),
+        DocumentKind::MigrationCard => ("migration card", "миграционная карта"),
+        DocumentKind::AddressProof => ("proof of address", "подтверждение адреса"),
+    }
+}
+
+/// `cross_document_mismatch` on `field` of this `kind` of document, naming
+/// the other document of the account it disagrees with.
+pub fn cross_document(
+    field: Field,
+    kind: DocumentKind,
+    other: DocumentKind,
+    other_job: &JobId,
+) -> Finding {
+    let (en_field, ru_field) = field_names(Some(field));
+    let (en_kind, ru_kind) = kind_names(kind);
+    let (en_other, ru_other) = kind_names(other);
+    let job: String = other_job.0.chars().take(12).collect();
+    Finding {
+        code: ReasonCode::CrossDocumentMismatch,
+        field: Some(field),
+        message: format!("The {en_field} on this {en_kind} differs from the {en_other} of your account (document {job}). A specialist will check that all documents belong to you."),
+        message_ru: format!("Поле «{ru_field}» в этом документе ({ru_kind}) не совпадает с документом «{ru_other}» вашей учётной записи (документ {job}). Специалист проверит, что все документы принадлежат вам."),
     }
 }
 

@@ -86,6 +86,17 @@ fn name_field(format: MrzFormat) -> (usize, usize) {
     }
 }
 
+/// Whether the MRZ's name field is full to its last character: the names in
+/// it may then be cut short (ICAO 9303 Part 4 §4.2.3).
+pub fn names_truncated(reading: &MrzReading) -> bool {
+    name_field_full(reading.format, &reading.lines)
+}
+
+fn name_field_full(format: MrzFormat, lines: &[String]) -> bool {
+    let (name_line, _) = name_field(format);
+    lines.get(name_line).is_some_and(|l| !l.ends_with('<'))
+}
+
 /// Parses OCR'd MRZ lines. `today` sets the century of two-digit years.
 ///
 /// Beyond the crate's repairs, two that only proof may make: a document
@@ -390,7 +401,7 @@ fn parse_lines(lines: &[String], today: Date) -> Result<ParsedMrz, MrzError> {
             _ => None,
         },
     };
-    let names_truncated = repaired.get(name_line).is_some_and(|l| !l.ends_with('<'));
+    let names_truncated = name_field_full(format, &repaired);
     Ok(ParsedMrz {
         reading: MrzReading {
             format,
