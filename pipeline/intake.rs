@@ -375,7 +375,8 @@ impl Intake {
             )),
             prev_hash: String::new(),
         };
-        self.store.save_accounts(&[], None, vec![entry])?;
+        self.store
+            .save_accounts(&[], None, vec![entry], Vec::new())?;
         self.store.flush()?;
         Ok(outcome)
     }
