@@ -6,6 +6,7 @@
 //! - [`workers`]: the staged worker threads on bounded channels.
 //! - [`accounts`]: the account-status consumer of the verdict queue and the sweep.
 //! - [`review`]: the review queue's decisions (claim, resolve, lease expiry).
+//! - [`notify`]: the outbox feed, webhook delivery and its signatures.
 //! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (sled).
 //! - [`bench`]: end-to-end throughput of the pipeline (`intake bench`).
 //! - [`engines`]: per-thread Tesseract instances.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod crypto;
 pub mod engines;
 pub mod intake;
+pub mod notify;
 pub mod review;
 pub mod sandbox;
 pub mod store;

@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             put(routes::update_profile),
         )
         .route("/v1/accounts/{account}/events", get(routes::events))
+        .route("/v1/events", get(routes::all_events))
         .route("/v1/accounts/{account}/audit", get(routes::audit))
         .route("/v1/jobs/{job}", get(routes::job))
         .route("/v1/jobs/{job}/image", get(routes::image))
