@@ -955,7 +955,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use intake_models::{Actor, DocumentKind, Verdict};
+    use intake_models::{AccountStatus, Actor, DocumentKind, Verdict};
 
     fn job(id: &str) -> Job {
         Job {
@@ -1170,6 +1170,94 @@ mod tests {
         let sealed = tampered(Sealer::with_key(&[3; 32]), 2, b"no such bytes");
         assert_eq!(sealed.broken.as_ref().map(|b| b.0), Some(2), "{sealed:?}");
         assert!(sealed.broken.unwrap().1.contains("does not open"));
+    }
+
+    fn status_notice(status: AccountStatus) -> Notice {
+        Notice {
+            at: 3,
+            account: "acc-1".into(),
+            job: None,
+            by: Actor::Pipeline,
+            change: Change::Status {
+                status,
+                status_ru: status.label_ru().into(),
+                previous: None,
+                verdict_seq: None,
+                items: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn every_verdict_and_status_change_has_one_outbox_event_readable_once_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = {
+            let store = open(dir.path());
+            let mut head = store.outbox_head();
+            store.submit(job("a"), b"x", audit("s")).unwrap();
+            assert!(store.outbox_from(0, 10).unwrap().is_empty());
+            let seq = store
+                .finish(verdict("a"), Some(review("a")), Vec::new())
+                .unwrap();
+            store
+                .finish(verdict("a"), Some(review("a")), Vec::new())
+                .unwrap();
+            assert!(head.has_changed().unwrap(), "the flush wakes the readers");
+            assert_eq!(*head.borrow_and_update(), 1, "finishing twice is one event");
+            // Committed but not flushed: not announced yet.
+            let notice = status_notice(AccountStatus::InReview);
+            store
+                .save_accounts(&[], None, Vec::new(), vec![notice.clone()])
+                .unwrap();
+            assert_eq!(store.outbox_from(0, 10).unwrap().len(), 1);
+            store.flush().unwrap();
+            assert_eq!(*head.borrow_and_update(), 2);
+            let reviewed = |_: Option<&ReviewItem>| {
+                Ok(ReviewChange {
+                    item: None,
+                    verdict: Some(VerdictEntry {
+                        by: Actor::Reviewer("r1".into()),
+                        verdict: Verdict::Accepted,
+                        ..verdict("a")
+                    }),
+                    audit: Vec::new(),
+                })
+            };
+            let review_seq = store.change_review(&JobId("a".into()), &reviewed).unwrap();
+            let events = store.outbox_from(0, 10).unwrap();
+            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, vec![1, 2, 3]);
+            assert!(matches!(
+                events[0].notice.change,
+                Change::Verdict { verdict_seq, verdict: Verdict::NeedsReview, .. } if verdict_seq == seq
+            ));
+            assert_eq!(events[1].notice, notice);
+            assert!(matches!(
+                events[2].notice.change,
+                Change::Verdict { verdict_seq, verdict: Verdict::Accepted, .. } if Some(verdict_seq) == review_seq
+            ));
+            assert_eq!(events[2].notice.by, Actor::Reviewer("r1".into()));
+            assert_eq!(store.outbox_from(3, 10).unwrap().len(), 1);
+            let keys: Vec<String> = events.into_iter().map(|e| e.idempotency_key).collect();
+            assert!(keys[0].ends_with("-1") && keys[0] != keys[1], "{keys:?}");
+            keys
+        };
+        // Reopened: the same events under the same keys, the head where it was.
+        let store = open(dir.path());
+        assert_eq!(*store.outbox_head().borrow(), 3);
+        let again: Vec<String> = store
+            .outbox_from(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.idempotency_key)
+            .collect();
+        assert_eq!(again, keys);
+        // Another database never repeats these keys.
+        let other = tempfile::tempdir().unwrap();
+        let other = open(other.path());
+        other.submit(job("a"), b"x", audit("s")).unwrap();
+        other.finish(verdict("a"), None, Vec::new()).unwrap();
+        assert_ne!(other.outbox_from(0, 1).unwrap()[0].idempotency_key, keys[0]);
     }
 
     #[test]
