@@ -550,6 +550,7 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
         metrics,
         max_upload,
         retry_after_s: server.retry_after_s,
+        closing: tokio::sync::watch::Sender::new(false),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -27,6 +27,9 @@ pub struct AppState {
     /// Largest upload, in bytes (`limits.max_bytes`).
     pub max_upload: u64,
     pub retry_after_s: u64,
+    /// Turns true when the server stops: the event streams end, so that
+    /// the graceful shutdown does not wait on them forever.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Slack for the multipart framing and the form fields around the file.
@@ -86,8 +89,12 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> std::io::Result<()> {
         "intake: serving on http://{} (console at /review)",
         listener.local_addr()?
     );
+    let stopping = state.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.closing.send_replace(true);
+        })
         .await
 }
 

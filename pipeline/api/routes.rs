@@ -408,17 +408,28 @@ fn event_stream(
     next: u64,
     keep: impl Fn(&OutboxEvent) -> bool + Send + 'static,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let start = (Feed::new(state.intake.clone(), next), VecDeque::new(), keep);
-    let stream = stream::unfold(start, |(mut feed, mut ready, keep)| async move {
-        loop {
-            if let Some(event) = ready.pop_front() {
-                return Some((Ok(sse_event(&event)), (feed, ready, keep)));
+    let feed = Feed::new(state.intake.clone(), next);
+    let start = (feed, VecDeque::new(), keep, state.closing.subscribe());
+    let stream = stream::unfold(
+        start,
+        |(mut feed, mut ready, keep, mut closing)| async move {
+            loop {
+                if let Some(event) = ready.pop_front() {
+                    return Some((Ok(sse_event(&event)), (feed, ready, keep, closing)));
+                }
+                let stopped = async {
+                    let _ = closing.wait_for(|closing| *closing).await;
+                };
+                // A store failure or a shutdown ends the stream; the client
+                // resumes with Last-Event-ID.
+                let batch = tokio::select! {
+                    batch = feed.next_batch() => batch.ok()?,
+                    () = stopped => return None,
+                };
+                ready.extend(batch.into_iter().filter(|e| keep(e)));
             }
-            // A store failure ends the stream; the client resumes with Last-Event-ID.
-            let batch = feed.next_batch().await.ok()?;
-            ready.extend(batch.into_iter().filter(|e| keep(e)));
-        }
-    });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
