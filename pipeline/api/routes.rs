@@ -392,7 +392,7 @@ fn resume_from(headers: &HeaderMap, after: Option<u64>) -> u64 {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .or(after)
-        .map_or(0, |seen| seen + 1)
+        .map_or(0, |seen| seen.saturating_add(1))
 }
 
 #[derive(Deserialize)]
