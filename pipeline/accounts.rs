@@ -9,7 +9,7 @@
 use crate::review::{self, ReviewError};
 use crate::store::{Store, StoreError};
 use intake_models::config::Accounts;
-use intake_models::{Account, Actor, AuditEntry, Finding, JobId};
+use intake_models::{Account, Actor, AuditEntry, Change, Finding, Notice, Reason, VerdictEntry};
 use intake_stages::account_status::{apply, project};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -58,22 +58,49 @@ pub fn finding_label(finding: &Finding) -> String {
     }
 }
 
-fn status_change(
-    account: &Account,
-    before: Option<String>,
-    by: Actor,
-    job: Option<JobId>,
-) -> AuditEntry {
-    AuditEntry {
-        seq: 0,
-        at: account.status_at,
-        account: account.id.clone(),
-        job,
-        action: "status".into(),
-        by,
-        before,
-        after: Some(describe(account)),
-        prev_hash: String::new(),
+/// What a batch of status changes writes: an audit entry and an outbox
+/// event per change, each with the status after it.
+#[derive(Default)]
+struct StatusChanges {
+    audit: Vec<AuditEntry>,
+    notices: Vec<Notice>,
+}
+
+impl StatusChanges {
+    /// Records the change of `account` from `before` (none for a new
+    /// account), by `by`, caused by the verdict `cause` or a time rule.
+    fn record(
+        &mut self,
+        account: &Account,
+        before: Option<&Account>,
+        by: Actor,
+        cause: Option<&VerdictEntry>,
+    ) {
+        let job = cause.map(|entry| entry.job.clone());
+        self.audit.push(AuditEntry {
+            seq: 0,
+            at: account.status_at,
+            account: account.id.clone(),
+            job: job.clone(),
+            action: "status".into(),
+            by: by.clone(),
+            before: before.map(describe),
+            after: Some(describe(account)),
+            prev_hash: String::new(),
+        });
+        self.notices.push(Notice {
+            at: account.status_at,
+            account: account.id.clone(),
+            job,
+            by,
+            change: Change::Status {
+                status: account.status,
+                status_ru: account.status.label_ru().into(),
+                previous: before.map(|b| b.status),
+                verdict_seq: cause.map(|entry| entry.seq),
+                items: account.items.iter().map(Reason::from).collect(),
+            },
+        });
     }
 }
 
@@ -97,7 +124,7 @@ impl Projector {
             let Some(last) = batch.last() else { break };
             let next = last.seq + 1;
             let mut touched: BTreeMap<String, Account> = BTreeMap::new();
-            let mut audit = Vec::new();
+            let mut changes = StatusChanges::default();
             for entry in &batch {
                 if !touched.contains_key(&entry.account) {
                     let stored = self.store.account(&entry.account)?;
@@ -112,20 +139,19 @@ impl Projector {
                 };
                 // A new account has no status before its first verdict.
                 let is_new = account.documents.is_empty() && account.status_at == 0;
-                let before = (!is_new).then(|| describe(account));
+                let before = (!is_new).then(|| account.clone());
                 apply(account, entry);
                 if project(account, now, &self.cfg) || is_new {
-                    audit.push(status_change(
-                        account,
-                        before,
-                        entry.by.clone(),
-                        Some(entry.job.clone()),
-                    ));
+                    changes.record(account, before.as_ref(), entry.by.clone(), Some(entry));
                 }
             }
             let accounts: Vec<Account> = touched.into_values().collect();
-            self.store
-                .save_accounts(&accounts, Some((CONSUMER, next)), audit)?;
+            self.store.save_accounts(
+                &accounts,
+                Some((CONSUMER, next)),
+                changes.audit,
+                changes.notices,
+            )?;
             self.store.flush()?;
             consumed += batch.len();
         }
@@ -150,16 +176,17 @@ impl Projector {
         {
             let _writer = self.writer.lock();
             let mut changed = Vec::new();
-            let mut audit = Vec::new();
+            let mut changes = StatusChanges::default();
             for mut account in self.store.accounts()? {
-                let before = Some(describe(&account));
+                let before = account.clone();
                 if project(&mut account, now, &self.cfg) {
-                    audit.push(status_change(&account, before, Actor::Pipeline, None));
+                    changes.record(&account, Some(&before), Actor::Pipeline, None);
                     changed.push(account);
                 }
             }
             swept.statuses = changed.len();
-            self.store.save_accounts(&changed, None, audit)?;
+            self.store
+                .save_accounts(&changed, None, changes.audit, changes.notices)?;
             self.store.flush()?;
         }
         for item in self.store.review_items()? {

@@ -807,10 +807,12 @@ fn document_region(image: &GrayImage, location: &MrzLocation) -> Region {
 
 /// SHA-256 in lower-case hex: the identity of an upload.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    to_hex(&Sha256::digest(bytes))
+}
+
+/// Bytes as lowercase hexadecimal digits.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

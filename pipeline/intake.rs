@@ -375,7 +375,8 @@ impl Intake {
             )),
             prev_hash: String::new(),
         };
-        self.store.save_accounts(&[], None, vec![entry])?;
+        self.store
+            .save_accounts(&[], None, vec![entry], Vec::new())?;
         self.store.flush()?;
         Ok(outcome)
     }
@@ -806,6 +807,39 @@ mod tests {
             restricted.is_some_and(|e| e.by == Actor::Pipeline),
             "{log:?}"
         );
+        // Each time rule is announced with the status after it, by no verdict.
+        let announced: Vec<_> = intake
+            .store()
+            .outbox_from(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.notice.change {
+                intake_models::Change::Status {
+                    status,
+                    status_ru,
+                    previous,
+                    verdict_seq,
+                    ..
+                } => Some((e.notice.account, status, status_ru, previous, verdict_seq)),
+                intake_models::Change::Verdict { .. } => None,
+            })
+            .collect();
+        let restricted = (
+            "fix".to_string(),
+            AccountStatus::Restricted,
+            "ограничен".to_string(),
+            Some(AccountStatus::NeedsCorrection),
+            None,
+        );
+        assert!(announced.contains(&restricted), "{announced:?}");
+        let blocked = (
+            "ok".to_string(),
+            AccountStatus::Blocked,
+            "заблокирован".to_string(),
+            Some(AccountStatus::Verified),
+            None,
+        );
+        assert!(announced.contains(&blocked), "{announced:?}");
         assert!(intake.verify_accounts().unwrap().is_empty());
     }
 }

@@ -7,6 +7,7 @@
 //! - [`ledger`]: who each account's documents name; duplicate and cross-document flags.
 //! - [`accounts`]: the account-status consumer of the verdict queue and the sweep.
 //! - [`review`]: the review queue's decisions (claim, resolve, lease expiry).
+//! - [`notify`]: the outbox feed, webhook delivery and its signatures.
 //! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (sled).
 //! - [`bench`]: end-to-end throughput of the pipeline (`intake bench`).
 //! - [`engines`]: per-thread Tesseract instances.
@@ -25,6 +26,7 @@ pub mod crypto;
 pub mod engines;
 pub mod intake;
 pub mod ledger;
+pub mod notify;
 pub mod review;
 pub mod sandbox;
 pub mod store;

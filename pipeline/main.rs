@@ -531,6 +531,7 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
             "intake: no [[server.tokens]] in the config: every API call will be refused (401)"
         );
     }
+    let webhook = intake::notify::Webhook::from_config(&intake.config().webhooks)?;
     let metrics = std::sync::Arc::new(intake::api::Metrics::default());
     let (observer, committed) = crossbeam_channel::unbounded();
     intake.start(vec![observer], true)?;
@@ -549,11 +550,15 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
         metrics,
         max_upload,
         retry_after_s: server.retry_after_s,
+        closing: tokio::sync::watch::Sender::new(false),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if let Some(webhook) = webhook {
+        runtime.spawn(intake::notify::deliver(intake.clone(), webhook));
+    }
     let listen = listen.unwrap_or(server.listen);
     runtime.block_on(intake::api::serve(state, &listen))?;
     // The handlers are gone: finish the admitted jobs, then stop.

@@ -12,21 +12,27 @@
 //! every promise to a client is made after a flush: a job exists once
 //! `submit` returns, a verdict once `finish` or `change_review` returns.
 //! Audit entries are written in the same transaction as the change they
-//! record.
+//! record, and so are the outbox events that announce verdicts and status
+//! changes to the portal; an outbox event is readable only once flushed.
 
-use crate::check::sha256_hex;
+use crate::check::{sha256_hex, to_hex};
 use crate::crypto::{KeyError, SealError, Sealer};
 use crate::review::ReviewError;
-use intake_models::{Account, AuditEntry, Job, JobId, JobState, ReviewItem, VerdictEntry};
+use intake_models::{
+    Account, AuditEntry, Change, Job, JobId, JobState, Notice, OutboxEvent, Reason, ReviewItem,
+    VerdictEntry,
+};
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 use sled::Transactional;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
 
 /// The layout this code writes; a newer one is refused, not misread.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -123,17 +129,27 @@ pub trait Store: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Verdict queue entries with `seq >= from`, at most `limit`.
     fn verdicts_from(&self, from: u64, limit: usize) -> Result<Vec<VerdictEntry>, StoreError>;
+    /// Outbox events with `seq >= from`, at most `limit`, flushed ones only:
+    /// nothing is announced that a crash could still take back.
+    fn outbox_from(&self, from: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
+    /// The seq of the last flushed outbox event (0 for none), changing with
+    /// each flush that makes new events durable.
+    fn outbox_head(&self) -> watch::Receiver<u64>;
     /// The next queue position consumer `name` will read (0 for a new one).
     fn consumer_offset(&self, name: &str) -> Result<u64, StoreError>;
+    /// Moves consumer `name` to `next`, flushed.
+    fn set_offset(&self, name: &str, next: u64) -> Result<(), StoreError>;
     fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
     fn accounts(&self) -> Result<Vec<Account>, StoreError>;
     /// Writes account projections, moves consumer `offset.0` to `offset.1`
-    /// and writes `audit`, in one transaction; durable at the next [`flush`](Store::flush).
+    /// and writes `audit` and the outbox events of `notices`, in one
+    /// transaction; durable at the next [`flush`](Store::flush).
     fn save_accounts(
         &self,
         accounts: &[Account],
         offset: Option<(&str, u64)>,
         audit: Vec<AuditEntry>,
+        notices: Vec<Notice>,
     ) -> Result<(), StoreError>;
     fn flush(&self) -> Result<(), StoreError>;
     fn review_items(&self) -> Result<Vec<ReviewItem>, StoreError>;
@@ -167,12 +183,26 @@ pub struct SledStore {
     audit: sled::Tree,
     /// Schema version, counters and consumer offsets.
     meta: sled::Tree,
+    /// Events announcing verdicts and status changes, by seq.
+    outbox: sled::Tree,
+    /// This database's random id: the prefix of idempotency keys, so that
+    /// a new database never repeats an old one's keys.
+    store_id: String,
+    head: OutboxHead,
+}
+
+/// The outbox events written and those flushed: only a flush publishes.
+struct OutboxHead {
+    written: AtomicU64,
+    durable: watch::Sender<u64>,
 }
 
 const SCHEMA: &[u8] = b"schema_version";
 const NEXT_SEQ: &[u8] = b"next_seq";
 const NEXT_AUDIT: &[u8] = b"next_audit";
 const LAST_AUDIT_HASH: &[u8] = b"last_audit_hash";
+const NEXT_OUTBOX: &[u8] = b"next_outbox";
+const STORE_ID: &[u8] = b"store_id";
 /// The `prev_hash` of the first audit entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -214,7 +244,27 @@ impl SledStore {
             path: uploads.display().to_string(),
             source,
         })?;
-        let store = SledStore {
+        let meta = db.open_tree("meta")?;
+        let found = meta.get(SCHEMA)?.map(|v| read_u64(&v));
+        if let Some(found) = found.filter(|&found| found > SCHEMA_VERSION) {
+            return Err(StoreError::NewerSchema { found });
+        }
+        // An older intake would commit verdicts without their outbox events.
+        if found != Some(SCHEMA_VERSION) {
+            meta.insert(SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+        }
+        let store_id = match meta.get(STORE_ID)? {
+            Some(id) => String::from_utf8_lossy(&id).into_owned(),
+            None => {
+                let id = to_hex(&rand::random::<[u8; 8]>());
+                meta.insert(STORE_ID, id.as_bytes())?;
+                id
+            }
+        };
+        db.flush()?;
+        let outbox = db.open_tree("outbox")?;
+        let last = outbox.last()?.map_or(0, |(key, _)| read_u64(&key));
+        Ok(SledStore {
             codec: Codec { sealer },
             uploads,
             blobs: db.open_tree("blobs")?,
@@ -223,22 +273,15 @@ impl SledStore {
             accounts: db.open_tree("accounts")?,
             review: db.open_tree("review")?,
             audit: db.open_tree("audit")?,
-            meta: db.open_tree("meta")?,
+            meta,
+            outbox,
+            store_id,
+            head: OutboxHead {
+                written: AtomicU64::new(last),
+                durable: watch::Sender::new(last),
+            },
             db,
-        };
-        match store.meta.get(SCHEMA)? {
-            Some(v) => {
-                let found = read_u64(&v);
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema { found });
-                }
-            }
-            None => {
-                store.meta.insert(SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
-                store.db.flush()?;
-            }
-        }
-        Ok(store)
+        })
     }
 }
 
@@ -258,6 +301,7 @@ impl SledStore {
             ("account", &self.accounts),
             ("review", &self.review),
             ("audit", &self.audit),
+            ("outbox", &self.outbox),
         ];
         for (what, tree) in trees {
             for item in tree.iter() {
@@ -292,6 +336,27 @@ impl SledStore {
         }
         self.db.flush()?;
         Ok(resealed)
+    }
+
+    /// Flushes, then publishes the outbox events written before the flush.
+    fn sync(&self) -> Result<(), StoreError> {
+        let written = self.head.written.load(Ordering::SeqCst);
+        self.db.flush()?;
+        self.head.durable.send_if_modified(|durable| {
+            let newer = written > *durable;
+            if newer {
+                *durable = written;
+            }
+            newer
+        });
+        Ok(())
+    }
+
+    /// Notes outbox events committed up to `last` (to publish at the next flush).
+    fn wrote_outbox(&self, last: Option<u64>) {
+        if let Some(last) = last {
+            self.head.written.fetch_max(last, Ordering::SeqCst);
+        }
     }
 
     /// The file of the upload with this SHA-256 (hex); `None` for a name
@@ -472,6 +537,45 @@ fn append_verdict<E: From<StoreError>>(
     Ok(entry.seq)
 }
 
+/// The notice of a verdict appended to the queue at `verdict_seq`.
+fn verdict_notice(entry: &VerdictEntry, verdict_seq: u64) -> Notice {
+    Notice {
+        at: entry.at,
+        account: entry.account.clone(),
+        job: Some(entry.job.clone()),
+        by: entry.by.clone(),
+        change: Change::Verdict {
+            verdict_seq,
+            kind: entry.kind,
+            verdict: entry.verdict,
+            reasons: entry.findings.iter().map(Reason::from).collect(),
+        },
+    }
+}
+
+/// Appends an outbox event per notice; returns the last seq, if any.
+fn append_outbox<E: From<StoreError>>(
+    codec: &Codec,
+    outbox: &TransactionalTree,
+    meta: &TransactionalTree,
+    store_id: &str,
+    notices: &[Notice],
+) -> Tx<Option<u64>, E> {
+    let mut last = None;
+    for notice in notices {
+        let seq = take_counter(meta, NEXT_OUTBOX)?;
+        let event = OutboxEvent {
+            seq,
+            idempotency_key: format!("{store_id}-{seq}"),
+            notice: notice.clone(),
+        };
+        let key = seq.to_be_bytes();
+        outbox.insert(&key, codec.encode("outbox", &key, &event).map_err(abort)?)?;
+        last = Some(seq);
+    }
+    Ok(last)
+}
+
 fn finished<T, E: From<StoreError>>(result: Result<T, TransactionError<E>>) -> Result<T, E> {
     match result {
         Ok(value) => Ok(value),
@@ -550,15 +654,16 @@ impl Store for SledStore {
             &self.review,
             &self.audit,
             &self.meta,
+            &self.outbox,
         );
-        let result = trees.transaction(|(jobs, verdicts, queue, log, meta)| {
+        let result = trees.transaction(|(jobs, verdicts, queue, log, meta, outbox)| {
             // No side effects in here: sled may run this closure again.
             let Some(raw) = jobs.get(key)? else {
                 return Err(abort(StoreError::UnknownJob(entry.job.clone())));
             };
             let mut job: Job = self.codec.decode("job", key, &raw).map_err(abort)?;
             if let (JobState::Done, Some(seq)) = (job.state, job.verdict_seq) {
-                return Ok(seq);
+                return Ok((seq, None));
             }
             let seq = append_verdict::<StoreError>(&self.codec, verdicts, meta, &entry)?;
             job.state = JobState::Done;
@@ -574,10 +679,13 @@ impl Store for SledStore {
                 queue.insert(key, record)?;
             }
             append_audit(&self.codec, log, meta, &audit)?;
-            Ok(seq)
+            let notice = verdict_notice(&entry, seq);
+            let announced = append_outbox(&self.codec, outbox, meta, &self.store_id, &[notice])?;
+            Ok((seq, announced))
         });
-        let seq = finished(result)?;
-        self.db.flush()?;
+        let (seq, announced) = finished(result)?;
+        self.wrote_outbox(announced);
+        self.sync()?;
         Ok(seq)
     }
 
@@ -592,8 +700,32 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn outbox_from(&self, from: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        let durable = *self.head.durable.borrow();
+        if from > durable {
+            return Ok(Vec::new());
+        }
+        self.outbox
+            .range(from.to_be_bytes()..=durable.to_be_bytes())
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item?;
+                self.codec.decode("outbox", &key, &value)
+            })
+            .collect()
+    }
+
+    fn outbox_head(&self) -> watch::Receiver<u64> {
+        self.head.durable.subscribe()
+    }
+
     fn consumer_offset(&self, name: &str) -> Result<u64, StoreError> {
         Ok(self.meta.get(offset_key(name))?.map_or(0, |v| read_u64(&v)))
+    }
+
+    fn set_offset(&self, name: &str, next: u64) -> Result<(), StoreError> {
+        self.meta.insert(offset_key(name), &next.to_be_bytes())?;
+        self.sync()
     }
 
     fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
@@ -612,6 +744,7 @@ impl Store for SledStore {
         accounts: &[Account],
         offset: Option<(&str, u64)>,
         audit: Vec<AuditEntry>,
+        notices: Vec<Notice>,
     ) -> Result<(), StoreError> {
         let records = accounts
             .iter()
@@ -620,22 +753,23 @@ impl Store for SledStore {
                 Ok((key, self.codec.encode("account", key, a)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let trees = (&self.accounts, &self.audit, &self.meta);
-        let result = trees.transaction(|(stored, log, meta)| {
+        let trees = (&self.accounts, &self.audit, &self.meta, &self.outbox);
+        let result = trees.transaction(|(stored, log, meta, outbox)| {
             for (key, record) in &records {
                 stored.insert(*key, record.as_slice())?;
             }
             if let Some((name, next)) = offset {
                 meta.insert(offset_key(name), &next.to_be_bytes())?;
             }
-            append_audit::<StoreError>(&self.codec, log, meta, &audit)
+            append_audit::<StoreError>(&self.codec, log, meta, &audit)?;
+            append_outbox(&self.codec, outbox, meta, &self.store_id, &notices)
         });
-        finished(result)
+        self.wrote_outbox(finished(result)?);
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        self.sync()
     }
 
     fn review_items(&self) -> Result<Vec<ReviewItem>, StoreError> {
@@ -656,8 +790,9 @@ impl Store for SledStore {
             &self.jobs,
             &self.audit,
             &self.meta,
+            &self.outbox,
         );
-        let result = trees.transaction(|(queue, verdicts, jobs, log, meta)| {
+        let result = trees.transaction(|(queue, verdicts, jobs, log, meta, outbox)| {
             let current: Option<ReviewItem> = queue
                 .get(key)?
                 .map(|v| self.codec.decode("review", key, &v))
@@ -671,7 +806,7 @@ impl Store for SledStore {
                 }
                 None => queue.remove(key)?,
             };
-            let seq = match &decided.verdict {
+            let (seq, announced) = match &decided.verdict {
                 Some(entry) => {
                     let seq = append_verdict(&self.codec, verdicts, meta, entry)?;
                     if let Some(raw) = jobs.get(key)? {
@@ -679,15 +814,19 @@ impl Store for SledStore {
                         record.review_seq = Some(seq);
                         jobs.insert(key, self.codec.encode("job", key, &record).map_err(abort)?)?;
                     }
-                    Some(seq)
+                    let notice = verdict_notice(entry, seq);
+                    let announced =
+                        append_outbox(&self.codec, outbox, meta, &self.store_id, &[notice])?;
+                    (Some(seq), announced)
                 }
-                None => None,
+                None => (None, None),
             };
             append_audit(&self.codec, log, meta, &decided.audit)?;
-            Ok(seq)
+            Ok((seq, announced))
         });
-        let seq = finished(result)?;
-        self.db.flush().map_err(StoreError::from)?;
+        let (seq, announced) = finished(result)?;
+        self.wrote_outbox(announced);
+        self.sync()?;
         Ok(seq)
     }
 
@@ -816,7 +955,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use intake_models::{Actor, DocumentKind, Verdict};
+    use intake_models::{AccountStatus, Actor, DocumentKind, Verdict};
 
     fn job(id: &str) -> Job {
         Job {
@@ -979,6 +1118,7 @@ mod tests {
                 std::slice::from_ref(&account),
                 Some(("c", 7)),
                 vec![audit("status")],
+                Vec::new(),
             )
             .unwrap();
         store.flush().unwrap();
@@ -1030,6 +1170,94 @@ mod tests {
         let sealed = tampered(Sealer::with_key(&[3; 32]), 2, b"no such bytes");
         assert_eq!(sealed.broken.as_ref().map(|b| b.0), Some(2), "{sealed:?}");
         assert!(sealed.broken.unwrap().1.contains("does not open"));
+    }
+
+    fn status_notice(status: AccountStatus) -> Notice {
+        Notice {
+            at: 3,
+            account: "acc-1".into(),
+            job: None,
+            by: Actor::Pipeline,
+            change: Change::Status {
+                status,
+                status_ru: status.label_ru().into(),
+                previous: None,
+                verdict_seq: None,
+                items: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn every_verdict_and_status_change_has_one_outbox_event_readable_once_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = {
+            let store = open(dir.path());
+            let mut head = store.outbox_head();
+            store.submit(job("a"), b"x", audit("s")).unwrap();
+            assert!(store.outbox_from(0, 10).unwrap().is_empty());
+            let seq = store
+                .finish(verdict("a"), Some(review("a")), Vec::new())
+                .unwrap();
+            store
+                .finish(verdict("a"), Some(review("a")), Vec::new())
+                .unwrap();
+            assert!(head.has_changed().unwrap(), "the flush wakes the readers");
+            assert_eq!(*head.borrow_and_update(), 1, "finishing twice is one event");
+            // Committed but not flushed: not announced yet.
+            let notice = status_notice(AccountStatus::InReview);
+            store
+                .save_accounts(&[], None, Vec::new(), vec![notice.clone()])
+                .unwrap();
+            assert_eq!(store.outbox_from(0, 10).unwrap().len(), 1);
+            store.flush().unwrap();
+            assert_eq!(*head.borrow_and_update(), 2);
+            let reviewed = |_: Option<&ReviewItem>| {
+                Ok(ReviewChange {
+                    item: None,
+                    verdict: Some(VerdictEntry {
+                        by: Actor::Reviewer("r1".into()),
+                        verdict: Verdict::Accepted,
+                        ..verdict("a")
+                    }),
+                    audit: Vec::new(),
+                })
+            };
+            let review_seq = store.change_review(&JobId("a".into()), &reviewed).unwrap();
+            let events = store.outbox_from(0, 10).unwrap();
+            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, vec![1, 2, 3]);
+            assert!(matches!(
+                events[0].notice.change,
+                Change::Verdict { verdict_seq, verdict: Verdict::NeedsReview, .. } if verdict_seq == seq
+            ));
+            assert_eq!(events[1].notice, notice);
+            assert!(matches!(
+                events[2].notice.change,
+                Change::Verdict { verdict_seq, verdict: Verdict::Accepted, .. } if Some(verdict_seq) == review_seq
+            ));
+            assert_eq!(events[2].notice.by, Actor::Reviewer("r1".into()));
+            assert_eq!(store.outbox_from(3, 10).unwrap().len(), 1);
+            let keys: Vec<String> = events.into_iter().map(|e| e.idempotency_key).collect();
+            assert!(keys[0].ends_with("-1") && keys[0] != keys[1], "{keys:?}");
+            keys
+        };
+        // Reopened: the same events under the same keys, the head where it was.
+        let store = open(dir.path());
+        assert_eq!(*store.outbox_head().borrow(), 3);
+        let again: Vec<String> = store
+            .outbox_from(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.idempotency_key)
+            .collect();
+        assert_eq!(again, keys);
+        // Another database never repeats these keys.
+        let other = tempfile::tempdir().unwrap();
+        let other = open(other.path());
+        other.submit(job("a"), b"x", audit("s")).unwrap();
+        other.finish(verdict("a"), None, Vec::new()).unwrap();
+        assert_ne!(other.outbox_from(0, 1).unwrap()[0].idempotency_key, keys[0]);
     }
 
     #[test]

@@ -314,6 +314,18 @@ fn operation(method: &str, path: &str) -> Option<(&'static str, &'static Value)>
     })
 }
 
+/// How `value` departs from `schema`, whose references name the OpenAPI
+/// document's component schemas as `#/$defs/NAME`.
+pub fn schema_errors(schema: &Value, value: &Value) -> Vec<String> {
+    let mut schema = schema.clone();
+    schema["$defs"] = openapi()["components"]["schemas"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect()
+}
+
 /// Asserts that the reply is one the OpenAPI document describes.
 fn conforms(method: &str, url: &str, reply: &Reply) {
     let path = url
@@ -345,14 +357,8 @@ fn conforms(method: &str, url: &str, reply: &Reply) {
     if media != "application/json" {
         return;
     }
-    let mut schema = spec["schema"].clone();
-    schema["$defs"] = openapi()["components"]["schemas"].clone();
-    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
     let body = reply.json();
-    let errors: Vec<String> = validator
-        .iter_errors(&body)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
+    let errors = schema_errors(&spec["schema"], &body);
     assert!(
         errors.is_empty(),
         "{method} {template} {}: the body does not match openapi.json: {errors:?}\n{body}",
@@ -462,15 +468,25 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
     assert_eq!(reviewed["review"]["by"]["id"], "r1");
     assert_eq!(reviewed["review"]["comment"], "as in the passport");
 
-    // The events resume after the given id: the passport's pipeline
-    // verdict comes first, then the reviewer's.
-    let events = sse_events(&server, "acc-1", UPLOADER, Some(0), 2);
-    assert_eq!(events.last().unwrap()["by"]["id"], "r1");
-    assert_eq!(events.last().unwrap()["status"], "needs_correction");
+    // The account's events: verdicts and status changes, each status the
+    // one after its change, up to the reviewer's request; they resume
+    // after the given id.
+    let events = sse_events(&server, "acc-1", UPLOADER, None, |e| {
+        e["type"] == "status" && e["status"] == "needs_correction"
+    });
+    let last = events.last().unwrap();
+    assert_eq!(last["by"]["id"], "r1");
+    assert_eq!(last["status_ru"], "требуется дополнение");
+    assert_eq!(last["items"][0]["field"], "surname");
+    let reviewed = events
+        .iter()
+        .find(|e| e["type"] == "verdict" && e["by"]["id"] == "r1")
+        .expect("the reviewer's verdict");
+    assert_eq!(reviewed["verdict"], "needs_correction");
     let ids: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    let resumed = sse_events(&server, "acc-1", UPLOADER, Some(ids[0]), 1);
-    assert_eq!(resumed[0]["seq"], ids[1]);
+    let resumed = sse_events(&server, "acc-1", UPLOADER, Some(ids[1]), |_| true);
+    assert_eq!(resumed[0]["seq"], ids[2]);
 
     for region in ["page", "mrz"] {
         let url = server.url(&format!("/v1/jobs/{job}/image?region={region}"));
@@ -514,13 +530,14 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
     assert_eq!(spec["openapi"], "3.1.0");
 }
 
-/// Reads `count` events of the account's stream, after `last_id` if given.
+/// Reads the account's stream, after `last_id` if given, up to the first
+/// event `last` accepts.
 fn sse_events(
     server: &Server,
     account: &str,
     token: &str,
     last_id: Option<u64>,
-    count: usize,
+    last: impl Fn(&Value) -> bool,
 ) -> Vec<Value> {
     let mut request = agent()
         .get(&server.url(&format!("/v1/accounts/{account}/events")))
@@ -534,8 +551,10 @@ fn sse_events(
     for line in BufReader::new(response.into_reader()).lines() {
         let line = line.expect("the stream reads");
         if let Some(data) = line.strip_prefix("data: ") {
-            events.push(serde_json::from_str::<Value>(data).unwrap());
-            if events.len() == count {
+            let event = serde_json::from_str::<Value>(data).unwrap();
+            let done = last(&event);
+            events.push(event);
+            if done {
                 break;
             }
         }
@@ -643,6 +662,11 @@ fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
         (
             "GET",
             "/v1/accounts/acc-a/events".into(),
+            &["uploader", "reviewer", "auditor"],
+        ),
+        (
+            "GET",
+            "/v1/events".into(),
             &["uploader", "reviewer", "auditor"],
         ),
         ("GET", "/v1/accounts/acc-a/audit".into(), &["auditor"]),

@@ -9,6 +9,7 @@ mod cli;
 mod console;
 mod document_size;
 mod load;
+mod notify;
 mod phone_jpegs;
 mod producers;
 mod protection;

@@ -43,6 +43,20 @@ impl AccountStatus {
             AccountStatus::Blocked => "blocked",
         }
     }
+
+    /// The status as the portal shows it to the applicant, in Russian.
+    pub fn label_ru(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "ожидает проверки",
+            AccountStatus::InReview => "на проверке",
+            AccountStatus::NeedsCorrection => "требуется дополнение",
+            AccountStatus::Verified => "подтверждён",
+            AccountStatus::Refused => "отказано",
+            AccountStatus::Restricted => "ограничен",
+            AccountStatus::Closed => "обращение закрыто",
+            AccountStatus::Blocked => "заблокирован",
+        }
+    }
 }
 
 impl fmt::Display for AccountStatus {

@@ -16,6 +16,40 @@ pub struct Config {
     pub accounts: Accounts,
     pub review: Review,
     pub server: Server,
+    pub webhooks: Webhooks,
+}
+
+/// Webhooks to the portal: every outbox event, in order, signed, retried
+/// until a 2xx.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Webhooks {
+    /// Where events are POSTed (`http://...`); unset: no webhooks.
+    pub url: Option<String>,
+    /// File holding the shared secret of the signatures.
+    pub secret_file: Option<std::path::PathBuf>,
+    /// Environment variable holding the secret, used when `secret_file` is unset.
+    pub secret_env: Option<String>,
+    /// Time allowed for one delivery (connect, send, answer), in ms.
+    pub timeout_ms: u64,
+    /// Wait after the first failed delivery of an event, in ms; doubled
+    /// after each further failure.
+    pub initial_backoff_ms: u64,
+    /// The longest wait between two attempts, in ms.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks {
+            url: None,
+            secret_file: None,
+            secret_env: None,
+            timeout_ms: 10_000,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 60_000,
+        }
+    }
 }
 
 /// `intake serve`: the HTTP API and the reviewer console.

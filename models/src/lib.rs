@@ -9,6 +9,7 @@ pub mod config;
 pub mod document;
 pub mod finding;
 pub mod job;
+pub mod notification;
 pub mod report;
 
 pub use account::{Account, AccountStatus, AuditEntry, Claim, Decision, DocumentState, ReviewItem};
@@ -18,6 +19,7 @@ pub use document::{
 };
 pub use finding::{Finding, ReasonCode, Verdict};
 pub use job::{Actor, Job, JobId, JobState, Upload, VerdictEntry};
+pub use notification::{Change, Notice, OutboxEvent, Reason};
 pub use report::{
     Checks, Document, DpiCheck, DpiSource, FieldMatch, FileFormat, MatchResult, PageRole,
     PageSummary, Quality, Report,

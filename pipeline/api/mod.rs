@@ -27,6 +27,9 @@ pub struct AppState {
     /// Largest upload, in bytes (`limits.max_bytes`).
     pub max_upload: u64,
     pub retry_after_s: u64,
+    /// Turns true when the server stops: the event streams end, so that
+    /// the graceful shutdown does not wait on them forever.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Slack for the multipart framing and the form fields around the file.
@@ -46,6 +49,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             put(routes::update_profile),
         )
         .route("/v1/accounts/{account}/events", get(routes::events))
+        .route("/v1/events", get(routes::all_events))
         .route("/v1/accounts/{account}/audit", get(routes::audit))
         .route("/v1/jobs/{job}", get(routes::job))
         .route("/v1/jobs/{job}/image", get(routes::image))
@@ -85,8 +89,12 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> std::io::Result<()> {
         "intake: serving on http://{} (console at /review)",
         listener.local_addr()?
     );
+    let stopping = state.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.closing.send_replace(true);
+        })
         .await
 }
 

@@ -5,6 +5,7 @@ use super::error::ApiError;
 use super::image::{render, ImageRegion};
 use super::AppState;
 use crate::intake::Intake;
+use crate::notify::{event_name, Feed};
 use crate::review::{parse_items, Resolution};
 use crate::store::Submitted;
 use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
@@ -15,13 +16,14 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream};
 use intake_models::config::Role;
-use intake_models::{Account, Decision, DocumentKind, Job, JobId, JobState, Profile, Upload};
+use intake_models::{
+    Account, Decision, DocumentKind, Job, JobId, JobState, OutboxEvent, Profile, Upload,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -382,85 +384,92 @@ pub async fn audit(
     .await
 }
 
-/// What the event stream has still to send.
-struct Events {
-    state: Arc<AppState>,
-    account: String,
-    /// The next verdict queue position to look at.
-    next: u64,
-    ready: VecDeque<Event>,
+/// Where a client resumes the event stream: after the `Last-Event-ID` it
+/// saw (a browser's reconnection), else after `?after=SEQ`, else from the start.
+fn resume_from(headers: &HeaderMap, after: Option<u64>) -> u64 {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or(after)
+        .map_or(0, |seen| seen.saturating_add(1))
 }
 
-/// `GET /v1/accounts/{account}/events`: a server-sent event per verdict of
-/// the account, with its status after it; the event id is the verdict's
-/// sequence number, so `Last-Event-ID` resumes after it.
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    after: Option<u64>,
+}
+
+/// The outbox as server-sent events from `next`, those `keep` accepts: the
+/// event id is the outbox seq, the name `verdict` or `status`, the data the
+/// webhook's body. Fed by the store's flushes, not by a timer.
+fn event_stream(
+    state: &Arc<AppState>,
+    next: u64,
+    keep: impl Fn(&OutboxEvent) -> bool + Send + 'static,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let feed = Feed::new(state.intake.clone(), next);
+    let start = (feed, VecDeque::new(), keep, state.closing.subscribe());
+    let stream = stream::unfold(
+        start,
+        |(mut feed, mut ready, keep, mut closing)| async move {
+            loop {
+                if let Some(event) = ready.pop_front() {
+                    return Some((Ok(sse_event(&event)), (feed, ready, keep, closing)));
+                }
+                let stopped = async {
+                    let _ = closing.wait_for(|closing| *closing).await;
+                };
+                // A store failure or a shutdown ends the stream; the client
+                // resumes with Last-Event-ID.
+                let batch = tokio::select! {
+                    batch = feed.next_batch() => batch.ok()?,
+                    () = stopped => return None,
+                };
+                ready.extend(batch.into_iter().filter(|e| keep(e)));
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn sse_event(event: &OutboxEvent) -> Event {
+    Event::default()
+        .id(event.seq.to_string())
+        .event(event_name(event))
+        .data(serde_json::to_string(event).unwrap_or_default())
+}
+
+/// `GET /v1/events`: every account's verdicts and status changes, in
+/// order (an uploader limited to some accounts sees only theirs).
+pub async fn all_events(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
+    let next = resume_from(&headers, query.after);
+    Ok(event_stream(&state, next, move |event| {
+        principal.require_account(&event.notice.account).is_ok()
+    }))
+}
+
+/// `GET /v1/accounts/{account}/events`: the same stream, one account's events.
 pub async fn events(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(account): Path<String>,
     headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
     checked_account(&account)?;
     principal.require_account(&account)?;
-    let next = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(0, |seen| seen + 1);
-    let start = Events {
-        state,
-        account,
-        next,
-        ready: VecDeque::new(),
-    };
-    let stream = stream::unfold(start, |mut events| async move {
-        loop {
-            if let Some(event) = events.ready.pop_front() {
-                return Some((Ok(event), events));
-            }
-            let (account, from) = (events.account.clone(), events.next);
-            let polled = blocking(&events.state, move |intake| {
-                let batch = intake.store().verdicts_from(from, 256)?;
-                let next = batch.last().map_or(from, |e| e.seq + 1);
-                let mine: Vec<_> = batch.into_iter().filter(|e| e.account == account).collect();
-                let status = match mine.is_empty() {
-                    true => None,
-                    false => intake.status(&account)?,
-                };
-                Ok((next, mine, status))
-            })
-            .await;
-            match polled {
-                Ok((next, mine, status)) => {
-                    events.next = next;
-                    let status = account_body(&events.account, status);
-                    for entry in mine {
-                        let data = json!({
-                            "seq": entry.seq,
-                            "job_id": entry.job,
-                            "kind": entry.kind,
-                            "verdict": entry.verdict,
-                            "by": entry.by,
-                            "status": status["status"],
-                            "items": status["items"],
-                        });
-                        let event = Event::default()
-                            .id(entry.seq.to_string())
-                            .event("verdict")
-                            .data(data.to_string());
-                        events.ready.push_back(event);
-                    }
-                    if events.ready.is_empty() {
-                        tokio::time::sleep(Duration::from_millis(300)).await;
-                    }
-                }
-                // The store failed: end the stream; the client resumes with Last-Event-ID.
-                Err(_) => return None,
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let next = resume_from(&headers, query.after);
+    Ok(event_stream(&state, next, move |event| {
+        event.notice.account == account
+    }))
 }
 
 #[derive(Deserialize)]
