@@ -557,6 +557,25 @@ mod tests {
         }
     }
 
+    /// One person's documents (the committed samples are each another
+    /// person's): `intake_samples::one_person`, with `profiles/{stem}.{name}.json`.
+    fn persons_upload(account: &str, kind: DocumentKind, file: &str, profile: &str) -> Upload {
+        static SET: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+        let set = SET.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            intake_samples::one_person(dir.path(), 12).expect("the generator writes the set");
+            dir
+        });
+        let read = |name: &str| std::fs::read(set.path().join(name)).expect("the set's file");
+        Upload {
+            account: account.into(),
+            kind,
+            profile: Some(serde_json::from_slice(&read(&format!("profiles/{profile}"))).unwrap()),
+            file_name: file.into(),
+            bytes: read(file),
+        }
+    }
+
     fn status(intake: &Intake, account: &str) -> AccountStatus {
         intake.status(account).unwrap().expect("an account").status
     }
@@ -640,22 +659,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let job = {
             let mut intake = open(dir.path(), "2026-06-01", Config::default(), sandboxed());
-            let mismatch = Some("passport.mismatch_surname.json");
             intake
-                .submit(upload(
+                .submit(persons_upload(
                     "acc",
                     DocumentKind::Passport,
                     "passport.jpg",
-                    mismatch,
+                    "passport.mismatch_surname.json",
                 ))
                 .unwrap();
-            let card = Some("migration_card.matching.json");
             intake
-                .submit(upload(
+                .submit(persons_upload(
                     "acc",
                     DocumentKind::MigrationCard,
                     "migration_card.jpg",
-                    card,
+                    "migration_card.matching.json",
                 ))
                 .unwrap();
             intake.run_pending().unwrap();
@@ -739,22 +756,20 @@ mod tests {
                     None,
                 ))
                 .unwrap();
-            let passport = Some("passport.matching.json");
             intake
-                .submit(upload(
+                .submit(persons_upload(
                     "ok",
                     DocumentKind::Passport,
                     "passport.jpg",
-                    passport,
+                    "passport.matching.json",
                 ))
                 .unwrap();
-            let card = Some("migration_card.matching.json");
             intake
-                .submit(upload(
+                .submit(persons_upload(
                     "ok",
                     DocumentKind::MigrationCard,
                     "migration_card.jpg",
-                    card,
+                    "migration_card.matching.json",
                 ))
                 .unwrap();
             intake.run_pending().unwrap();
@@ -795,7 +810,7 @@ mod tests {
         assert_eq!(sweep_on(after).1, AccountStatus::Blocked);
         let intake = open(dir.path(), &after.to_iso(), Config::default(), sandboxed());
         let blocked = intake.status("ok").unwrap().unwrap();
-        // The passport (2027-06-01) ends before the card.
+        // The passport (300 days) ends before the card (400).
         assert_eq!(blocked.items[0].code, ReasonCode::DocumentExpired);
         let log = intake.audit("fix").unwrap();
         let restricted = log.iter().find(|e| {
