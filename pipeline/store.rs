@@ -231,14 +231,10 @@ impl SledStore {
         cache_bytes: u64,
         sealer: Sealer,
     ) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: dir.display().to_string(),
-                source,
-            })?;
+        let db = open_db(dir, cache_bytes).map_err(|source| StoreError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let uploads = dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(|source| StoreError::Upload {
             path: uploads.display().to_string(),
@@ -425,6 +421,28 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()?;
     std::fs::rename(&temporary, path)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Opens sled's database. The directory lock of a store this process has
+/// just dropped is released by sled's flusher thread a moment later (later
+/// still on a loaded machine), so a held lock is retried for up to a second
+/// before it is reported.
+fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
+    let config = sled::Config::new().path(dir).cache_capacity(cache_bytes);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && waited < std::time::Duration::from_secs(1) =>
+            {
+                let pause = std::time::Duration::from_millis(50);
+                std::thread::sleep(pause);
+                waited += pause;
+            }
+            opened => return opened,
+        }
+    }
 }
 
 fn read_u64(bytes: &[u8]) -> u64 {
