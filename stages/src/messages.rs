@@ -3,7 +3,7 @@
 //! The one place a [`Finding`] is built, so that every stage words the same
 //! problem the same way and every code has both languages.
 
-use intake_models::{Field, Finding, ReasonCode};
+use intake_models::{DocumentKind, Field, Finding, ReasonCode};
 
 /// A finding for `code`, concerning `field` if any, with its messages.
 pub fn finding(code: ReasonCode, field: Option<Field>) -> Finding {
@@ -184,8 +184,28 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "The file ends early (it was not saved or uploaded completely); the part that is there was checked. If anything of the document is missing, save the scan again and re-upload it.".into(),
             "Файл обрывается (сохранён или загружен не полностью); проверена та часть, что есть. Если часть документа отсутствует, сохраните скан заново и загрузите его ещё раз.".into(),
         ),
+        IdentityDocumentMissing => (
+            "Upload a valid identity document: a foreign or national passport, an ID card, a temporary travel document, a refugee certificate or a residence permit.".into(),
+            "Загрузите действующий документ, удостоверяющий личность: заграничный или национальный паспорт, ID-карту, временный проездной документ, удостоверение беженца или вид на жительство.".into(),
+        ),
+        StayDocumentMissing => (
+            "Upload a valid document permitting your stay: a visa, migration card, residence permit, temporary residence permit, work permit, work patent or registration at the place of stay.".into(),
+            "Загрузите действующий документ, подтверждающий право пребывания: визу, миграционную карту, вид на жительство, разрешение на временное проживание, разрешение на работу, патент или регистрацию по месту пребывания.".into(),
+        ),
     };
     (en, ru)
+}
+
+/// `document_kind_mismatch` naming the kind declared and the kind the
+/// document shows.
+pub fn kind_mismatch(declared: DocumentKind, shown: DocumentKind) -> Finding {
+    let ((declared_en, declared_ru), (shown_en, shown_ru)) = (declared.names(), shown.names());
+    Finding {
+        code: ReasonCode::DocumentKindMismatch,
+        field: None,
+        message: format!("The uploaded document is not of the kind selected ({declared_en}): it looks like another kind ({shown_en}). Upload the right document or change the document type in the form."),
+        message_ru: format!("Загруженный документ похож на документ «{shown_ru}», а выбран тип «{declared_ru}». Загрузите нужный документ или исправьте тип документа в форме."),
+    }
 }
 
 /// `format_unsupported` for a HEIC/HEIF photo (the iPhone's default), with
@@ -202,6 +222,17 @@ pub fn heic_unsupported() -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_mismatch_names_both_kinds() {
+        let f = kind_mismatch(DocumentKind::MigrationCard, DocumentKind::WorkPatent);
+        assert_eq!(f.code, ReasonCode::DocumentKindMismatch);
+        assert!(f.message.contains("work patent") && f.message.contains("migration card"));
+        assert!(
+            f.message_ru.contains("патент на работу")
+                && f.message_ru.contains("миграционная карта")
+        );
+    }
 
     #[test]
     fn field_messages_name_the_field() {
