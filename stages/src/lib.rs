@@ -10,6 +10,7 @@ pub mod account_status;
 pub mod cross_match;
 pub mod dates;
 pub mod decode;
+pub mod kinds;
 pub mod limits;
 pub mod locate;
 pub mod mrz;

@@ -38,9 +38,46 @@ const LABELS: &[(Field, &[&str])] = &[
     (Field::DocumentNumber, &["номер", "number"]),
 ];
 
+/// Title words per kind, Russian and English: a phrase matches its words in
+/// a row. Earlier entries win, so a phrase comes before the words it holds
+/// (a temporary residence permit before a residence permit, a registration
+/// at the place of stay before the address words any document has).
 const TITLES: &[(DocumentKind, &[&str])] = &[
-    (DocumentKind::MigrationCard, &["миграционная", "migration"]),
+    (
+        DocumentKind::TemporaryResidencePermit,
+        &[
+            "временное проживание",
+            "временного проживания",
+            "temporary residence",
+        ],
+    ),
     (DocumentKind::ResidencePermit, &["жительство", "residence"]),
+    (
+        DocumentKind::WorkPermit,
+        &["разрешение на работу", "work permit"],
+    ),
+    (DocumentKind::WorkPatent, &["патент", "patent"]),
+    (
+        DocumentKind::RefugeeCertificate,
+        &["беженца", "убежища", "refugee", "asylum"],
+    ),
+    (
+        DocumentKind::TemporaryTravelDocument,
+        &["проездной", "travel document"],
+    ),
+    (DocumentKind::MigrationCard, &["миграционная", "migration"]),
+    (
+        DocumentKind::StayRegistration,
+        &[
+            "прибытии",
+            "arrival",
+            "по месту пребывания",
+            "place of stay",
+        ],
+    ),
+    // Without an MRZ (a foreign passport always has one), a passport is
+    // the national one.
+    (DocumentKind::NationalPassport, &["паспорт", "passport"]),
     (
         DocumentKind::AddressProof,
         &["регистрации", "registration", "address"],
@@ -56,7 +93,7 @@ pub fn read_fields(ocr_text: &str) -> VizReading {
         if reading.title_kind.is_none() {
             reading.title_kind = TITLES
                 .iter()
-                .find(|(_, keys)| keys.iter().any(|k| words.iter().any(|w| close(w, k))))
+                .find(|(_, phrases)| phrases.iter().any(|p| has_phrase(&words, p)))
                 .map(|(kind, _)| *kind);
         }
         let Some((label, value)) = line.split_once([':', ';']) else {
@@ -179,6 +216,14 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the words of `phrase` occur in `words` in a row (each [`close`]).
+fn has_phrase(words: &[String], phrase: &str) -> bool {
+    let wanted: Vec<&str> = phrase.split(' ').collect();
+    words
+        .windows(wanted.len())
+        .any(|run| run.iter().zip(&wanted).all(|(w, k)| close(w, k)))
+}
+
 /// Equal, or one edit apart for words of five letters or more.
 fn close(word: &str, key: &str) -> bool {
     word == key || (key.chars().count() >= 5 && edit_distance(word, key) <= 1)
@@ -245,6 +290,53 @@ mod tests {
         // An unparseable date is not read at all.
         assert_eq!(r.fields.birth_date, None);
         assert_eq!(r.fields.expiry_date.as_deref(), Some("2027-05-02"));
+    }
+
+    #[test]
+    fn titles_name_their_kind() {
+        let cases = [
+            ("ПАТЕНТ / PATENT", DocumentKind::WorkPatent),
+            (
+                "РАЗРЕШЕНИЕ НА РАБОТУ / WORK PERMIT",
+                DocumentKind::WorkPermit,
+            ),
+            (
+                "РАЗРЕШЕНИЕ НА ВРЕМЕННОЕ ПРОЖИВАНИЕ / TEMPORARY RESIDENCE PERMIT",
+                DocumentKind::TemporaryResidencePermit,
+            ),
+            (
+                "ВИД НА ЖИТЕЛЬСТВО / RESIDENCE PERMIT",
+                DocumentKind::ResidencePermit,
+            ),
+            (
+                "СВИДЕТЕЛЬСТВО О ПРЕДОСТАВЛЕНИИ ВРЕМЕННОГО УБЕЖИЩА",
+                DocumentKind::RefugeeCertificate,
+            ),
+            ("REFUGEE CERTIFICATE", DocumentKind::RefugeeCertificate),
+            (
+                "ВРЕМЕННЫЙ ПРОЕЗДНОЙ ДОКУМЕНТ / TEMPORARY TRAVEL DOCUMENT",
+                DocumentKind::TemporaryTravelDocument,
+            ),
+            (
+                "УВЕДОМЛЕНИЕ О ПРИБЫТИИ / NOTIFICATION OF ARRIVAL",
+                DocumentKind::StayRegistration,
+            ),
+            (
+                "РЕГИСТРАЦИЯ ПО МЕСТУ ПРЕБЫВАНИЯ",
+                DocumentKind::StayRegistration,
+            ),
+            ("МИГРАЦИОННАЯ КАРТА", DocumentKind::MigrationCard),
+            (
+                "ПАСПОРТ ГРАЖДАНИНА РЕСПУБЛИКИ ТАДЖИКИСТАН",
+                DocumentKind::NationalPassport,
+            ),
+            ("Справка о регистрации", DocumentKind::AddressProof),
+        ];
+        for (title, kind) in cases {
+            assert_eq!(read_fields(title).title_kind, Some(kind), "{title}");
+        }
+        // The words of a phrase apart name nothing.
+        assert_eq!(read_fields("WORK ... TEMPORARY PERMIT").title_kind, None);
     }
 
     #[test]
