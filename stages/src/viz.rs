@@ -174,7 +174,10 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
 
 /// A name printed `КИРИЛЛИЦА / LATIN`: the Latin part, else the Cyrillic one
 /// in ICAO transliteration. Confident when it is letters only and, if both
-/// parts are there, they agree under transliteration.
+/// parts are there, they agree under transliteration. OCR may read a
+/// Cyrillic name spelt in letters both scripts share as Latin (`АСАНОВА` as
+/// `ACAHOBA`): the Latin part is the last one, and such a name alone is not
+/// confident.
 fn read_name(text: &str) -> (Option<String>, bool) {
     let parts: Vec<&str> = text
         .split('/')
@@ -184,6 +187,7 @@ fn read_name(text: &str) -> (Option<String>, bool) {
     let cyrillic = parts.iter().find(|p| is_cyrillic(p));
     let latin = parts
         .iter()
+        .rev()
         .find(|p| !is_cyrillic(p))
         .map(|p| normalize_latin(p));
     let letters_only =
@@ -197,7 +201,7 @@ fn read_name(text: &str) -> (Option<String>, bool) {
             (Some(lat), ok)
         }
         (None, Some(lat)) => {
-            let ok = letters_only(&lat);
+            let ok = letters_only(&lat) && (parts.len() > 1 || !both_scripts(&lat));
             (Some(lat), ok)
         }
         (Some(cyr), None) => {
@@ -207,6 +211,13 @@ fn read_name(text: &str) -> (Option<String>, bool) {
         }
         (None, None) => (None, false),
     }
+}
+
+/// Whether every letter of `name` looks the same in Latin and Cyrillic capitals.
+fn both_scripts(name: &str) -> bool {
+    name.chars()
+        .filter(|c| c.is_alphabetic())
+        .all(|c| "ABCEHKMOPTXY".contains(c))
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -290,6 +301,19 @@ mod tests {
         // An unparseable date is not read at all.
         assert_eq!(r.fields.birth_date, None);
         assert_eq!(r.fields.expiry_date.as_deref(), Some("2027-05-02"));
+    }
+
+    #[test]
+    fn a_cyrillic_name_read_in_latin_letters_is_not_trusted() {
+        let (name, confident) = read_name("ACAHOBA");
+        assert_eq!(name.as_deref(), Some("ACAHOBA"));
+        assert!(!confident);
+        assert_eq!(
+            read_name("ACAHOBA / ASANOVA"),
+            (Some("ASANOVA".into()), true)
+        );
+        assert_eq!(read_name("ASEL"), (Some("ASEL".into()), true));
+        assert_eq!(read_name("АСАНОВА"), (Some("ASANOVA".into()), true));
     }
 
     #[test]
