@@ -130,12 +130,7 @@ pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
     write(out, "profiles/.keep", b"")?;
     let fonts = render::Fonts::load()?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let holder = loop {
-        let person = people::Person::generate(&mut rng);
-        if person.cyrillic.is_some() {
-            break person;
-        }
-    };
+    let holder = cyrillic_named(&mut rng);
     let plan = [
         ("passport", Some(MrzFormat::TD3), 300),
         ("visa", Some(MrzFormat::MrvA), 500),
@@ -184,12 +179,7 @@ pub fn every_kind(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
     let mut entries = Vec::new();
     for kind in kinds {
         for (validity, suffix) in [(Validity::Valid, ""), (Validity::Expired, "_expired")] {
-            let holder = loop {
-                let person = people::Person::generate(&mut rng);
-                if person.cyrillic.is_some() {
-                    break person;
-                }
-            };
+            let holder = cyrillic_named(&mut rng);
             let doc = Document::without_mrz(&mut rng, holder, kind, validity);
             let scan = Scan {
                 stem: format!("{}{suffix}", kind.as_str()),
@@ -205,6 +195,16 @@ pub fn every_kind(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
         }
     }
     write_manifest(out, seed, entries)
+}
+
+/// The first holder drawn whose names have a Cyrillic original.
+fn cyrillic_named(rng: &mut StdRng) -> people::Person {
+    loop {
+        let person = people::Person::generate(rng);
+        if person.cyrillic.is_some() {
+            return person;
+        }
+    }
 }
 
 fn bad_entry(name: &str, format: &str, expected_code: &'static str) -> Entry {
