@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod console;
 mod document_size;
+mod kinds;
 mod load;
 mod phone_jpegs;
 mod producers;
