@@ -557,6 +557,12 @@ impl Checker {
                         shown
                     }
                     (Some(declared), _) => declared,
+                    // Undeclared, a page titled passport without a zone may
+                    // be a foreign passport whose zone was not seen: it is
+                    // asked for again, never taken for a national passport.
+                    (None, Some(DocumentKind::NationalPassport)) => {
+                        return Err(finding(ReasonCode::MrzNotFound, None).into())
+                    }
                     (None, Some(shown)) => shown,
                     (None, None) => return Err(finding(ReasonCode::MrzNotFound, None).into()),
                 };
