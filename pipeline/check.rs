@@ -15,13 +15,14 @@ use intake_models::{
 use intake_stages::dates::Date;
 use intake_stages::decode::PdfExtractor;
 use intake_stages::locate::{self, MrzLocation};
-use intake_stages::messages::finding;
+use intake_stages::messages::{finding, kind_mismatch};
 use intake_stages::mrz::ParsedMrz;
 use intake_stages::ocr::glyphs::Glyphs;
 use intake_stages::ocr::{MrzOcr, MrzText, OcrError};
 use intake_stages::quality::Region;
 use intake_stages::{
-    cross_match, decode, limits, mrz, pages, qr, quality, resolution, sniff, validity, verdict, viz,
+    cross_match, decode, kinds, limits, mrz, pages, qr, quality, resolution, sniff, validity,
+    verdict, viz,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -440,10 +441,8 @@ impl Checker {
                 let shown = mrz::document_kind(&parsed);
                 let kind = match request.kind {
                     Some(declared) if mrz::kind_compatible(declared, &parsed) => declared,
-                    Some(_) => {
-                        report
-                            .findings
-                            .push(finding(ReasonCode::DocumentKindMismatch, None));
+                    Some(declared) => {
+                        report.findings.push(kind_mismatch(declared, shown));
                         shown
                     }
                     None => shown,
@@ -552,16 +551,18 @@ impl Checker {
                 }
                 let kind = match (request.kind, reading.title_kind) {
                     // The title names another kind: the declared one is not
-                    // this document. (Address words occur on any document.)
-                    (Some(declared), Some(shown))
-                        if shown != declared && shown != DocumentKind::AddressProof =>
-                    {
-                        report
-                            .findings
-                            .push(finding(ReasonCode::DocumentKindMismatch, None));
+                    // this document.
+                    (Some(declared), Some(shown)) if !kinds::fits(declared, shown) => {
+                        report.findings.push(kind_mismatch(declared, shown));
                         shown
                     }
                     (Some(declared), _) => declared,
+                    // Undeclared, a page titled passport without a zone may
+                    // be a foreign passport whose zone was not seen: it is
+                    // asked for again, never taken for a national passport.
+                    (None, Some(DocumentKind::NationalPassport)) => {
+                        return Err(finding(ReasonCode::MrzNotFound, None).into())
+                    }
                     (None, Some(shown)) => shown,
                     (None, None) => return Err(finding(ReasonCode::MrzNotFound, None).into()),
                 };
@@ -578,7 +579,7 @@ impl Checker {
                     fields.set(field, value.map(str::to_string));
                 }
                 // What cannot be confirmed goes to a person, never to `accepted`.
-                if kind.is_stay_document() && fields.expiry_date.is_none() {
+                if validity::expires(kind) && fields.expiry_date.is_none() {
                     report
                         .findings
                         .push(finding(ReasonCode::LowConfidence, Some(Field::ExpiryDate)));

@@ -150,6 +150,10 @@ enum Command {
         /// Write the small fixed set kept in samples/committed instead.
         #[arg(long)]
         showcase: bool,
+        /// Write one document of every kind without an MRZ instead, valid
+        /// (`<kind>.jpg`) and expired (`<kind>_expired.jpg`).
+        #[arg(long, conflicts_with = "showcase")]
+        kinds: bool,
         /// Render the MRZ glyph classifier's OCR-B templates to this PNG
         /// instead (`make glyphs`: stages/src/ocr/ocrb-mrz.png).
         #[arg(long, conflicts_with_all = ["out", "showcase"])]
@@ -173,7 +177,10 @@ struct ServiceArgs {
 struct SubmitArgs {
     #[arg(long)]
     account: String,
-    /// passport, id_card, visa, residence_permit, migration_card or address_proof.
+    /// passport, national_passport, id_card, temporary_travel_document,
+    /// refugee_certificate, visa, migration_card, residence_permit,
+    /// temporary_residence_permit, work_permit, work_patent,
+    /// stay_registration or address_proof.
     #[arg(long)]
     kind: String,
     /// The declared profile (JSON); applies to every file.
@@ -250,8 +257,10 @@ struct CheckArgs {
     /// Files to check; several are checked in parallel and reported in order.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// The declared document kind: passport, id_card, visa, residence_permit,
-    /// migration_card, address_proof, or auto to tell it from the document.
+    /// The declared document kind: passport, national_passport, id_card,
+    /// temporary_travel_document, refugee_certificate, visa, migration_card,
+    /// residence_permit, temporary_residence_permit, work_permit, work_patent,
+    /// stay_registration, address_proof, or auto to tell it from the document.
     #[arg(long, default_value = "auto")]
     kind: String,
     /// The declared profile (JSON with the fields of `document.fields`); applies to every file.
@@ -343,10 +352,18 @@ fn main() -> ExitCode {
             count,
             seed,
             showcase,
+            kinds,
             ocrb_atlas,
         } => match (ocrb_atlas, out) {
             (Some(atlas), _) => write_ocrb_atlas(&atlas),
-            (None, Some(out)) => samples(&out, count, seed, showcase),
+            (None, Some(out)) => {
+                let set = match (showcase, kinds) {
+                    (true, _) => SampleSet::Showcase,
+                    (_, true) => SampleSet::EveryKind { seed },
+                    _ => SampleSet::Generated { count, seed },
+                };
+                samples(&out, set)
+            }
             (None, None) => Err(anyhow::anyhow!("--out or --ocrb-atlas is needed")),
         },
     };
@@ -897,11 +914,18 @@ fn write_ocrb_atlas(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn samples(out: &Path, count: usize, seed: u64, showcase: bool) -> Result<()> {
-    let manifest = if showcase {
-        intake_samples::showcase(out)
-    } else {
-        intake_samples::generate(out, count, seed)
+/// Which set `intake samples` writes.
+enum SampleSet {
+    Generated { count: usize, seed: u64 },
+    Showcase,
+    EveryKind { seed: u64 },
+}
+
+fn samples(out: &Path, set: SampleSet) -> Result<()> {
+    let manifest = match set {
+        SampleSet::Generated { count, seed } => intake_samples::generate(out, count, seed),
+        SampleSet::Showcase => intake_samples::showcase(out),
+        SampleSet::EveryKind { seed } => intake_samples::every_kind(out, seed),
     };
     let manifest =
         manifest.with_context(|| format!("cannot generate samples in {}", out.display()))?;

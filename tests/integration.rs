@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod console;
 mod document_size;
+mod kinds;
 mod load;
 mod notify;
 mod phone_jpegs;

@@ -4,40 +4,109 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// What the applicant says the upload is.
+/// What the applicant says the upload is (SPEC: the kinds `--kind` takes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
+    /// A foreign (travel) passport, TD3.
     Passport,
     IdCard,
     Visa,
+    /// Вид на жительство (ВНЖ): proves identity and the right to stay.
     ResidencePermit,
     MigrationCard,
     AddressProof,
+    /// The passport of the country of citizenship, often without an MRZ.
+    NationalPassport,
+    /// Временный проездной документ.
+    TemporaryTravelDocument,
+    /// Удостоверение беженца or свидетельство о предоставлении временного убежища.
+    RefugeeCertificate,
+    /// Разрешение на временное проживание (РВП).
+    TemporaryResidencePermit,
+    /// Разрешение на работу.
+    WorkPermit,
+    /// Патент на работу.
+    WorkPatent,
+    /// Регистрация по месту пребывания (уведомление о прибытии).
+    StayRegistration,
 }
 
 impl DocumentKind {
-    pub const ALL: [DocumentKind; 6] = [
+    pub const ALL: [DocumentKind; 13] = [
         DocumentKind::Passport,
+        DocumentKind::NationalPassport,
         DocumentKind::IdCard,
+        DocumentKind::TemporaryTravelDocument,
+        DocumentKind::RefugeeCertificate,
         DocumentKind::Visa,
-        DocumentKind::ResidencePermit,
         DocumentKind::MigrationCard,
+        DocumentKind::ResidencePermit,
+        DocumentKind::TemporaryResidencePermit,
+        DocumentKind::WorkPermit,
+        DocumentKind::WorkPatent,
+        DocumentKind::StayRegistration,
         DocumentKind::AddressProof,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DocumentKind::Passport => "passport",
+            DocumentKind::NationalPassport => "national_passport",
             DocumentKind::IdCard => "id_card",
+            DocumentKind::TemporaryTravelDocument => "temporary_travel_document",
+            DocumentKind::RefugeeCertificate => "refugee_certificate",
             DocumentKind::Visa => "visa",
-            DocumentKind::ResidencePermit => "residence_permit",
             DocumentKind::MigrationCard => "migration_card",
+            DocumentKind::ResidencePermit => "residence_permit",
+            DocumentKind::TemporaryResidencePermit => "temporary_residence_permit",
+            DocumentKind::WorkPermit => "work_permit",
+            DocumentKind::WorkPatent => "work_patent",
+            DocumentKind::StayRegistration => "stay_registration",
             DocumentKind::AddressProof => "address_proof",
         }
     }
 
-    /// Kinds whose specimens carry an ICAO 9303 machine-readable zone.
+    /// Every kind as the API spells it, comma-separated (for messages).
+    pub fn listed() -> String {
+        let names: Vec<&str> = DocumentKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// The kind's name for people: English, Russian.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            DocumentKind::Passport => ("foreign passport", "заграничный паспорт"),
+            DocumentKind::NationalPassport => ("national passport", "национальный паспорт"),
+            DocumentKind::IdCard => ("identity card", "удостоверение личности (ID-карта)"),
+            DocumentKind::TemporaryTravelDocument => {
+                ("temporary travel document", "временный проездной документ")
+            }
+            DocumentKind::RefugeeCertificate => (
+                "refugee or temporary asylum certificate",
+                "удостоверение беженца или свидетельство о предоставлении временного убежища",
+            ),
+            DocumentKind::Visa => ("visa", "виза"),
+            DocumentKind::MigrationCard => ("migration card", "миграционная карта"),
+            DocumentKind::ResidencePermit => ("residence permit", "вид на жительство"),
+            DocumentKind::TemporaryResidencePermit => (
+                "temporary residence permit",
+                "разрешение на временное проживание",
+            ),
+            DocumentKind::WorkPermit => ("work permit", "разрешение на работу"),
+            DocumentKind::WorkPatent => ("work patent", "патент на работу"),
+            DocumentKind::StayRegistration => (
+                "registration at the place of stay",
+                "регистрация по месту пребывания",
+            ),
+            DocumentKind::AddressProof => ("proof of address", "подтверждение адреса"),
+        }
+    }
+
+    /// Kinds whose every specimen carries an ICAO 9303 machine-readable
+    /// zone: without one the upload is not the document. (A national
+    /// passport, a temporary travel document or a residence permit may carry
+    /// one; which zones each kind accepts is `stages::mrz::kind_compatible`.)
     pub fn has_mrz(self) -> bool {
         matches!(
             self,
@@ -49,15 +118,26 @@ impl DocumentKind {
     pub fn is_identity_document(self) -> bool {
         matches!(
             self,
-            DocumentKind::Passport | DocumentKind::IdCard | DocumentKind::ResidencePermit
+            DocumentKind::Passport
+                | DocumentKind::NationalPassport
+                | DocumentKind::IdCard
+                | DocumentKind::TemporaryTravelDocument
+                | DocumentKind::RefugeeCertificate
+                | DocumentKind::ResidencePermit
         )
     }
 
-    /// Documents that allow the holder to stay (checked against `--today`).
+    /// Documents that allow the holder to stay (valid on the submission date).
     pub fn is_stay_document(self) -> bool {
         matches!(
             self,
-            DocumentKind::Visa | DocumentKind::ResidencePermit | DocumentKind::MigrationCard
+            DocumentKind::Visa
+                | DocumentKind::MigrationCard
+                | DocumentKind::ResidencePermit
+                | DocumentKind::TemporaryResidencePermit
+                | DocumentKind::WorkPermit
+                | DocumentKind::WorkPatent
+                | DocumentKind::StayRegistration
         )
     }
 }
@@ -76,8 +156,8 @@ impl FromStr for DocumentKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown document kind {s:?}; expected one of passport, id_card, visa, \
-                     residence_permit, migration_card, address_proof"
+                    "unknown document kind {s:?}; expected one of {}",
+                    DocumentKind::listed()
                 )
             })
     }

@@ -75,6 +75,11 @@ pub enum ReasonCode {
     ExtraPages,
     /// A JPEG that ends early: what it holds was checked.
     FileTruncated,
+    // the account's, never an upload's: what a pending account still lacks
+    /// No accepted identity document (passport, ID card, …) on the account yet.
+    IdentityDocumentMissing,
+    /// No accepted stay document (visa, migration card, patent, …) on the account yet.
+    StayDocumentMissing,
 }
 
 impl ReasonCode {
@@ -102,7 +107,9 @@ impl ReasonCode {
             | DateFormatEquivalent
             | AutoRotated
             | ExtraPages
-            | FileTruncated => None,
+            | FileTruncated
+            | IdentityDocumentMissing
+            | StayDocumentMissing => None,
         }
     }
 }

@@ -131,9 +131,10 @@ async fn read_form(form: &mut Multipart, limit: u64) -> ApiResult<UploadForm> {
     }
     let bytes = file.ok_or_else(|| ApiError::BadRequest("the form has no file field".into()))?;
     let kind = kind.ok_or_else(|| {
-        ApiError::BadRequest(
-            "the form has no kind field (passport, id_card, visa, residence_permit, migration_card, address_proof)".into(),
-        )
+        ApiError::BadRequest(format!(
+            "the form has no kind field ({})",
+            DocumentKind::listed()
+        ))
     })?;
     Ok(UploadForm {
         bytes,

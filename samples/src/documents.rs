@@ -1,6 +1,9 @@
 //! The documents the generator draws: a passport data page (TD3), ID cards
-//! (TD1, TD2), a Russian visa (MRV-A) and a Cyrillic migration card or
-//! residence-permit page without an MRZ, each at its physical size.
+//! (TD1, TD2), a Russian visa (MRV-A), and documents without an MRZ (a
+//! migration card, a residence-permit page and every other kind the SPEC
+//! lists: national passport, temporary travel document, refugee
+//! certificate, temporary residence permit, work permit, work patent,
+//! registration at the place of stay), each at its physical size.
 
 use crate::date::{Date, TODAY};
 use crate::mrz::{self, MrzInput};
@@ -31,7 +34,46 @@ pub struct Document {
     issue_date: Date,
     expiry: Date,
     number: String,
+    /// The region a work patent or work permit is valid in.
+    region: Option<&'static Region>,
 }
+
+/// A region of Russia: its code (a patent's series) and its names.
+#[derive(Debug)]
+pub struct Region {
+    pub code: u8,
+    pub russian: &'static str,
+    pub english: &'static str,
+}
+
+/// Regions where most patents are issued.
+const REGIONS: [Region; 5] = [
+    Region {
+        code: 77,
+        russian: "г. Москва",
+        english: "Moscow",
+    },
+    Region {
+        code: 50,
+        russian: "Московская область",
+        english: "Moscow Region",
+    },
+    Region {
+        code: 78,
+        russian: "г. Санкт-Петербург",
+        english: "Saint Petersburg",
+    },
+    Region {
+        code: 66,
+        russian: "Свердловская область",
+        english: "Sverdlovsk Region",
+    },
+    Region {
+        code: 16,
+        russian: "Республика Татарстан",
+        english: "Republic of Tatarstan",
+    },
+];
 
 /// How a document is printed, beyond its content: the MRZ's printer and
 /// the security print behind it. The default is what every document had
@@ -86,6 +128,28 @@ impl Document {
             None if rng.gen_ratio(1, 3) => DocumentKind::ResidencePermit,
             None => DocumentKind::MigrationCard,
         };
+        Document::build(rng, holder, kind, format, validity, expiry)
+    }
+
+    /// A document of `kind`, drawn without an MRZ (a kind that always has
+    /// one, `kind.has_mrz()`, gets the layout of a document without one).
+    pub fn without_mrz(
+        rng: &mut StdRng,
+        holder: Person,
+        kind: DocumentKind,
+        validity: Validity,
+    ) -> Document {
+        Document::build(rng, holder, kind, None, validity, None)
+    }
+
+    fn build(
+        rng: &mut StdRng,
+        holder: Person,
+        kind: DocumentKind,
+        format: Option<MrzFormat>,
+        validity: Validity,
+        expiry: Option<Date>,
+    ) -> Document {
         let expiry = match (expiry, validity) {
             (Some(fixed), _) => fixed,
             (None, Validity::Expired) => TODAY.add_days(-rng.gen_range(10..900)),
@@ -97,8 +161,10 @@ impl Document {
         };
         let issue_date = expiry.add_years(if kind.is_stay_document() { -1 } else { -10 });
         let code = holder.country.code;
+        let region = matches!(kind, DocumentKind::WorkPatent | DocumentKind::WorkPermit)
+            .then(|| &REGIONS[rng.gen_range(0..REGIONS.len())]);
         let number = match kind {
-            DocumentKind::Passport => holder
+            DocumentKind::Passport | DocumentKind::NationalPassport => holder
                 .country
                 .passport_number
                 .chars()
@@ -120,6 +186,12 @@ impl Document {
                 )
             }
             DocumentKind::IdCard => format!("{}{:08}", letter(rng), rng.gen_range(0..100_000_000)),
+            // The series is the issuing region's code.
+            DocumentKind::WorkPatent | DocumentKind::WorkPermit => format!(
+                "{:02}{:010}",
+                region.map_or(77, |r| r.code),
+                rng.gen_range(0..10_000_000_000u64)
+            ),
             _ => format!(
                 "{:04}{:07}",
                 rng.gen_range(1000..10000),
@@ -138,6 +210,7 @@ impl Document {
             issue_date,
             expiry,
             number,
+            region,
         };
         match format {
             Some(format) => {
@@ -224,7 +297,19 @@ impl Document {
             Some(MrzFormat::TD1) => (85.6, 54.0),
             Some(MrzFormat::TD2) => (105.0, 74.0),
             Some(_) => (120.0, 80.0),
-            None => (148.0, 105.0),
+            None => match self.kind {
+                // Booklet pages, ID-3.
+                DocumentKind::NationalPassport
+                | DocumentKind::TemporaryTravelDocument
+                | DocumentKind::RefugeeCertificate
+                | DocumentKind::TemporaryResidencePermit => (125.0, 88.0),
+                // A plastic card, ID-1.
+                DocumentKind::WorkPermit => (85.6, 54.0),
+                // The patent form and the notification's tear-off part, A5.
+                DocumentKind::WorkPatent | DocumentKind::StayRegistration => (210.0, 148.0),
+                // The migration card form, A6 (and so a residence-permit page).
+                _ => (148.0, 105.0),
+            },
         }
     }
 
@@ -362,28 +447,74 @@ impl Document {
         )
     }
 
-    /// A Russian migration card or residence-permit page: labelled lines,
-    /// Russian and English, names in Cyrillic and Latin, a QR code.
+    /// A document without an MRZ: its title, the issuing state, labelled
+    /// lines in Russian and English (names in Cyrillic and, where the real
+    /// document prints them, Latin) and a QR code. Small cards are drawn
+    /// smaller.
     fn draw_stay_card(&self, page: &mut Page, fonts: &Fonts) {
         let (w, h) = self.size_mm();
-        let title = match self.kind {
-            DocumentKind::ResidencePermit => "ВИД НА ЖИТЕЛЬСТВО / RESIDENCE PERMIT",
-            _ => "МИГРАЦИОННАЯ КАРТА / MIGRATION CARD",
+        let scale: f32 = if h < 60.0 { 0.7 } else { 1.0 };
+        let (title, expiry_label) = match self.kind {
+            DocumentKind::ResidencePermit => (
+                "ВИД НА ЖИТЕЛЬСТВО / RESIDENCE PERMIT",
+                "Действительна до / Valid until",
+            ),
+            DocumentKind::NationalPassport => {
+                ("ПАСПОРТ / PASSPORT", "Действителен до / Valid until")
+            }
+            DocumentKind::TemporaryTravelDocument => (
+                "ВРЕМЕННЫЙ ПРОЕЗДНОЙ ДОКУМЕНТ / TEMPORARY TRAVEL DOCUMENT",
+                "Действителен до / Valid until",
+            ),
+            DocumentKind::RefugeeCertificate => (
+                "УДОСТОВЕРЕНИЕ БЕЖЕНЦА / REFUGEE CERTIFICATE",
+                "Действительно до / Valid until",
+            ),
+            DocumentKind::TemporaryResidencePermit => (
+                "РАЗРЕШЕНИЕ НА ВРЕМЕННОЕ ПРОЖИВАНИЕ / TEMPORARY RESIDENCE PERMIT",
+                "Действительно до / Valid until",
+            ),
+            DocumentKind::WorkPermit => (
+                "РАЗРЕШЕНИЕ НА РАБОТУ / WORK PERMIT",
+                "Действительно до / Valid until",
+            ),
+            DocumentKind::WorkPatent => ("ПАТЕНТ / PATENT", "Действителен до / Valid until"),
+            DocumentKind::StayRegistration => (
+                "УВЕДОМЛЕНИЕ О ПРИБЫТИИ В МЕСТО ПРЕБЫВАНИЯ / NOTIFICATION OF ARRIVAL",
+                "Срок пребывания до / Stay until",
+            ),
+            _ => (
+                "МИГРАЦИОННАЯ КАРТА / MIGRATION CARD",
+                "Действительна до / Valid until",
+            ),
         };
-        page.text(&fonts.bold, 6.0, 5.0, 3.2, title);
-        page.text(
-            &fonts.sans,
-            6.0,
-            11.0,
-            2.0,
-            "РОССИЙСКАЯ ФЕДЕРАЦИЯ / RUSSIAN FEDERATION",
+        // Long titles are set smaller to fit the width (bold capitals run
+        // about their cap height wide).
+        let title_cap =
+            (3.2 * scale).min((w - 12.0 * scale) / (0.96 * title.chars().count() as f32));
+        page.text(&fonts.bold, 6.0 * scale, 5.0 * scale, title_cap, title);
+        let state = match self.kind {
+            DocumentKind::NationalPassport | DocumentKind::TemporaryTravelDocument => {
+                self.holder.country.state_name
+            }
+            _ => "РОССИЙСКАЯ ФЕДЕРАЦИЯ / RUSSIAN FEDERATION",
+        };
+        page.text(&fonts.sans, 6.0 * scale, 11.0 * scale, 2.0 * scale, state);
+        // Russian forms filled in by the migration service print Cyrillic only.
+        let latin_too = !matches!(
+            self.kind,
+            DocumentKind::StayRegistration
+                | DocumentKind::TemporaryResidencePermit
+                | DocumentKind::RefugeeCertificate
         );
         let names = |pick: fn(&Names) -> &String| match &self.holder.cyrillic {
-            Some(c) => format!("{} / {}", pick(c), pick(&self.holder.latin)),
+            Some(c) if latin_too => format!("{} / {}", pick(c), pick(&self.holder.latin)),
+            Some(c) => pick(c).clone(),
             None => pick(&self.holder.latin).clone(),
         };
-        let number = format!("{} {}", &self.number[..4], &self.number[4..]);
-        let rows = [
+        let split = if self.region.is_some() { 2 } else { 4 };
+        let number = format!("{} {}", &self.number[..split], &self.number[split..]);
+        let mut rows = vec![
             ("Номер / Number", number),
             ("Фамилия / Surname", names(|n| &n.surname)),
             ("Имя / Given names", names(|n| &n.given_names)),
@@ -403,15 +534,31 @@ impl Document {
                 "Гражданство / Nationality",
                 self.holder.country.code.to_string(),
             ),
-            ("Действительна до / Valid until", self.expiry().dotted()),
+            (expiry_label, self.expiry().dotted()),
         ];
-        let mut y = 19.0;
+        // The kinds the generator drew first show no more; the others
+        // their issue date, and the patent its region.
+        if !matches!(
+            self.kind,
+            DocumentKind::MigrationCard | DocumentKind::ResidencePermit
+        ) {
+            rows.insert(6, ("Дата выдачи / Date of issue", self.issue_date.dotted()));
+        }
+        if let Some(region) = self.region {
+            rows.push((
+                "Регион / Region",
+                format!("{} / {}", region.russian, region.english),
+            ));
+        }
+        let mut y = 19.0 * scale;
         for (label, value) in rows {
-            page.text(&fonts.sans, 6.0, y, 2.4, &format!("{label}: {value}"));
-            y += 6.5;
+            let line = format!("{label}: {value}");
+            page.text(&fonts.sans, 6.0 * scale, y, 2.4 * scale, &line);
+            y += 6.5 * scale;
         }
         if let Some(qr) = &self.qr {
-            page.qr(w - 36.0, h - 40.0, 32.0, qr);
+            let size = (h * 0.4).min(32.0);
+            page.qr(w - size - 4.0 * scale, h - size - 8.0 * scale, size, qr);
         }
     }
 

@@ -7,7 +7,8 @@
 //! correct, missing or wrong density metadata; then the bad files every
 //! upload handler meets; then `manifest.json` with the ground truth, the
 //! expected verdict and declared profiles (matching, equivalent, mismatched).
-//! The same seed gives the same files.
+//! [`every_kind`] writes one document of every kind without an MRZ, valid
+//! and expired. The same seed gives the same files.
 
 pub mod bad;
 pub mod date;
@@ -129,12 +130,7 @@ pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
     write(out, "profiles/.keep", b"")?;
     let fonts = render::Fonts::load()?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let holder = loop {
-        let person = people::Person::generate(&mut rng);
-        if person.cyrillic.is_some() {
-            break person;
-        }
-    };
+    let holder = cyrillic_named(&mut rng);
     let plan = [
         ("passport", Some(MrzFormat::TD3), 300),
         ("visa", Some(MrzFormat::MrvA), 500),
@@ -165,6 +161,50 @@ pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
         &mut rng,
     )?);
     write_manifest(out, seed, entries)
+}
+
+/// One document of every kind drawn without an MRZ (all but the passport,
+/// ID card and visa, and the proof of address, which has no layout of its
+/// own): `<kind>.jpg`, valid on [`TODAY`], and `<kind>_expired.jpg`, of
+/// another holder, expired; clean 300-dpi JPEGs with their profiles. The
+/// holders have Cyrillic names, which Russian documents print. The same
+/// seed gives the same files.
+pub fn every_kind(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
+    write(out, "profiles/.keep", b"")?;
+    let fonts = render::Fonts::load()?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let kinds = DocumentKind::ALL
+        .into_iter()
+        .filter(|k| !k.has_mrz() && *k != DocumentKind::AddressProof);
+    let mut entries = Vec::new();
+    for kind in kinds {
+        for (validity, suffix) in [(Validity::Valid, ""), (Validity::Expired, "_expired")] {
+            let holder = cyrillic_named(&mut rng);
+            let doc = Document::without_mrz(&mut rng, holder, kind, validity);
+            let scan = Scan {
+                stem: format!("{}{suffix}", kind.as_str()),
+                degradation: Degradation::Clean,
+                dpi: 300.0,
+                format: "jpeg",
+                extension: "jpg",
+                metadata_dpi: Some(300.0),
+                pdf_image: PdfImage::Jpeg,
+                jpeg_quality: 90,
+            };
+            entries.push(write_scan(out, &doc, &scan, &fonts, &mut rng)?);
+        }
+    }
+    write_manifest(out, seed, entries)
+}
+
+/// The first holder drawn whose names have a Cyrillic original.
+fn cyrillic_named(rng: &mut StdRng) -> people::Person {
+    loop {
+        let person = people::Person::generate(rng);
+        if person.cyrillic.is_some() {
+            return person;
+        }
+    }
 }
 
 fn bad_entry(name: &str, format: &str, expected_code: &'static str) -> Entry {

@@ -68,7 +68,8 @@ pub fn apply(account: &mut Account, entry: &VerdictEntry) -> bool {
 /// once the oldest request is older than the deadline, closed once older
 /// than `close_after_hours`), `in_review`,
 /// `verified` (an accepted identity document and an accepted, unexpired
-/// stay document), else `pending`.
+/// stay document), else `pending` (its items name the identity or stay
+/// document still missing).
 pub fn project(account: &mut Account, now_ms: u64, cfg: &Accounts) -> bool {
     let (status, items) = status_at(account, now_ms, cfg);
     account.status_at = now_ms;
@@ -152,7 +153,13 @@ fn status_at(account: &Account, now_ms: u64, cfg: &Accounts) -> (AccountStatus, 
     if identity && unexpired_identity && unexpired_stay {
         return (AccountStatus::Verified, Vec::new());
     }
-    (AccountStatus::Pending, Vec::new())
+    // Pending: the items say which of the two documents is still missing.
+    let missing = [
+        (!identity).then_some(ReasonCode::IdentityDocumentMissing),
+        (!has_stay).then_some(ReasonCode::StayDocumentMissing),
+    ];
+    let items = missing.into_iter().flatten().map(|c| finding(c, None));
+    (AccountStatus::Pending, items.collect())
 }
 
 #[cfg(test)]
@@ -201,6 +208,8 @@ mod tests {
         ];
         let only_passport = fold(&entries[..1], 10 * DAY);
         assert_eq!(only_passport.status, AccountStatus::Pending);
+        let missing: Vec<_> = only_passport.items.iter().map(|f| f.code).collect();
+        assert_eq!(missing, vec![ReasonCode::StayDocumentMissing]);
         // 1970-01-11 is day 10; the visa runs to 1970-01-20.
         let mut account = with_expiry(fold(&entries, 10 * DAY), DocumentKind::Visa, "1970-01-20");
         project(&mut account, 10 * DAY, &Accounts::default());
@@ -238,6 +247,77 @@ mod tests {
             codes,
             vec![ReasonCode::DocumentExpired, ReasonCode::StayDocumentExpired]
         );
+    }
+
+    /// Every identity kind with every stay kind verifies; either alone says
+    /// what is missing; the earlier expiry of the two blocks.
+    #[test]
+    fn every_identity_and_stay_kind_counts() {
+        let identities = DocumentKind::ALL
+            .into_iter()
+            .filter(|k| k.is_identity_document());
+        let stays = || {
+            DocumentKind::ALL
+                .into_iter()
+                .filter(|k| k.is_stay_document())
+        };
+        assert_eq!(identities.clone().count(), 6);
+        assert_eq!(stays().count(), 7);
+        let codes = |account: &Account| account.items.iter().map(|f| f.code).collect::<Vec<_>>();
+        for identity in identities {
+            let alone = fold(&[entry(1, identity, Verdict::Accepted, &[])], 10 * DAY);
+            if identity.is_stay_document() {
+                // A residence permit is both.
+                assert_eq!(alone.status, AccountStatus::Verified);
+            } else {
+                assert_eq!(alone.status, AccountStatus::Pending, "{identity}");
+                assert_eq!(codes(&alone), [ReasonCode::StayDocumentMissing]);
+            }
+            for stay in stays().filter(|&s| s != identity) {
+                let entries = [
+                    entry(1, identity, Verdict::Accepted, &[]),
+                    entry(2, stay, Verdict::Accepted, &[]),
+                ];
+                let only_stay = fold(&entries[1..], 10 * DAY);
+                if !stay.is_identity_document() {
+                    assert_eq!(codes(&only_stay), [ReasonCode::IdentityDocumentMissing]);
+                }
+                let account = with_expiry(fold(&entries, 10 * DAY), identity, "1970-01-25");
+                let mut account = with_expiry(account, stay, "1970-01-20");
+                project(&mut account, 19 * DAY, &Accounts::default());
+                assert_eq!(
+                    account.status,
+                    AccountStatus::Verified,
+                    "{identity} + {stay}"
+                );
+                project(&mut account, 20 * DAY, &Accounts::default());
+                if identity.is_stay_document() {
+                    // The residence permit still permits the stay.
+                    assert_eq!(account.status, AccountStatus::Verified);
+                    continue;
+                }
+                assert_eq!(
+                    account.status,
+                    AccountStatus::Blocked,
+                    "{identity} + {stay}"
+                );
+                assert_eq!(codes(&account), [ReasonCode::StayDocumentExpired]);
+            }
+        }
+        // A work patent and a migration card: the later expiry keeps the stay.
+        let entries = [
+            entry(1, DocumentKind::NationalPassport, Verdict::Accepted, &[]),
+            entry(2, DocumentKind::WorkPatent, Verdict::Accepted, &[]),
+            entry(3, DocumentKind::MigrationCard, Verdict::Accepted, &[]),
+        ];
+        let account = with_expiry(
+            fold(&entries, 10 * DAY),
+            DocumentKind::WorkPatent,
+            "1970-01-15",
+        );
+        let mut account = with_expiry(account, DocumentKind::MigrationCard, "1970-01-30");
+        project(&mut account, 20 * DAY, &Accounts::default());
+        assert_eq!(account.status, AccountStatus::Verified);
     }
 
     #[test]

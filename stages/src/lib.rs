@@ -11,6 +11,7 @@ pub mod cross_document;
 pub mod cross_match;
 pub mod dates;
 pub mod decode;
+pub mod kinds;
 pub mod limits;
 pub mod locate;
 pub mod mrz;

@@ -16,18 +16,6 @@ pub fn finding(code: ReasonCode, field: Option<Field>) -> Finding {
     }
 }
 
-/// A document kind as the applicant knows it, in English and Russian.
-pub fn kind_names(kind: DocumentKind) -> (&'static str, &'static str) {
-    match kind {
-        DocumentKind::Passport => ("passport", "паспорт"),
-        DocumentKind::IdCard => ("identity card", "удостоверение личности"),
-        DocumentKind::Visa => ("visa", "виза"),
-        DocumentKind::ResidencePermit => ("residence permit", "вид на жительство"),
-        DocumentKind::MigrationCard => ("migration card", "миграционная карта"),
-        DocumentKind::AddressProof => ("proof of address", "подтверждение адреса"),
-    }
-}
-
 /// `cross_document_mismatch` on `field` of this `kind` of document, naming
 /// the other document of the account it disagrees with.
 pub fn cross_document(
@@ -37,8 +25,8 @@ pub fn cross_document(
     other_job: &JobId,
 ) -> Finding {
     let (en_field, ru_field) = field_names(Some(field));
-    let (en_kind, ru_kind) = kind_names(kind);
-    let (en_other, ru_other) = kind_names(other);
+    let (en_kind, ru_kind) = kind.names();
+    let (en_other, ru_other) = other.names();
     let job: String = other_job.0.chars().take(12).collect();
     Finding {
         code: ReasonCode::CrossDocumentMismatch,
@@ -216,8 +204,28 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "The file ends early (it was not saved or uploaded completely); the part that is there was checked. If anything of the document is missing, save the scan again and re-upload it.".into(),
             "Файл обрывается (сохранён или загружен не полностью); проверена та часть, что есть. Если часть документа отсутствует, сохраните скан заново и загрузите его ещё раз.".into(),
         ),
+        IdentityDocumentMissing => (
+            "Upload a valid identity document: a foreign or national passport, an ID card, a temporary travel document, a refugee certificate or a residence permit.".into(),
+            "Загрузите действующий документ, удостоверяющий личность: заграничный или национальный паспорт, ID-карту, временный проездной документ, удостоверение беженца или вид на жительство.".into(),
+        ),
+        StayDocumentMissing => (
+            "Upload a valid document permitting your stay: a visa, migration card, residence permit, temporary residence permit, work permit, work patent or registration at the place of stay.".into(),
+            "Загрузите действующий документ, подтверждающий право пребывания: визу, миграционную карту, вид на жительство, разрешение на временное проживание, разрешение на работу, патент или регистрацию по месту пребывания.".into(),
+        ),
     };
     (en, ru)
+}
+
+/// `document_kind_mismatch` naming the kind declared and the kind the
+/// document shows.
+pub fn kind_mismatch(declared: DocumentKind, shown: DocumentKind) -> Finding {
+    let ((declared_en, declared_ru), (shown_en, shown_ru)) = (declared.names(), shown.names());
+    Finding {
+        code: ReasonCode::DocumentKindMismatch,
+        field: None,
+        message: format!("The uploaded document is not of the kind selected ({declared_en}): it looks like another kind ({shown_en}). Upload the right document or change the document type in the form."),
+        message_ru: format!("Загруженный документ похож на документ «{shown_ru}», а выбран тип «{declared_ru}». Загрузите нужный документ или исправьте тип документа в форме."),
+    }
 }
 
 /// `format_unsupported` for a HEIC/HEIF photo (the iPhone's default), with
@@ -234,6 +242,17 @@ pub fn heic_unsupported() -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_mismatch_names_both_kinds() {
+        let f = kind_mismatch(DocumentKind::MigrationCard, DocumentKind::WorkPatent);
+        assert_eq!(f.code, ReasonCode::DocumentKindMismatch);
+        assert!(f.message.contains("work patent") && f.message.contains("migration card"));
+        assert!(
+            f.message_ru.contains("патент на работу")
+                && f.message_ru.contains("миграционная карта")
+        );
+    }
 
     #[test]
     fn field_messages_name_the_field() {

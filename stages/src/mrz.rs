@@ -440,16 +440,10 @@ pub fn document_kind(parsed: &ParsedMrz) -> DocumentKind {
     }
 }
 
-/// Whether an upload declared as `declared` may carry this MRZ. Residence
-/// permits are issued as ID-format cards (`AR`, `IR`, `RP`, …); an identity
-/// card may be declared as a passport-like identity document only if it is one.
+/// Whether an upload declared as `declared` may carry this MRZ
+/// ([`crate::kinds::fits`] with the kind the zone shows).
 pub fn kind_compatible(declared: DocumentKind, parsed: &ParsedMrz) -> bool {
-    let shown = document_kind(parsed);
-    match declared {
-        DocumentKind::ResidencePermit => shown == DocumentKind::IdCard,
-        DocumentKind::MigrationCard | DocumentKind::AddressProof => false,
-        other => other == shown,
-    }
+    crate::kinds::fits(declared, document_kind(parsed))
 }
 
 /// The ICAO 9303 check digit (weights 7, 3, 1; `<` = 0, A–Z = 10–35);

@@ -6,12 +6,13 @@ use intake_models::config::Validity;
 use intake_models::{DocumentFields, DocumentKind, Finding, ReasonCode};
 
 /// A document is valid through its expiry date. On `today`:
-/// - identity documents (passport, ID card) past expiry: `document_expired`;
-/// - a passport must run more than `passport_min_months` months past today,
-///   else `passport_validity_under_6_months`;
-/// - stay documents (visa, residence permit, migration card) past expiry:
-///   `stay_document_expired`;
-/// - proof of address has no expiry rule.
+/// - identity documents (passports, ID card, temporary travel document,
+///   refugee certificate) past expiry: `document_expired`;
+/// - a foreign passport must run more than `passport_min_months` months past
+///   today, else `passport_validity_under_6_months`;
+/// - stay documents (visa, migration card, residence permits, work permit,
+///   work patent, stay registration) past expiry: `stay_document_expired`;
+/// - proof of address has no expiry rule ([`expires`]).
 ///
 /// A missing or unreadable expiry date yields nothing here: confirming it is
 /// the reading stages' business.
@@ -26,7 +27,7 @@ pub fn check(
     };
     let expired = expiry < today;
     let code = match kind {
-        DocumentKind::AddressProof => None,
+        k if !expires(k) => None,
         k if k.is_stay_document() => expired.then_some(ReasonCode::StayDocumentExpired),
         _ if expired => Some(ReasonCode::DocumentExpired),
         DocumentKind::Passport if expiry <= today.add_months(cfg.passport_min_months) => {
@@ -37,6 +38,12 @@ pub fn check(
     code.map(|c| finding(c, Some(intake_models::Field::ExpiryDate)))
         .into_iter()
         .collect()
+}
+
+/// Whether the kind's documents are judged by an expiry date (every identity
+/// and stay document; not a proof of address).
+pub fn expires(kind: DocumentKind) -> bool {
+    kind.is_identity_document() || kind.is_stay_document()
 }
 
 #[cfg(test)]
@@ -77,11 +84,10 @@ mod tests {
 
     #[test]
     fn stay_documents_need_only_be_valid_today() {
-        for kind in [
-            DocumentKind::Visa,
-            DocumentKind::MigrationCard,
-            DocumentKind::ResidencePermit,
-        ] {
+        let stays = DocumentKind::ALL
+            .into_iter()
+            .filter(|k| k.is_stay_document());
+        for kind in stays {
             assert!(codes(kind, "2026-06-01", "2026-06-01").is_empty());
             assert_eq!(
                 codes(kind, "2026-05-31", "2026-06-01"),
@@ -93,6 +99,18 @@ mod tests {
             [ReasonCode::DocumentExpired]
         );
         assert!(codes(DocumentKind::IdCard, "2026-07-01", "2026-06-01").is_empty());
+        // Only the foreign passport must run six months more.
+        for kind in [
+            DocumentKind::NationalPassport,
+            DocumentKind::TemporaryTravelDocument,
+            DocumentKind::RefugeeCertificate,
+        ] {
+            assert!(codes(kind, "2026-06-01", "2026-06-01").is_empty(), "{kind}");
+            assert_eq!(
+                codes(kind, "2026-05-31", "2026-06-01"),
+                [ReasonCode::DocumentExpired]
+            );
+        }
         assert!(codes(DocumentKind::AddressProof, "2020-01-01", "2026-06-01").is_empty());
     }
 }

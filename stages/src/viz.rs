@@ -38,9 +38,46 @@ const LABELS: &[(Field, &[&str])] = &[
     (Field::DocumentNumber, &["номер", "number"]),
 ];
 
+/// Title words per kind, Russian and English: a phrase matches its words in
+/// a row. Earlier entries win, so a phrase comes before the words it holds
+/// (a temporary residence permit before a residence permit, a registration
+/// at the place of stay before the address words any document has).
 const TITLES: &[(DocumentKind, &[&str])] = &[
-    (DocumentKind::MigrationCard, &["миграционная", "migration"]),
+    (
+        DocumentKind::TemporaryResidencePermit,
+        &[
+            "временное проживание",
+            "временного проживания",
+            "temporary residence",
+        ],
+    ),
     (DocumentKind::ResidencePermit, &["жительство", "residence"]),
+    (
+        DocumentKind::WorkPermit,
+        &["разрешение на работу", "work permit"],
+    ),
+    (DocumentKind::WorkPatent, &["патент", "patent"]),
+    (
+        DocumentKind::RefugeeCertificate,
+        &["беженца", "убежища", "refugee", "asylum"],
+    ),
+    (
+        DocumentKind::TemporaryTravelDocument,
+        &["проездной", "travel document"],
+    ),
+    (DocumentKind::MigrationCard, &["миграционная", "migration"]),
+    (
+        DocumentKind::StayRegistration,
+        &[
+            "прибытии",
+            "arrival",
+            "по месту пребывания",
+            "place of stay",
+        ],
+    ),
+    // Without an MRZ (a foreign passport always has one), a passport is
+    // the national one.
+    (DocumentKind::NationalPassport, &["паспорт", "passport"]),
     (
         DocumentKind::AddressProof,
         &["регистрации", "registration", "address"],
@@ -56,7 +93,7 @@ pub fn read_fields(ocr_text: &str) -> VizReading {
         if reading.title_kind.is_none() {
             reading.title_kind = TITLES
                 .iter()
-                .find(|(_, keys)| keys.iter().any(|k| words.iter().any(|w| close(w, k))))
+                .find(|(_, phrases)| phrases.iter().any(|p| has_phrase(&words, p)))
                 .map(|(kind, _)| *kind);
         }
         let Some((label, value)) = line.split_once([':', ';']) else {
@@ -137,7 +174,10 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
 
 /// A name printed `КИРИЛЛИЦА / LATIN`: the Latin part, else the Cyrillic one
 /// in ICAO transliteration. Confident when it is letters only and, if both
-/// parts are there, they agree under transliteration.
+/// parts are there, they agree under transliteration. OCR may read a
+/// Cyrillic name spelt in letters both scripts share as Latin (`АСАНОВА` as
+/// `ACAHOBA`): the Latin part is the last one, and such a name alone is not
+/// confident.
 fn read_name(text: &str) -> (Option<String>, bool) {
     let parts: Vec<&str> = text
         .split('/')
@@ -147,6 +187,7 @@ fn read_name(text: &str) -> (Option<String>, bool) {
     let cyrillic = parts.iter().find(|p| is_cyrillic(p));
     let latin = parts
         .iter()
+        .rev()
         .find(|p| !is_cyrillic(p))
         .map(|p| normalize_latin(p));
     let letters_only =
@@ -160,7 +201,7 @@ fn read_name(text: &str) -> (Option<String>, bool) {
             (Some(lat), ok)
         }
         (None, Some(lat)) => {
-            let ok = letters_only(&lat);
+            let ok = letters_only(&lat) && (parts.len() > 1 || !both_scripts(&lat));
             (Some(lat), ok)
         }
         (Some(cyr), None) => {
@@ -172,11 +213,26 @@ fn read_name(text: &str) -> (Option<String>, bool) {
     }
 }
 
+/// Whether every letter of `name` looks the same in Latin and Cyrillic capitals.
+fn both_scripts(name: &str) -> bool {
+    name.chars()
+        .filter(|c| c.is_alphabetic())
+        .all(|c| "ABCEHKMOPTXY".contains(c))
+}
+
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphabetic())
         .filter(|w| w.chars().count() >= 2)
         .map(str::to_lowercase)
         .collect()
+}
+
+/// Whether the words of `phrase` occur in `words` in a row (each [`close`]).
+fn has_phrase(words: &[String], phrase: &str) -> bool {
+    let wanted: Vec<&str> = phrase.split(' ').collect();
+    words
+        .windows(wanted.len())
+        .any(|run| run.iter().zip(&wanted).all(|(w, k)| close(w, k)))
 }
 
 /// Equal, or one edit apart for words of five letters or more.
@@ -245,6 +301,66 @@ mod tests {
         // An unparseable date is not read at all.
         assert_eq!(r.fields.birth_date, None);
         assert_eq!(r.fields.expiry_date.as_deref(), Some("2027-05-02"));
+    }
+
+    #[test]
+    fn a_cyrillic_name_read_in_latin_letters_is_not_trusted() {
+        let (name, confident) = read_name("ACAHOBA");
+        assert_eq!(name.as_deref(), Some("ACAHOBA"));
+        assert!(!confident);
+        assert_eq!(
+            read_name("ACAHOBA / ASANOVA"),
+            (Some("ASANOVA".into()), true)
+        );
+        assert_eq!(read_name("ASEL"), (Some("ASEL".into()), true));
+        assert_eq!(read_name("АСАНОВА"), (Some("ASANOVA".into()), true));
+    }
+
+    #[test]
+    fn titles_name_their_kind() {
+        let cases = [
+            ("ПАТЕНТ / PATENT", DocumentKind::WorkPatent),
+            (
+                "РАЗРЕШЕНИЕ НА РАБОТУ / WORK PERMIT",
+                DocumentKind::WorkPermit,
+            ),
+            (
+                "РАЗРЕШЕНИЕ НА ВРЕМЕННОЕ ПРОЖИВАНИЕ / TEMPORARY RESIDENCE PERMIT",
+                DocumentKind::TemporaryResidencePermit,
+            ),
+            (
+                "ВИД НА ЖИТЕЛЬСТВО / RESIDENCE PERMIT",
+                DocumentKind::ResidencePermit,
+            ),
+            (
+                "СВИДЕТЕЛЬСТВО О ПРЕДОСТАВЛЕНИИ ВРЕМЕННОГО УБЕЖИЩА",
+                DocumentKind::RefugeeCertificate,
+            ),
+            ("REFUGEE CERTIFICATE", DocumentKind::RefugeeCertificate),
+            (
+                "ВРЕМЕННЫЙ ПРОЕЗДНОЙ ДОКУМЕНТ / TEMPORARY TRAVEL DOCUMENT",
+                DocumentKind::TemporaryTravelDocument,
+            ),
+            (
+                "УВЕДОМЛЕНИЕ О ПРИБЫТИИ / NOTIFICATION OF ARRIVAL",
+                DocumentKind::StayRegistration,
+            ),
+            (
+                "РЕГИСТРАЦИЯ ПО МЕСТУ ПРЕБЫВАНИЯ",
+                DocumentKind::StayRegistration,
+            ),
+            ("МИГРАЦИОННАЯ КАРТА", DocumentKind::MigrationCard),
+            (
+                "ПАСПОРТ ГРАЖДАНИНА РЕСПУБЛИКИ ТАДЖИКИСТАН",
+                DocumentKind::NationalPassport,
+            ),
+            ("Справка о регистрации", DocumentKind::AddressProof),
+        ];
+        for (title, kind) in cases {
+            assert_eq!(read_fields(title).title_kind, Some(kind), "{title}");
+        }
+        // The words of a phrase apart name nothing.
+        assert_eq!(read_fields("WORK ... TEMPORARY PERMIT").title_kind, None);
     }
 
     #[test]

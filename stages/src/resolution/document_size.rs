@@ -73,6 +73,17 @@ pub fn sizes(kind: Option<DocumentKind>) -> &'static [Size] {
         // The migration card form, A6.
         Some(DocumentKind::MigrationCard) => &[A6],
         Some(DocumentKind::AddressProof) => &[A4],
+        // Booklets: a data page, or a passport page with the permit's stamp.
+        Some(
+            DocumentKind::NationalPassport
+            | DocumentKind::TemporaryTravelDocument
+            | DocumentKind::RefugeeCertificate
+            | DocumentKind::TemporaryResidencePermit,
+        ) => &[ID3],
+        // The work permit is a plastic card.
+        Some(DocumentKind::WorkPermit) => &[ID1],
+        // The patent form and the notification's tear-off part, A5.
+        Some(DocumentKind::WorkPatent | DocumentKind::StayRegistration) => &[A5],
         None => &[ID1, ID2, ID3, MRV_A, A4, A5, A6],
     }
 }
