@@ -23,12 +23,12 @@ fn person() -> &'static Path {
     path
 }
 
-fn profile(stem: &str, name: &str) -> Value {
+pub fn profile(stem: &str, name: &str) -> Value {
     let path = person().join(format!("profiles/{stem}.{name}.json"));
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn upload(server: &Server, account: &str, kind: &str, file: &str, profile: &Value) -> Value {
+pub fn upload(server: &Server, account: &str, kind: &str, file: &str, profile: &Value) -> Value {
     let bytes = std::fs::read(person().join(file)).unwrap();
     let profile = profile.to_string();
     let parts: Vec<(&str, Option<&str>, &[u8])> = vec![
