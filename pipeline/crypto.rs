@@ -50,16 +50,20 @@ pub struct Sealer {
 }
 
 fn parse_key(text: &str, from: &str) -> Result<[u8; 32], KeyError> {
+    hex32(text).ok_or_else(|| KeyError::Malformed(from.to_string()))
+}
+
+/// 32 bytes written as 64 hexadecimal digits (surrounding space ignored).
+pub fn hex32(text: &str) -> Option<[u8; 32]> {
     let hex = text.trim();
-    let mut key = [0u8; 32];
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(KeyError::Malformed(from.to_string()));
+        return None;
     }
-    for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| KeyError::Malformed(from.to_string()))?;
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
     }
-    Ok(key)
+    Some(bytes)
 }
 
 /// A key file's key.

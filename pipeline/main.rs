@@ -543,6 +543,8 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
     let mut intake = open_intake(service)?;
     let server = intake.config().server.clone();
     let max_upload = intake.config().limits.max_bytes;
+    // Refused before anything starts: short, duplicate or malformed tokens.
+    let tokens = intake::api::credentials(&server.tokens)?;
     if server.tokens.is_empty() {
         eprintln!(
             "intake: no [[server.tokens]] in the config: every API call will be refused (401)"
@@ -563,7 +565,7 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
     let intake = std::sync::Arc::new(intake);
     let state = std::sync::Arc::new(intake::api::AppState {
         intake: intake.clone(),
-        tokens: server.tokens,
+        tokens,
         metrics,
         max_upload,
         retry_after_s: server.retry_after_s,

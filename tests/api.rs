@@ -12,43 +12,44 @@ use std::time::{Duration, Instant};
 
 const TOKENS: &str = r#"
 [[server.tokens]]
-token = "uploader-token"
+token = "uploader-token-7f3a9c1e5b2d4086a1c3"
 role = "uploader"
 name = "portal"
 
 [[server.tokens]]
-token = "uploader-a-token"
+token = "uploader-a-token-2b8e6d4f0a9c1e3b57"
 role = "uploader"
 name = "portal-a"
 accounts = ["acc-a"]
 
 [[server.tokens]]
-token = "reviewer-1-token"
+token = "reviewer-1-token-9d1f3b5a7c2e4f6081"
 role = "reviewer"
 name = "r1"
 
 [[server.tokens]]
-token = "reviewer-2-token"
+token = "reviewer-2-token-4e6a8c0b2d4f6a8c13"
 role = "reviewer"
 name = "r2"
 
 [[server.tokens]]
-token = "auditor-token"
+# by its SHA-256: the config holds no usable secret
+token_sha256 = "6361fe57e64fc42229a873b5e033e68530e250c7d01a3bf781e3ce29abce8842"
 role = "auditor"
 name = "audit"
 
 [[server.tokens]]
-token = "admin-token"
+token = "admin-token-1a3c5e7b9d2f4a6c8e0b2"
 role = "admin"
 name = "root"
 "#;
 
-pub const UPLOADER: &str = "uploader-token";
-pub const UPLOADER_A: &str = "uploader-a-token";
-pub const REVIEWER: &str = "reviewer-1-token";
-pub const REVIEWER_2: &str = "reviewer-2-token";
-pub const AUDITOR: &str = "auditor-token";
-pub const ADMIN: &str = "admin-token";
+pub const UPLOADER: &str = "uploader-token-7f3a9c1e5b2d4086a1c3";
+pub const UPLOADER_A: &str = "uploader-a-token-2b8e6d4f0a9c1e3b57";
+pub const REVIEWER: &str = "reviewer-1-token-9d1f3b5a7c2e4f6081";
+pub const REVIEWER_2: &str = "reviewer-2-token-4e6a8c0b2d4f6a8c13";
+pub const AUDITOR: &str = "auditor-token-6c8e0a2c4e6b8d0f2a4c";
+pub const ADMIN: &str = "admin-token-1a3c5e7b9d2f4a6c8e0b2";
 
 /// A running `intake serve` with its store in a temporary directory.
 pub struct Server {
@@ -803,5 +804,57 @@ fn every_route_refuses_a_missing_token_and_the_wrong_role() {
             200,
             "{path}"
         );
+    }
+}
+
+/// `intake serve` with `tokens` as its only `[server]` tokens: it must
+/// refuse to start; what it says.
+fn refused_start(tokens: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("intake.key");
+    assert!(crate::intake(&["keygen", "--out", key.to_str().unwrap()])
+        .status
+        .success());
+    let config = dir.path().join("pipeline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = {:?}\nkey_file = {:?}\n\n[server]\nlisten = \"127.0.0.1:{}\"\n{tokens}",
+            dir.path().join("intake.db").display().to_string(),
+            key.display().to_string(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = crate::intake(&["serve", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success(), "intake serve started with {tokens}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn tokens_are_long_unique_compared_by_digest_and_the_scheme_is_any_case() {
+    let short = refused_start("[[server.tokens]]\ntoken = \"admin-token\"\nrole = \"admin\"\nname = \"root\"\n");
+    assert!(short.contains("\"root\"") && short.contains("fewer than 32"), "{short}");
+    let twice = format!(
+        "[[server.tokens]]\ntoken = \"{ADMIN}\"\nrole = \"admin\"\nname = \"root\"\n\n[[server.tokens]]\ntoken = \"{ADMIN}\"\nrole = \"reviewer\"\nname = \"r9\"\n"
+    );
+    let twice = refused_start(&twice);
+    assert!(twice.contains("have the same token"), "{twice}");
+
+    let server = Server::start("");
+    let url = server.url("/v1/review");
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let reply = agent()
+            .get(&url)
+            .set("Authorization", &format!("{scheme} {REVIEWER}"))
+            .call();
+        assert_eq!(reply.map(|r| r.status()).ok(), Some(200), "{scheme}");
+    }
+    // The auditor's token is configured by its SHA-256 only.
+    let audit = send("GET", &server.url("/metrics"), Some(AUDITOR), Body::None);
+    assert_eq!(audit.status, 200);
+    // A prefix or an extension of a real token is no token.
+    for near in [&REVIEWER[..20], &format!("{REVIEWER}x")] {
+        assert_eq!(send("GET", &url, Some(near), Body::None).status, 401);
     }
 }

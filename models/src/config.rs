@@ -78,7 +78,13 @@ impl Default for Server {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Token {
-    pub token: String,
+    /// The token itself: at least 32 characters (`openssl rand -hex 32`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Or its SHA-256 as 64 hex digits, so that the config holds no usable
+    /// secret (`printf %s TOKEN | sha256sum`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
     pub role: Role,
     /// Who holds it: a reviewer's id, an upload handler's name.
     pub name: String,

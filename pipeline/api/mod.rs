@@ -4,6 +4,7 @@
 //! (sled and the pipeline are synchronous).
 
 mod auth;
+pub use auth::{credentials, Credential, TokenError, MIN_TOKEN_CHARS};
 mod error;
 mod image;
 mod metrics;
@@ -16,13 +17,12 @@ use crate::intake::Intake;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;
-use intake_models::config::Token;
 use std::sync::Arc;
 
 /// What every handler shares.
 pub struct AppState {
     pub intake: Arc<Intake>,
-    pub tokens: Vec<Token>,
+    pub tokens: Vec<Credential>,
     pub metrics: Arc<Metrics>,
     /// Largest upload, in bytes (`limits.max_bytes`).
     pub max_upload: u64,
