@@ -833,8 +833,13 @@ fn refused_start(tokens: &str) -> String {
 
 #[test]
 fn tokens_are_long_unique_compared_by_digest_and_the_scheme_is_any_case() {
-    let short = refused_start("[[server.tokens]]\ntoken = \"admin-token\"\nrole = \"admin\"\nname = \"root\"\n");
-    assert!(short.contains("\"root\"") && short.contains("fewer than 32"), "{short}");
+    let short = refused_start(
+        "[[server.tokens]]\ntoken = \"admin-token\"\nrole = \"admin\"\nname = \"root\"\n",
+    );
+    assert!(
+        short.contains("\"root\"") && short.contains("fewer than 32"),
+        "{short}"
+    );
     let twice = format!(
         "[[server.tokens]]\ntoken = \"{ADMIN}\"\nrole = \"admin\"\nname = \"root\"\n\n[[server.tokens]]\ntoken = \"{ADMIN}\"\nrole = \"reviewer\"\nname = \"r9\"\n"
     );

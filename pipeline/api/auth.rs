@@ -34,7 +34,9 @@ pub enum TokenError {
     TooShort { name: String, length: usize },
     #[error("[[server.tokens]] {name:?}: `token_sha256` must be 64 hexadecimal digits (`printf %s TOKEN | sha256sum`)")]
     BadDigest { name: String },
-    #[error("[[server.tokens]] {first:?} and {second:?} have the same token: give each holder its own")]
+    #[error(
+        "[[server.tokens]] {first:?} and {second:?} have the same token: give each holder its own"
+    )]
     Duplicate { first: String, second: String },
 }
 
@@ -175,9 +177,15 @@ mod tests {
     #[test]
     fn short_duplicate_or_malformed_tokens_stop_the_start() {
         let short = credentials(&[token("r1", Some("admin-token"), None)]);
-        assert!(matches!(short, Err(TokenError::TooShort { length: 11, .. })));
+        assert!(matches!(
+            short,
+            Err(TokenError::TooShort { length: 11, .. })
+        ));
         let message = short.unwrap_err().to_string();
-        assert!(message.contains("\"r1\"") && message.contains("32"), "{message}");
+        assert!(
+            message.contains("\"r1\"") && message.contains("32"),
+            "{message}"
+        );
 
         let hashed = hex(digest_of(LONG));
         let twice = credentials(&[
