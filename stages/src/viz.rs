@@ -1,10 +1,12 @@
 //! Visual-zone stage: fields from the OCR text of a document without an MRZ
 //! (migration card, residence-permit page, registration, proof of address).
 //!
-//! Such documents print one labelled field per line, the label in Russian
-//! and English (`Фамилия / Surname: ТУРСУНОВ / TURSUNOV`). Labels are
-//! matched loosely (OCR misspells them); values are validated strictly, and
-//! only validated values are `confident` — the rest go to a person.
+//! Such documents print labelled fields, the label in Russian, English or
+//! both (`Фамилия / Surname: ТУРСУНОВ / TURSUNOV`), the value after it on
+//! the line or on the line below; dates as `20.03.1995`, `1995-03-20`,
+//! `20/03/1995`, `20 MAR 1995` or `20 МАР 1995`. Labels are matched loosely
+//! (OCR misspells them); values are validated strictly, and only validated
+//! values are `confident` — the rest go to a person.
 
 use crate::dates::Date;
 use crate::transliteration::{is_cyrillic, latin_candidates, normalize_latin, skeleton};
@@ -33,7 +35,14 @@ const LABELS: &[(Field, &[&str])] = &[
     ),
     (
         Field::ExpiryDate,
-        &["действителен", "действительна", "valid", "until", "expiry"],
+        &[
+            "действителен",
+            "действительна",
+            "действия",
+            "valid",
+            "until",
+            "expiry",
+        ],
     ),
     (Field::DocumentNumber, &["номер", "number"]),
 ];
@@ -87,30 +96,35 @@ const TITLES: &[(DocumentKind, &[&str])] = &[
 /// Reads the labelled fields out of OCR text.
 pub fn read_fields(ocr_text: &str) -> VizReading {
     let mut reading = VizReading::default();
-    for line in ocr_text.lines().take(200) {
-        let line: String = line.chars().take(200).collect();
-        let words = words(&line);
+    let lines: Vec<String> = ocr_text
+        .lines()
+        .take(200)
+        .map(|line| line.chars().take(200).collect())
+        .collect();
+    for (i, line) in lines.iter().enumerate() {
+        let words = words(line);
         if reading.title_kind.is_none() {
             reading.title_kind = TITLES
                 .iter()
                 .find(|(_, phrases)| phrases.iter().any(|p| has_phrase(&words, p)))
                 .map(|(kind, _)| *kind);
         }
-        let Some((label, value)) = line.split_once([':', ';']) else {
-            continue;
-        };
-        let label_words = self::words(label);
-        let Some(field) = LABELS
-            .iter()
-            .find(|(_, keys)| keys.iter().any(|k| label_words.iter().any(|w| close(w, k))))
-            .map(|(f, _)| *f)
-        else {
+        let Some((field, value)) = labelled(line) else {
             continue;
         };
         if reading.fields.get(field).is_some() {
             continue;
         }
-        let (value, confident) = read_value(field, value.trim());
+        // A label alone on its line: the value is the next line that is not
+        // itself a label.
+        let value = match value.trim() {
+            "" => match lines[i + 1..].iter().find(|l| !l.trim().is_empty()) {
+                Some(next) if labelled(next).is_none() => next.trim(),
+                _ => continue,
+            },
+            value => value,
+        };
+        let (value, confident) = read_value(field, value);
         if let Some(value) = value {
             reading.fields.set(field, Some(value));
             if confident {
@@ -121,16 +135,28 @@ pub fn read_fields(ocr_text: &str) -> VizReading {
     reading
 }
 
+/// The field a line labels and the text after the label: `Label: value`,
+/// or a label alone (no digits, a few words) with an empty value.
+fn labelled(line: &str) -> Option<(Field, &str)> {
+    let (label, value) = match line.split_once([':', ';']) {
+        Some(split) => split,
+        None if !line.chars().any(|c| c.is_ascii_digit()) && words(line).len() <= 6 => (line, ""),
+        None => return None,
+    };
+    let label_words = words(label);
+    LABELS
+        .iter()
+        .find(|(_, keys)| keys.iter().any(|k| label_words.iter().any(|w| close(w, k))))
+        .map(|(field, _)| (*field, value))
+}
+
 /// A field's value from its printed text, and whether it validated.
 fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
     match field {
-        Field::BirthDate | Field::ExpiryDate => {
-            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-            match Date::parse(&compact.replace(['O', 'o', 'О', 'о'], "0")) {
-                Some((date, _)) => (Some(date.to_iso()), true),
-                None => (None, false),
-            }
-        }
+        Field::BirthDate | Field::ExpiryDate => match printed_date(text) {
+            Some(date) => (Some(date.to_iso()), true),
+            None => (None, false),
+        },
         Field::Surname | Field::GivenNames => read_name(text),
         Field::Sex => {
             let latin = text
@@ -170,6 +196,67 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
             ((!number.is_empty()).then_some(number), ok)
         }
     }
+}
+
+/// Month abbreviations as documents print them, English and Russian.
+const MONTHS: [(&str, &str); 12] = [
+    ("JAN", "ЯНВ"),
+    ("FEB", "ФЕВ"),
+    ("MAR", "МАР"),
+    ("APR", "АПР"),
+    ("MAY", "МАЙ"),
+    ("JUN", "ИЮН"),
+    ("JUL", "ИЮЛ"),
+    ("AUG", "АВГ"),
+    ("SEP", "СЕН"),
+    ("OCT", "ОКТ"),
+    ("NOV", "НОЯ"),
+    ("DEC", "ДЕК"),
+];
+
+/// A printed date: `20.03.1995`, `1995-03-20`, `20/03/1995`, `20 MAR 1995`,
+/// `20 МАР 1995` or `20 МАР/MAR 1995` (every month name given must agree).
+fn printed_date(text: &str) -> Option<Date> {
+    // Digits only: O read for 0 is undone, separators unified.
+    let compact: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            'O' | 'o' | 'О' | 'о' => '0',
+            '/' => '.',
+            c => c,
+        })
+        .collect();
+    if let Some((date, _)) = Date::parse(&compact) {
+        return Some(date);
+    }
+    let tokens: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || matches!(c, '/' | '.' | ',' | '-'))
+        .filter(|t| !t.is_empty())
+        .map(|t| t.to_uppercase())
+        .collect();
+    let numbers: Vec<&String> = tokens
+        .iter()
+        .filter(|t| t.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let months: Vec<u8> = tokens
+        .iter()
+        .filter(|t| t.chars().all(char::is_alphabetic))
+        .map(|t| {
+            let head: String = t.chars().take(3).collect();
+            MONTHS
+                .iter()
+                .position(|(en, ru)| head == *en || head == *ru || (head == "МАЯ" && *ru == "МАЙ"))
+                .map(|i| i as u8 + 1)
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    let (&[day, year], Some(&month)) = (numbers.as_slice(), months.first()) else {
+        return None;
+    };
+    if months.iter().any(|&m| m != month) || day.len() > 2 || year.len() != 4 {
+        return None;
+    }
+    Date::new(year.parse().ok()?, month, day.parse().ok()?)
 }
 
 /// A name printed `КИРИЛЛИЦА / LATIN`: the Latin part, else the Cyrillic one
@@ -361,6 +448,65 @@ mod tests {
         }
         // The words of a phrase apart name nothing.
         assert_eq!(read_fields("WORK ... TEMPORARY PERMIT").title_kind, None);
+    }
+
+    #[test]
+    fn labels_in_one_language_values_below_them_and_dates_as_printed() {
+        let english = "RESIDENCE PERMIT\n\
+            Surname\n\
+            TURSUNOV\n\
+            Given names\n\
+            ALISHER\n\
+            Date of birth\n\
+            31 JAN 1990\n\
+            Nationality: UZB\n\
+            Date of expiry: 02/05/2027\n";
+        let r = read_fields(english);
+        assert_eq!(r.title_kind, Some(DocumentKind::ResidencePermit));
+        assert_eq!(r.fields.surname.as_deref(), Some("TURSUNOV"));
+        assert_eq!(r.fields.given_names.as_deref(), Some("ALISHER"));
+        assert_eq!(r.fields.birth_date.as_deref(), Some("1990-01-31"));
+        assert_eq!(r.fields.nationality.as_deref(), Some("UZB"));
+        assert_eq!(r.fields.expiry_date.as_deref(), Some("2027-05-02"));
+        let russian = "ПАТЕНТ\n\
+            Фамилия\n\
+            ТУРСУНОВ\n\
+            Дата рождения: 31 ЯНВ 1990\n\
+            Срок действия\n\
+            1 МАЯ 2027\n";
+        let r = read_fields(russian);
+        assert_eq!(r.fields.surname.as_deref(), Some("TURSUNOV"));
+        assert!(r.confident.contains(&Field::Surname));
+        assert_eq!(r.fields.birth_date.as_deref(), Some("1990-01-31"));
+        assert_eq!(r.fields.expiry_date.as_deref(), Some("2027-05-01"));
+        // A label followed by another label has no value.
+        let r = read_fields("Surname\nGiven names: ALISHER\n");
+        assert_eq!(r.fields.surname, None);
+        assert_eq!(r.fields.given_names.as_deref(), Some("ALISHER"));
+    }
+
+    #[test]
+    fn printed_dates_in_every_form_and_nothing_else() {
+        for printed in [
+            "20.03.1995",
+            "1995-03-20",
+            "20/03/1995",
+            "2O.O3.1995",
+            "20 MAR 1995",
+            "20 МАР 1995",
+            "20 МАР/MAR 1995",
+            "20 March 1995",
+            "20 марта 1995",
+        ] {
+            assert_eq!(
+                printed_date(printed).map(|d| d.to_iso()).as_deref(),
+                Some("1995-03-20"),
+                "{printed}"
+            );
+        }
+        for bad in ["20 МАР/APR 1995", "MAR 1995", "20 XYZ 1995", "32.03.1995", "20 MAR 95", ""] {
+            assert_eq!(printed_date(bad), None, "{bad}");
+        }
     }
 
     #[test]
