@@ -504,7 +504,14 @@ mod tests {
                 "{printed}"
             );
         }
-        for bad in ["20 МАР/APR 1995", "MAR 1995", "20 XYZ 1995", "32.03.1995", "20 MAR 95", ""] {
+        for bad in [
+            "20 МАР/APR 1995",
+            "MAR 1995",
+            "20 XYZ 1995",
+            "32.03.1995",
+            "20 MAR 95",
+            "",
+        ] {
             assert_eq!(printed_date(bad), None, "{bad}");
         }
     }
