@@ -136,16 +136,7 @@ pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
         ("visa", Some(MrzFormat::MrvA), 500),
         ("migration_card", None, 400),
     ];
-    let clean = |stem: &str| Scan {
-        stem: stem.to_string(),
-        degradation: Degradation::Clean,
-        dpi: 300.0,
-        format: "jpeg",
-        extension: "jpg",
-        metadata_dpi: Some(300.0),
-        pdf_image: PdfImage::Jpeg,
-        jpeg_quality: 85,
-    };
+    let clean = |stem: &str| Scan::clean_jpeg(stem.to_string(), 85);
     let mut entries = Vec::new();
     for (stem, format, days) in plan {
         let expiry = Some(TODAY.add_days(days));
@@ -181,16 +172,7 @@ pub fn every_kind(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
         for (validity, suffix) in [(Validity::Valid, ""), (Validity::Expired, "_expired")] {
             let holder = cyrillic_named(&mut rng);
             let doc = Document::without_mrz(&mut rng, holder, kind, validity);
-            let scan = Scan {
-                stem: format!("{}{suffix}", kind.as_str()),
-                degradation: Degradation::Clean,
-                dpi: 300.0,
-                format: "jpeg",
-                extension: "jpg",
-                metadata_dpi: Some(300.0),
-                pdf_image: PdfImage::Jpeg,
-                jpeg_quality: 90,
-            };
+            let scan = Scan::clean_jpeg(format!("{}{suffix}", kind.as_str()), 90);
             entries.push(write_scan(out, &doc, &scan, &fonts, &mut rng)?);
         }
     }
@@ -252,6 +234,22 @@ struct Scan {
     metadata_dpi: Option<f32>,
     pdf_image: PdfImage,
     jpeg_quality: u8,
+}
+
+impl Scan {
+    /// A clean 300-dpi JPEG that says 300 dpi: how the account sets are scanned.
+    fn clean_jpeg(stem: String, jpeg_quality: u8) -> Scan {
+        Scan {
+            stem,
+            degradation: Degradation::Clean,
+            dpi: 300.0,
+            format: "jpeg",
+            extension: "jpg",
+            metadata_dpi: Some(300.0),
+            pdf_image: PdfImage::Jpeg,
+            jpeg_quality,
+        }
+    }
 }
 
 /// The `i`-th document: layouts, degradations, dpi and formats rotate so that
