@@ -55,15 +55,18 @@ fn parse_key(text: &str, from: &str) -> Result<[u8; 32], KeyError> {
 
 /// 32 bytes written as 64 hexadecimal digits (surrounding space ignored).
 pub fn hex32(text: &str) -> Option<[u8; 32]> {
-    let hex = text.trim();
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    from_hex(text.trim())?.try_into().ok()
+}
+
+/// Bytes written as hexadecimal digits, two per byte.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let mut bytes = [0u8; 32];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(bytes)
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// A key file's key.
@@ -81,7 +84,7 @@ pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::check::to_hex(&key);
     let failed = |source| KeyError::Write {
         path: path.to_path_buf(),
         source,

@@ -7,6 +7,7 @@
 //! with the same idempotency key, but never lost.
 
 use crate::check::to_hex;
+use crate::crypto::from_hex;
 use crate::intake::Intake;
 use crate::store::StoreError;
 use hmac::{Hmac, Mac};
@@ -112,16 +113,6 @@ pub fn verify(
     mac(secret, timestamp, body)
         .verify_slice(&claimed)
         .map_err(|_| SignatureError::Mismatch)
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// The SSE event name of an outbox event.

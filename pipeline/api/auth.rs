@@ -171,7 +171,7 @@ mod tests {
     }
 
     fn hex(digest: [u8; 32]) -> String {
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::check::to_hex(&digest)
     }
 
     #[test]
