@@ -21,8 +21,8 @@ use intake_stages::ocr::glyphs::Glyphs;
 use intake_stages::ocr::{MrzOcr, MrzText, OcrError};
 use intake_stages::quality::Region;
 use intake_stages::{
-    cross_match, decode, kinds, limits, mrz, pages, qr, quality, resolution, sniff, validity,
-    verdict, viz,
+    cross_match, decode, kinds, limits, mrz, pages, qr, quality, raster, resolution, sniff,
+    validity, verdict, viz,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -436,6 +436,7 @@ impl Checker {
                 parsed: Some(parsed),
                 unsure,
                 alternatives,
+                location,
                 ..
             }) => {
                 let shown = mrz::document_kind(&parsed);
@@ -473,6 +474,19 @@ impl Checker {
                     report
                         .findings
                         .push(finding(ReasonCode::LowConfidence, Some(field)));
+                }
+                if self.config.ocr.viz_cross_check && !page_unreadable {
+                    let viz = engines.viz(&self.config.ocr).map_err(Stop::Engine)?;
+                    let zone = visual_zone(&image, &location);
+                    let text = timings.time("ocr", || viz.read(&zone));
+                    let printed = timings.time("parse", || viz::read_fields(&text));
+                    for field in
+                        viz::disagreements(&printed, &parsed.fields, parsed.names_truncated)
+                    {
+                        report
+                            .findings
+                            .push(finding(ReasonCode::VizMismatch, Some(field)));
+                    }
                 }
                 (
                     kind,
@@ -803,6 +817,34 @@ fn document_region(image: &GrayImage, location: &MrzLocation) -> Region {
         image,
         (x0 - 2.0 * pitch, y0 - height),
         (x1 + 2.0 * pitch, y1 + 2.0 * pitch),
+    )
+}
+
+/// Resolution the visual zone is read at: its print is several times the
+/// MRZ's cell height, so finer scans only cost OCR time.
+const VISUAL_ZONE_DPI: f32 = 200.0;
+
+/// The document's visual zone: its region above the MRZ, as an image of its
+/// own, no finer than [`VISUAL_ZONE_DPI`].
+fn visual_zone(image: &GrayImage, location: &MrzLocation) -> GrayImage {
+    let document = document_region(image, location);
+    let mrz_top = location
+        .lines
+        .first()
+        .map_or(document.y + document.height, |l| {
+            (l.origin.1 - l.char_height).max(0.0) as u32
+        });
+    let height = mrz_top.saturating_sub(document.y).max(1);
+    let scale = (VISUAL_ZONE_DPI / location.effective_dpi()).min(1.0);
+    let (to_width, to_height) = (
+        (document.width as f32 * scale) as u32,
+        (height as f32 * scale) as u32,
+    );
+    raster::shrink(
+        image,
+        (document.x, document.y, document.width, height),
+        to_width,
+        to_height,
     )
 }
 

@@ -151,7 +151,9 @@ enum Command {
         #[arg(long)]
         showcase: bool,
         /// Write one document of every kind without an MRZ instead, valid
-        /// (`<kind>.jpg`) and expired (`<kind>_expired.jpg`).
+        /// (`<kind>.jpg`) and expired (`<kind>_expired.jpg`), and passports
+        /// in every visual-zone layout, as issued and altered
+        /// (`passport_issued_N.jpg`, `passport_altered_N.jpg`).
         #[arg(long, conflicts_with = "showcase")]
         kinds: bool,
         /// Render the MRZ glyph classifier's OCR-B templates to this PNG

@@ -31,10 +31,12 @@ impl KindSet {
             .join(relative.as_str().expect("a file name"))
     }
 
-    /// The kinds drawn, in the generator's order (one valid file each).
+    /// The kinds drawn without an MRZ, in the generator's order (one valid
+    /// file each).
     fn kinds(&self) -> Vec<String> {
         self.entries
             .iter()
+            .filter(|e| e["mrz_format"].is_null())
             .filter_map(|e| e["file"].as_str())
             .filter(|f| !f.contains("_expired"))
             .map(|f| f.trim_end_matches(".jpg").to_string())
@@ -204,4 +206,40 @@ fn a_passport_zone_fits_a_national_passport_and_no_stay_kind() {
         "{patent}"
     );
     assert_eq!(patent["document"]["kind"], "passport");
+}
+
+#[test]
+fn a_passport_visual_zone_is_held_against_its_mrz_in_every_layout() {
+    let set = kind_set();
+    let passports: Vec<&Value> = set
+        .entries
+        .iter()
+        .filter(|e| e["mrz_format"] == "TD3")
+        .collect();
+    assert_eq!(passports.len(), 8, "four layouts, issued and altered");
+    for entry in passports {
+        let report = check(set, &set.path(&entry["file"]), "passport", None);
+        let viz: Vec<String> = report["findings"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter(|f| f["code"] == "viz_mismatch")
+                    .filter_map(|f| f["field"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let file = entry["file"].as_str().unwrap_or_default();
+        if file.contains("altered") {
+            // The surname and the birth date were printed as another's.
+            assert_eq!(report["verdict"], "needs_review", "{file}: {report}");
+            assert!(
+                viz.contains(&"birth_date".to_string()) && viz.contains(&"surname".to_string()),
+                "{file}: {report}"
+            );
+            assert_eq!(entry["expected_codes"], serde_json::json!(["viz_mismatch"]));
+        } else {
+            assert_eq!(report["verdict"], "accepted", "{file}: {report}");
+            assert!(viz.is_empty(), "{file}: {report}");
+        }
+    }
 }

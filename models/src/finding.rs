@@ -61,6 +61,8 @@ pub enum ReasonCode {
     MrzChecksumFailed,
     QrMismatch,
     LowConfidence,
+    /// The visual zone of an MRZ document disagrees with its MRZ (the field says where).
+    VizMismatch,
     /// Two documents of one account name different people (the field says which).
     CrossDocumentMismatch,
     /// The same identity document (number and issuing state) is on another account.
@@ -100,6 +102,7 @@ impl ReasonCode {
             | MrzChecksumFailed
             | QrMismatch
             | LowConfidence
+            | VizMismatch
             | CrossDocumentMismatch
             | DuplicateDocument
             | ProcessingFailed => Some(Verdict::NeedsReview),
@@ -128,7 +131,7 @@ mod tests {
     use super::*;
 
     /// The codes exactly as SPEC writes them, in its order.
-    const SPEC_CODES: [&str; 25] = [
+    const SPEC_CODES: [&str; 26] = [
         "file_empty",
         "format_unsupported",
         "file_corrupt",
@@ -149,6 +152,7 @@ mod tests {
         "mrz_checksum_failed",
         "qr_mismatch",
         "low_confidence",
+        "viz_mismatch",
         "cross_document_mismatch",
         "duplicate_document",
         "transliteration_equivalent",

@@ -15,6 +15,9 @@ pub const TODAY: Date = Date {
 const MONTHS: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
 ];
+const MONTHS_RU: [&str; 12] = [
+    "ЯНВ", "ФЕВ", "МАР", "АПР", "МАЙ", "ИЮН", "ИЮЛ", "АВГ", "СЕН", "ОКТ", "НОЯ", "ДЕК",
+];
 
 /// A calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -123,7 +126,16 @@ impl Date {
 
     /// `31 JAN 1990`, the usual visual-zone form of passports.
     pub fn spelled(self) -> String {
-        let month = MONTHS
+        self.spelled_in(&MONTHS)
+    }
+
+    /// `20 МАР 1995`, as Russian documents spell a month.
+    pub fn spelled_ru(self) -> String {
+        self.spelled_in(&MONTHS_RU)
+    }
+
+    fn spelled_in(self, months: &[&str; 12]) -> String {
+        let month = months
             .get(self.month.saturating_sub(1) as usize)
             .copied()
             .unwrap_or("???");

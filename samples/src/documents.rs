@@ -10,7 +10,7 @@ use crate::mrz::{self, MrzInput};
 use crate::people::{Names, Person};
 use crate::render::{Fonts, MrzStyle, Page, MRZ_PITCH_MM};
 use image::GrayImage;
-use intake_models::{DocumentFields, DocumentKind, MrzFormat};
+use intake_models::{DocumentFields, DocumentKind, Field, MrzFormat};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -36,6 +36,126 @@ pub struct Document {
     number: String,
     /// The region a work patent or work permit is valid in.
     region: Option<&'static Region>,
+    /// How the visual zone is laid out.
+    pub layout: VizLayout,
+    /// Visual-zone values printed instead of the true ones (a document
+    /// whose visual zone was altered; its MRZ is left as issued).
+    pub altered: Vec<(Field, String)>,
+}
+
+/// The languages a visual zone's labels are printed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// `Фамилия / Surname`.
+    RussianFirst,
+    /// `Surname / Фамилия`.
+    EnglishFirst,
+    Russian,
+    English,
+}
+
+/// How dates are printed in the visual zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateStyle {
+    /// `20.03.1995`
+    Dotted,
+    /// `1995-03-20`
+    Iso,
+    /// `20 MAR 1995`
+    Spelled,
+    /// `20 МАР 1995`
+    SpelledRussian,
+}
+
+/// A visual zone's layout: so that the reader is tested on more than the
+/// one layout its author had in mind, each document draws one of several
+/// (from its number, so that the documents themselves stay as they were).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VizLayout {
+    pub labels: Labels,
+    /// The value on the line below its label, else after it: `Label: value`.
+    pub value_below: bool,
+    pub dates: DateStyle,
+}
+
+impl VizLayout {
+    /// The layouts a document of this shape is drawn in; the first is the
+    /// one every document had before layouts varied.
+    fn choices(has_mrz: bool) -> [VizLayout; VizLayout::COUNT] {
+        let layout = |labels, value_below, dates| VizLayout {
+            labels,
+            value_below,
+            dates,
+        };
+        let first = match has_mrz {
+            true => layout(Labels::EnglishFirst, true, DateStyle::Spelled),
+            false => layout(Labels::RussianFirst, false, DateStyle::Dotted),
+        };
+        [
+            first,
+            layout(Labels::Russian, true, DateStyle::Dotted),
+            layout(Labels::English, false, DateStyle::Iso),
+            layout(Labels::RussianFirst, true, DateStyle::SpelledRussian),
+        ]
+    }
+
+    /// How many layouts there are to draw from.
+    pub const COUNT: usize = 4;
+
+    fn drawn_for(number: &str, has_mrz: bool) -> VizLayout {
+        let pick = number
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31) + b as usize);
+        VizLayout::choices(has_mrz)[pick % VizLayout::COUNT]
+    }
+
+    fn label(&self, russian: &str, english: &str) -> String {
+        match self.labels {
+            Labels::RussianFirst => format!("{russian} / {english}"),
+            Labels::EnglishFirst => format!("{english} / {russian}"),
+            Labels::Russian => russian.to_string(),
+            Labels::English => english.to_string(),
+        }
+    }
+
+    /// A bilingual heading (`РУССКИЙ / ENGLISH`) in the layout's languages.
+    fn heading(&self, bilingual: &str) -> String {
+        let cyrillic = |p: &&&str| p.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c));
+        let parts: Vec<&str> = bilingual.split(" / ").collect();
+        let pick = match self.labels {
+            Labels::Russian => parts.iter().find(cyrillic),
+            Labels::English => parts.iter().find(|p| !cyrillic(p)),
+            _ => None,
+        };
+        pick.map_or(bilingual, |p| p).to_string()
+    }
+
+    fn date(&self, date: Date) -> String {
+        match self.dates {
+            DateStyle::Dotted => date.dotted(),
+            DateStyle::Iso => date.iso(),
+            DateStyle::Spelled => date.spelled(),
+            DateStyle::SpelledRussian => date.spelled_ru(),
+        }
+    }
+}
+
+/// One labelled line of a visual zone: the field it shows (if one intake
+/// reads), its label in Russian and English, and its value.
+struct Row {
+    field: Option<Field>,
+    russian: &'static str,
+    english: &'static str,
+    value: String,
+}
+
+fn row(field: Option<Field>, russian: &'static str, english: &'static str, value: String) -> Row {
+    Row {
+        field,
+        russian,
+        english,
+        value,
+    }
 }
 
 /// A region of Russia: its code (a patent's series) and its names.
@@ -209,6 +329,8 @@ impl Document {
             names_truncated: false,
             issue_date,
             expiry,
+            layout: VizLayout::drawn_for(&number, format.is_some()),
+            altered: Vec::new(),
             number,
             region,
         };
@@ -351,7 +473,7 @@ impl Document {
         let mrz_top = h - 5.0 - (rows - 1.0) * MRZ_LINE_PITCH_MM - 2.4;
         let small = w < 100.0;
         let (label, value) = if small { (1.3, 1.9) } else { (1.5, 2.3) };
-        let row = if small { 4.6 } else { 6.0 };
+        let row_pitch = if small { 4.6 } else { 6.0 };
         page.guilloche(0.0, 0.0, w, mrz_top - 2.0);
 
         let title = match format {
@@ -364,65 +486,111 @@ impl Document {
             _ => self.holder.country.state_name,
         };
         page.text(&fonts.bold, 4.0, 2.5, value * 0.9, state);
-        page.text(&fonts.bold, w * 0.55, 2.5 + row * 0.6, value * 0.9, title);
+        let title = self.layout.heading(title);
+        // On the state's line: a line of its own would run into the first label's.
+        page.text(&fonts.bold, w * 0.55, 2.5, value * 0.9, &title);
 
         let photo_w = if small { 20.0 } else { 30.0 };
         page.photo(4.0, 8.0, photo_w, (mrz_top - 11.0).min(photo_w * 1.3));
         let x = photo_w + 8.0;
         let f = &self.fields;
-        let dash = String::from("-");
+        let layout = &self.layout;
         let names = &self.holder.latin;
-        let mut rows: Vec<(&str, String)> = vec![
-            ("Surname / Фамилия", names.surname.clone()),
-            ("Given names / Имя", names.given_names.clone()),
-            (
-                "Nationality / Гражданство",
+        let mut rows = vec![
+            row(
+                Some(Field::Surname),
+                "Фамилия",
+                "Surname",
+                names.surname.clone(),
+            ),
+            row(
+                Some(Field::GivenNames),
+                "Имя",
+                "Given names",
+                names.given_names.clone(),
+            ),
+            row(
+                None,
+                "Гражданство",
+                "Nationality",
                 self.holder.country.short_name.to_string(),
             ),
-            (
-                "Date of birth / Дата рождения",
-                self.holder.birth_date.spelled(),
+            row(
+                Some(Field::BirthDate),
+                "Дата рождения",
+                "Date of birth",
+                layout.date(self.holder.birth_date),
             ),
-            (
-                "Sex / Пол",
+            row(
+                Some(Field::Sex),
+                "Пол",
+                "Sex",
                 format!(
                     "{} / {}",
                     self.holder.sex.cyrillic(),
                     self.holder.sex.latin()
                 ),
             ),
-            (
-                "Date of expiry / Дата окончания срока",
-                f.expiry_date
-                    .as_ref()
-                    .map_or(dash.clone(), |_| self.expiry().spelled()),
+            row(
+                Some(Field::ExpiryDate),
+                "Дата окончания срока",
+                "Date of expiry",
+                match f.expiry_date {
+                    Some(_) => layout.date(self.expiry()),
+                    None => "-".into(),
+                },
             ),
-            ("Document No. / Номер", self.number.clone()),
+            row(
+                Some(Field::DocumentNumber),
+                "Номер",
+                "Document No.",
+                self.number.clone(),
+            ),
         ];
         if !small {
             rows.insert(
                 4,
-                (
-                    "Place of birth / Место рождения",
+                row(
+                    None,
+                    "Место рождения",
+                    "Place of birth",
                     self.holder.birth_place.to_string(),
                 ),
             );
-            rows.push(("Date of issue / Дата выдачи", self.issue_date.spelled()));
+            rows.push(row(
+                None,
+                "Дата выдачи",
+                "Date of issue",
+                layout.date(self.issue_date),
+            ));
         }
         if let Some(cyr) = &self.holder.cyrillic {
             if !small {
-                rows[0].1 = format!("{} / {}", cyr.surname, names.surname);
-                rows[1].1 = format!("{} / {}", cyr.given_names, names.given_names);
+                rows[0].value = format!("{} / {}", cyr.surname, names.surname);
+                rows[1].value = format!("{} / {}", cyr.given_names, names.given_names);
             }
         }
         let mut y = 8.0;
-        for (label_text, value_text) in rows {
-            if y + label + value + 1.0 > mrz_top - 1.0 {
-                break;
+        for row in self.altered_rows(rows) {
+            let label_text = layout.label(row.russian, row.english);
+            if layout.value_below {
+                if y + label + value + 1.0 > mrz_top - 1.0 {
+                    break;
+                }
+                page.text(&fonts.sans, x, y, label, &label_text);
+                page.text(&fonts.bold, x, y + label + 0.7, value, &row.value);
+            } else {
+                if y + value + 1.0 > mrz_top - 1.0 {
+                    break;
+                }
+                let line = format!("{label_text}: {}", row.value);
+                page.text(&fonts.sans, x, y, value * 0.8, &line);
             }
-            page.text(&fonts.sans, x, y, label, label_text);
-            page.text(&fonts.bold, x, y + label + 0.7, value, &value_text);
-            y += row;
+            y += if layout.value_below {
+                row_pitch
+            } else {
+                row_pitch * 0.7
+            };
         }
         if let Some(qr) = &self.qr {
             let size = (mrz_top - 9.0).min(22.0);
@@ -457,42 +625,43 @@ impl Document {
         let (title, expiry_label) = match self.kind {
             DocumentKind::ResidencePermit => (
                 "ВИД НА ЖИТЕЛЬСТВО / RESIDENCE PERMIT",
-                "Действительна до / Valid until",
+                ("Действительна до", "Valid until"),
             ),
             DocumentKind::NationalPassport => {
-                ("ПАСПОРТ / PASSPORT", "Действителен до / Valid until")
+                ("ПАСПОРТ / PASSPORT", ("Действителен до", "Valid until"))
             }
             DocumentKind::TemporaryTravelDocument => (
                 "ВРЕМЕННЫЙ ПРОЕЗДНОЙ ДОКУМЕНТ / TEMPORARY TRAVEL DOCUMENT",
-                "Действителен до / Valid until",
+                ("Действителен до", "Valid until"),
             ),
             DocumentKind::RefugeeCertificate => (
                 "УДОСТОВЕРЕНИЕ БЕЖЕНЦА / REFUGEE CERTIFICATE",
-                "Действительно до / Valid until",
+                ("Действительно до", "Valid until"),
             ),
             DocumentKind::TemporaryResidencePermit => (
                 "РАЗРЕШЕНИЕ НА ВРЕМЕННОЕ ПРОЖИВАНИЕ / TEMPORARY RESIDENCE PERMIT",
-                "Действительно до / Valid until",
+                ("Действительно до", "Valid until"),
             ),
             DocumentKind::WorkPermit => (
                 "РАЗРЕШЕНИЕ НА РАБОТУ / WORK PERMIT",
-                "Действительно до / Valid until",
+                ("Действительно до", "Valid until"),
             ),
-            DocumentKind::WorkPatent => ("ПАТЕНТ / PATENT", "Действителен до / Valid until"),
+            DocumentKind::WorkPatent => ("ПАТЕНТ / PATENT", ("Действителен до", "Valid until")),
             DocumentKind::StayRegistration => (
                 "УВЕДОМЛЕНИЕ О ПРИБЫТИИ В МЕСТО ПРЕБЫВАНИЯ / NOTIFICATION OF ARRIVAL",
-                "Срок пребывания до / Stay until",
+                ("Срок пребывания до", "Stay until"),
             ),
             _ => (
                 "МИГРАЦИОННАЯ КАРТА / MIGRATION CARD",
-                "Действительна до / Valid until",
+                ("Действительна до", "Valid until"),
             ),
         };
+        let title = self.layout.heading(title);
         // Long titles are set smaller to fit the width (bold capitals run
         // about their cap height wide).
         let title_cap =
             (3.2 * scale).min((w - 12.0 * scale) / (0.96 * title.chars().count() as f32));
-        page.text(&fonts.bold, 6.0 * scale, 5.0 * scale, title_cap, title);
+        page.text(&fonts.bold, 6.0 * scale, 5.0 * scale, title_cap, &title);
         let state = match self.kind {
             DocumentKind::NationalPassport | DocumentKind::TemporaryTravelDocument => {
                 self.holder.country.state_name
@@ -514,27 +683,49 @@ impl Document {
         };
         let split = if self.region.is_some() { 2 } else { 4 };
         let number = format!("{} {}", &self.number[..split], &self.number[split..]);
+        let layout = &self.layout;
         let mut rows = vec![
-            ("Номер / Number", number),
-            ("Фамилия / Surname", names(|n| &n.surname)),
-            ("Имя / Given names", names(|n| &n.given_names)),
-            (
-                "Дата рождения / Date of birth",
-                self.holder.birth_date.dotted(),
+            row(Some(Field::DocumentNumber), "Номер", "Number", number),
+            row(
+                Some(Field::Surname),
+                "Фамилия",
+                "Surname",
+                names(|n| &n.surname),
             ),
-            (
-                "Пол / Sex",
+            row(
+                Some(Field::GivenNames),
+                "Имя",
+                "Given names",
+                names(|n| &n.given_names),
+            ),
+            row(
+                Some(Field::BirthDate),
+                "Дата рождения",
+                "Date of birth",
+                layout.date(self.holder.birth_date),
+            ),
+            row(
+                Some(Field::Sex),
+                "Пол",
+                "Sex",
                 format!(
                     "{} / {}",
                     self.holder.sex.cyrillic(),
                     self.holder.sex.latin()
                 ),
             ),
-            (
-                "Гражданство / Nationality",
+            row(
+                Some(Field::Nationality),
+                "Гражданство",
+                "Nationality",
                 self.holder.country.code.to_string(),
             ),
-            (expiry_label, self.expiry().dotted()),
+            row(
+                Some(Field::ExpiryDate),
+                expiry_label.0,
+                expiry_label.1,
+                layout.date(self.expiry()),
+            ),
         ];
         // The kinds the generator drew first show no more; the others
         // their issue date, and the patent its region.
@@ -542,19 +733,47 @@ impl Document {
             self.kind,
             DocumentKind::MigrationCard | DocumentKind::ResidencePermit
         ) {
-            rows.insert(6, ("Дата выдачи / Date of issue", self.issue_date.dotted()));
+            rows.insert(
+                6,
+                row(
+                    None,
+                    "Дата выдачи",
+                    "Date of issue",
+                    layout.date(self.issue_date),
+                ),
+            );
         }
         if let Some(region) = self.region {
-            rows.push((
-                "Регион / Region",
+            rows.push(row(
+                None,
+                "Регион",
+                "Region",
                 format!("{} / {}", region.russian, region.english),
             ));
         }
-        let mut y = 19.0 * scale;
-        for (label, value) in rows {
-            let line = format!("{label}: {value}");
-            page.text(&fonts.sans, 6.0 * scale, y, 2.4 * scale, &line);
-            y += 6.5 * scale;
+        let rows = self.altered_rows(rows);
+        // A value below its label takes more height: where the rows would
+        // not fit, they are set on one line each.
+        let top = 19.0 * scale;
+        let below = layout.value_below && top + rows.len() as f32 * 9.0 * scale < h - 3.0 * scale;
+        let mut y = top;
+        for row in rows {
+            let label = layout.label(row.russian, row.english);
+            if below {
+                page.text(&fonts.sans, 6.0 * scale, y, 1.8 * scale, &label);
+                page.text(
+                    &fonts.sans,
+                    6.0 * scale,
+                    y + 2.6 * scale,
+                    2.4 * scale,
+                    &row.value,
+                );
+                y += 9.0 * scale;
+            } else {
+                let line = format!("{label}: {}", row.value);
+                page.text(&fonts.sans, 6.0 * scale, y, 2.4 * scale, &line);
+                y += 6.5 * scale;
+            }
         }
         if let Some(qr) = &self.qr {
             let size = (h * 0.4).min(32.0);
@@ -566,9 +785,42 @@ impl Document {
         self.expiry
     }
 
+    /// The document drawn in the `n`-th layout (modulo their number).
+    pub fn with_layout(mut self, n: usize) -> Document {
+        self.layout = VizLayout::choices(self.mrz_format.is_some())[n % VizLayout::COUNT];
+        self
+    }
+
+    /// The document with its visual zone altered where its MRZ is not: the
+    /// surname and birth date printed are another person's.
+    pub fn with_altered_visual_zone(mut self) -> Document {
+        let surname = match self.holder.latin.surname.as_str() {
+            "KARIMOVA" => "SAIDOVA",
+            _ => "KARIMOVA",
+        }
+        .to_string();
+        let birth = self.holder.birth_date.add_years(-3);
+        let printed_birth = self.layout.date(birth);
+        self.altered = vec![(Field::Surname, surname), (Field::BirthDate, printed_birth)];
+        self
+    }
+
+    /// The rows with the altered values in place of the true ones.
+    fn altered_rows(&self, mut rows: Vec<Row>) -> Vec<Row> {
+        for (field, value) in &self.altered {
+            for row in rows.iter_mut().filter(|r| r.field == Some(*field)) {
+                row.value = value.clone();
+            }
+        }
+        rows
+    }
+
     /// The verdict and codes a perfect reader gives this document on
     /// [`TODAY`] without a profile.
     pub fn expected(&self) -> (&'static str, Vec<&'static str>) {
+        if !self.altered.is_empty() {
+            return ("needs_review", vec!["viz_mismatch"]);
+        }
         let expiry = self.expiry();
         let expired = expiry < TODAY;
         let code = match self.kind {

@@ -22,7 +22,7 @@ pub mod translit;
 
 use date::{Date, TODAY};
 use degrade::Degradation;
-use documents::{Document, Validity};
+use documents::{Document, Validity, VizLayout};
 use encode::PdfImage;
 use image::GrayImage;
 use intake_models::{DocumentFields, DocumentKind, MrzFormat};
@@ -157,9 +157,11 @@ pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
 /// One document of every kind drawn without an MRZ (all but the passport,
 /// ID card and visa, and the proof of address, which has no layout of its
 /// own): `<kind>.jpg`, valid on [`TODAY`], and `<kind>_expired.jpg`, of
-/// another holder, expired; clean 300-dpi JPEGs with their profiles. The
-/// holders have Cyrillic names, which Russian documents print. The same
-/// seed gives the same files.
+/// another holder, expired, each in another visual-zone layout; and a
+/// passport in every layout, as issued (`passport_issued_N.jpg`) and with its
+/// visual zone altered (`passport_altered_N.jpg`, `viz_mismatch`); clean
+/// 300-dpi JPEGs with their profiles. The holders have Cyrillic names, which
+/// Russian documents print. The same seed gives the same files.
 pub fn every_kind(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
     write(out, "profiles/.keep", b"")?;
     let fonts = render::Fonts::load()?;
@@ -168,11 +170,33 @@ pub fn every_kind(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
         .into_iter()
         .filter(|k| !k.has_mrz() && *k != DocumentKind::AddressProof);
     let mut entries = Vec::new();
-    for kind in kinds {
-        for (validity, suffix) in [(Validity::Valid, ""), (Validity::Expired, "_expired")] {
+    // Each kind in two layouts, and every layout in several kinds.
+    for (i, kind) in kinds.enumerate() {
+        for (validity, suffix, layout) in [
+            (Validity::Valid, "", i),
+            (Validity::Expired, "_expired", i + 2),
+        ] {
             let holder = cyrillic_named(&mut rng);
-            let doc = Document::without_mrz(&mut rng, holder, kind, validity);
+            let doc = Document::without_mrz(&mut rng, holder, kind, validity).with_layout(layout);
             let scan = Scan::clean_jpeg(format!("{}{suffix}", kind.as_str()), 90);
+            entries.push(write_scan(out, &doc, &scan, &fonts, &mut rng)?);
+        }
+    }
+    // A passport in each layout, as issued and with its visual zone altered
+    // (`viz_mismatch`): the visual zone of an MRZ document is held against it.
+    for layout in 0..VizLayout::COUNT {
+        let holder = cyrillic_named(&mut rng);
+        let doc = Document::for_holder(
+            &mut rng,
+            holder,
+            Some(MrzFormat::TD3),
+            Validity::Valid,
+            None,
+        )
+        .with_layout(layout);
+        let altered = doc.clone().with_altered_visual_zone();
+        for (doc, name) in [(doc, "issued"), (altered, "altered")] {
+            let scan = Scan::clean_jpeg(format!("passport_{name}_{layout}"), 90);
             entries.push(write_scan(out, &doc, &scan, &fonts, &mut rng)?);
         }
     }

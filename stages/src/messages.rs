@@ -168,6 +168,10 @@ fn texts(code: ReasonCode, field: Option<Field>) -> (String, String) {
             "The check digits of the machine-readable zone do not agree. A specialist will check the document.".into(),
             "Контрольные цифры машиночитаемой зоны не сходятся. Документ проверит специалист.".into(),
         ),
+        VizMismatch => (
+            format!("The {en_field} printed on the document differs from its machine-readable zone. A specialist will check the document."),
+            format!("Поле «{ru_field}», напечатанное в документе, не совпадает с его машиночитаемой зоной. Документ проверит специалист."),
+        ),
         QrMismatch => (
             "The QR code on the document does not agree with the printed data. A specialist will check the document.".into(),
             "Данные QR-кода на документе не совпадают с напечатанными. Документ проверит специалист.".into(),

@@ -10,7 +10,7 @@
 
 use crate::dates::Date;
 use crate::transliteration::{is_cyrillic, latin_candidates, normalize_latin, skeleton};
-use intake_models::{DocumentFields, DocumentKind, Field};
+use intake_models::{DocumentFields, DocumentKind, Field, MatchResult};
 
 /// What the visual zone gave.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,6 +20,9 @@ pub struct VizReading {
     pub title_kind: Option<DocumentKind>,
     /// Fields whose value passed validation.
     pub confident: Vec<Field>,
+    /// Each field's text as printed (after its label), for comparisons
+    /// that need more than the one value read from it.
+    pub printed: Vec<(Field, String)>,
 }
 
 /// Label words per field, Russian and English; earlier entries win
@@ -39,13 +42,19 @@ const LABELS: &[(Field, &[&str])] = &[
             "действителен",
             "действительна",
             "действия",
+            "окончания",
+            "пребывания",
             "valid",
             "until",
             "expiry",
         ],
     ),
-    (Field::DocumentNumber, &["номер", "number"]),
+    (Field::DocumentNumber, &["номер", "number", "no"]),
 ];
+
+/// Label words of lines that are not read (and whose words would pass for
+/// another field's label: the place of birth for the date of birth).
+const UNREAD_LABELS: &[&str] = &["место", "place"];
 
 /// Title words per kind, Russian and English: a phrase matches its words in
 /// a row. Earlier entries win, so a phrase comes before the words it holds
@@ -124,6 +133,7 @@ pub fn read_fields(ocr_text: &str) -> VizReading {
             },
             value => value,
         };
+        reading.printed.push((field, value.to_string()));
         let (value, confident) = read_value(field, value);
         if let Some(value) = value {
             reading.fields.set(field, Some(value));
@@ -135,6 +145,74 @@ pub fn read_fields(ocr_text: &str) -> VizReading {
     reading
 }
 
+/// The fields of an MRZ document whose visual zone, read with confidence,
+/// disagrees with its MRZ: `viz_mismatch`. What OCR commonly gets wrong is
+/// not a disagreement:
+/// - names are held against the Latin spelling the visual zone prints
+///   (ICAO 9303 requires one): a part read in Cyrillic letters, which may be
+///   Latin misread, is not compared; any Latin part that agrees (by
+///   transliteration, one letter off, or with stray marks beside it) will do;
+/// - numbers by their digits, one digit off or the series letters misread
+///   as digits allowed (so a forger's single changed character is not caught
+///   here);
+/// - dates, sex and nationality codes exactly: a date that validates is read whole.
+pub fn disagreements(viz: &VizReading, mrz: &DocumentFields, names_truncated: bool) -> Vec<Field> {
+    viz.confident
+        .iter()
+        .copied()
+        .filter(|&field| {
+            let (Some(read), Some(encoded)) = (viz.fields.get(field), mrz.get(field)) else {
+                return false;
+            };
+            match field {
+                Field::Surname | Field::GivenNames => {
+                    let printed = viz.printed.iter().find(|(f, _)| *f == field);
+                    let latin: Vec<String> = printed
+                        .map(|(_, text)| text.split('/').filter(|p| !is_cyrillic(p)))
+                        .into_iter()
+                        .flatten()
+                        .map(normalize_latin)
+                        .filter(|p| !p.is_empty())
+                        .collect();
+                    !latin.is_empty()
+                        && !latin
+                            .iter()
+                            .any(|part| same_name(field, part, encoded, names_truncated))
+                }
+                Field::DocumentNumber => {
+                    let (read, encoded) = (digits(read), digits(encoded));
+                    edit_distance(&read, &encoded) > 1
+                        && !(read.ends_with(&encoded) || encoded.ends_with(&read))
+                }
+                Field::BirthDate | Field::ExpiryDate | Field::Sex | Field::Nationality => {
+                    read != encoded
+                }
+                _ => false,
+            }
+        })
+        .collect()
+}
+
+/// Whether a printed Latin name is the MRZ's, up to what OCR gets wrong.
+fn same_name(field: Field, printed: &str, encoded: &str, names_truncated: bool) -> bool {
+    let (result, _) = crate::cross_match::compare_field(field, printed, encoded, names_truncated);
+    result != MatchResult::Mismatch
+        || edit_distance(&skeleton(printed), &skeleton(encoded)) <= 1
+        || holds_words(printed, &normalize_latin(encoded))
+}
+
+fn digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Whether the words of `part` occur, whole and in order, in `whole`: a name
+/// with OCR's stray marks beside it still holds it.
+fn holds_words(whole: &str, part: &str) -> bool {
+    let whole: Vec<&str> = whole.split_whitespace().collect();
+    let part: Vec<&str> = part.split_whitespace().collect();
+    !part.is_empty() && whole.windows(part.len()).any(|w| w == part.as_slice())
+}
+
 /// The field a line labels and the text after the label: `Label: value`,
 /// or a label alone (no digits, a few words) with an empty value.
 fn labelled(line: &str) -> Option<(Field, &str)> {
@@ -144,6 +222,12 @@ fn labelled(line: &str) -> Option<(Field, &str)> {
         None => return None,
     };
     let label_words = words(label);
+    if UNREAD_LABELS
+        .iter()
+        .any(|k| label_words.iter().any(|w| close(w, k)))
+    {
+        return None;
+    }
     LABELS
         .iter()
         .find(|(_, keys)| keys.iter().any(|k| label_words.iter().any(|w| close(w, k))))
@@ -158,17 +242,21 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
             None => (None, false),
         },
         Field::Surname | Field::GivenNames => read_name(text),
+        // `Ж / F`, `M`, `М / M`: every part that names a sex must name the
+        // same one (OCR reads `Ж` as `M` often enough).
         Field::Sex => {
-            let latin = text
+            let named: Vec<&str> = text
                 .split('/')
-                .map(str::trim)
-                .find(|p| p.is_ascii() && !p.is_empty());
-            let sex = match (latin, text.trim().chars().next()) {
-                (Some("M"), _) | (_, Some('М')) => Some("M"),
-                (Some("F"), _) | (_, Some('Ж')) => Some("F"),
-                _ => None,
-            };
-            (sex.map(str::to_string), sex.is_some())
+                .filter_map(|part| match part.trim().chars().next() {
+                    Some('M' | 'М') => Some("M"),
+                    Some('F' | 'Ж') => Some("F"),
+                    _ => None,
+                })
+                .collect();
+            let sex = named
+                .first()
+                .filter(|first| named.iter().all(|s| s == *first));
+            (sex.map(|s| s.to_string()), sex.is_some())
         }
         Field::Nationality => {
             let code: String = text
@@ -176,7 +264,8 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
                 .filter(char::is_ascii_alphabetic)
                 .collect::<String>()
                 .to_uppercase();
-            let ok = code.len() == 3;
+            // A code is three letters and nothing else.
+            let ok = code.len() == 3 && text.trim().len() == 3;
             ((!code.is_empty()).then_some(code), ok)
         }
         _ => {
@@ -192,7 +281,12 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
             } else {
                 number
             };
-            let ok = (6..=15).contains(&number.len());
+            // A symbol that is no part of a number (`]` read for `J`) or a
+            // Cyrillic letter: some character was misread, which one is unknown.
+            let clean = text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '№'));
+            let ok = clean && (6..=15).contains(&number.len());
             ((!number.is_empty()).then_some(number), ok)
         }
     }
@@ -244,9 +338,14 @@ fn printed_date(text: &str) -> Option<Date> {
         .filter(|t| t.chars().all(char::is_alphabetic))
         .map(|t| {
             let head: String = t.chars().take(3).collect();
+            // OCR reads `МАР` as `MAP` and `ОКТ` as `OKT`: letters both
+            // scripts share are taken in either.
+            let (latin, cyrillic) = (in_script(&head, false), in_script(&head, true));
             MONTHS
                 .iter()
-                .position(|(en, ru)| head == *en || head == *ru || (head == "МАЯ" && *ru == "МАЙ"))
+                .position(|(en, ru)| {
+                    latin == *en || cyrillic == *ru || (cyrillic == "МАЯ" && *ru == "МАЙ")
+                })
                 .map(|i| i as u8 + 1)
         })
         .collect::<Option<Vec<u8>>>()?;
@@ -259,12 +358,13 @@ fn printed_date(text: &str) -> Option<Date> {
     Date::new(year.parse().ok()?, month, day.parse().ok()?)
 }
 
-/// A name printed `КИРИЛЛИЦА / LATIN`: the Latin part, else the Cyrillic one
-/// in ICAO transliteration. Confident when it is letters only and, if both
-/// parts are there, they agree under transliteration. OCR may read a
-/// Cyrillic name spelt in letters both scripts share as Latin (`АСАНОВА` as
-/// `ACAHOBA`): the Latin part is the last one, and such a name alone is not
-/// confident.
+/// A name printed `КИРИЛЛИЦА / LATIN` or `LATIN / КИРИЛЛИЦА`: the Latin
+/// part, else the Cyrillic one in ICAO transliteration. Confident when it is
+/// letters only and, if both parts are there, they agree under
+/// transliteration. OCR may read a Cyrillic name as Latin letters (`АСАНОВА`
+/// as `ACAHOBA`, `ШУХРАТ` as `LUYXPAT`): a part spelt only in letters both
+/// scripts share is passed over, such a name alone is not confident, and
+/// neither are two Latin spellings that disagree.
 fn read_name(text: &str) -> (Option<String>, bool) {
     let parts: Vec<&str> = text
         .split('/')
@@ -272,11 +372,22 @@ fn read_name(text: &str) -> (Option<String>, bool) {
         .filter(|p| !p.is_empty())
         .collect();
     let cyrillic = parts.iter().find(|p| is_cyrillic(p));
-    let latin = parts
+    // Cyrillic read in Latin letters (`BOPOBbEB`) looks like a second Latin
+    // spelling; one in letters both scripts share is passed over.
+    let latins: Vec<String> = parts
         .iter()
-        .rev()
-        .find(|p| !is_cyrillic(p))
-        .map(|p| normalize_latin(p));
+        .filter(|p| !is_cyrillic(p))
+        .map(|p| normalize_latin(p))
+        .collect();
+    let unshared: Vec<&String> = latins.iter().filter(|p| !both_scripts(p)).collect();
+    let latin = match unshared.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => latins.last().cloned(),
+    };
+    // Two Latin spellings that disagree: which one is the name is unknown.
+    let ambiguous = unshared
+        .windows(2)
+        .any(|pair| skeleton(pair[0]) != skeleton(pair[1]));
     let letters_only =
         |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
     match (cyrillic, latin) {
@@ -284,11 +395,11 @@ fn read_name(text: &str) -> (Option<String>, bool) {
             let agree = latin_candidates(cyr)
                 .iter()
                 .any(|c| skeleton(c) == skeleton(&lat));
-            let ok = agree && letters_only(&lat);
+            let ok = agree && !ambiguous && letters_only(&lat);
             (Some(lat), ok)
         }
         (None, Some(lat)) => {
-            let ok = letters_only(&lat) && (parts.len() > 1 || !both_scripts(&lat));
+            let ok = letters_only(&lat) && !ambiguous && (parts.len() > 1 || !both_scripts(&lat));
             (Some(lat), ok)
         }
         (Some(cyr), None) => {
@@ -300,11 +411,39 @@ fn read_name(text: &str) -> (Option<String>, bool) {
     }
 }
 
+/// Capitals that look the same in Latin and Cyrillic.
+const SHARED_CAPITALS: [(char, char); 12] = [
+    ('A', 'А'),
+    ('B', 'В'),
+    ('C', 'С'),
+    ('E', 'Е'),
+    ('H', 'Н'),
+    ('K', 'К'),
+    ('M', 'М'),
+    ('O', 'О'),
+    ('P', 'Р'),
+    ('T', 'Т'),
+    ('X', 'Х'),
+    ('Y', 'У'),
+];
+
+/// `text` with each shared capital in one script: Cyrillic or Latin.
+fn in_script(text: &str, cyrillic: bool) -> String {
+    text.chars()
+        .map(|c| {
+            SHARED_CAPITALS
+                .iter()
+                .find(|(l, k)| c == *l || c == *k)
+                .map_or(c, |&(l, k)| if cyrillic { k } else { l })
+        })
+        .collect()
+}
+
 /// Whether every letter of `name` looks the same in Latin and Cyrillic capitals.
 fn both_scripts(name: &str) -> bool {
     name.chars()
         .filter(|c| c.is_alphabetic())
-        .all(|c| "ABCEHKMOPTXY".contains(c))
+        .all(|c| SHARED_CAPITALS.iter().any(|(latin, _)| *latin == c))
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -401,6 +540,91 @@ mod tests {
         );
         assert_eq!(read_name("ASEL"), (Some("ASEL".into()), true));
         assert_eq!(read_name("АСАНОВА"), (Some("ASANOVA".into()), true));
+    }
+
+    #[test]
+    fn a_cyrillic_part_misread_as_latin_makes_the_name_unsure() {
+        assert_eq!(
+            read_name("VOROBEV / BOPOBbEB"),
+            (Some("VOROBEV".into()), true)
+        );
+        assert!(!read_name("SHUKHRAT / LUYXPAT").1);
+        assert!(!read_name("SEITKALIEVA / CEATKAJINEBA").1);
+        assert_eq!(
+            read_name("SEITKALIEVA / СЕЙТКАЛИЕВА"),
+            (Some("SEITKALIEVA".into()), true)
+        );
+    }
+
+    fn passport_zone(surname: &str, number: &str, birth: &str) -> String {
+        format!(
+            "PASSPORT / ПАСПОРТ\n\
+             Фамилия / Surname\n{surname}\n\
+             Имя / Given names\nVAN MINH ae\n\
+             Дата рождения / Date of birth\n{birth}\n\
+             Homep / No.\n{number}\n"
+        )
+    }
+
+    fn mrz_fields() -> DocumentFields {
+        DocumentFields {
+            surname: Some("TRAN".into()),
+            given_names: Some("VAN MINH".into()),
+            document_number: Some("LU7938895".into()),
+            birth_date: Some("1964-02-14".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_visual_zone_that_agrees_with_the_mrz_up_to_ocr_is_no_mismatch() {
+        for zone in [
+            passport_zone("TRAN / ЧАН", "LU7938895", "14.02.1964"),
+            // O for 0, a stray mark, a name one letter off, an unsure number.
+            passport_zone("TRAM", "LU793889S", "14 FEB 1964"),
+            passport_zone("TRAN", "]U7938895", "14.02.1964"),
+            passport_zone("TRAN", "U7938895", "14.02.1964"),
+            // Latin read as Cyrillic letters; the series read as digits.
+            passport_zone("ТВАМ", "027938895", "14.02.1964"),
+        ] {
+            let printed = read_fields(&zone);
+            assert_eq!(
+                disagreements(&printed, &mrz_fields(), false),
+                vec![],
+                "{zone}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_visual_zone_that_names_someone_else_is_a_mismatch() {
+        let zone = passport_zone("NGUYEN", "LU7938876", "15.02.1964");
+        let printed = read_fields(&zone);
+        assert_eq!(
+            disagreements(&printed, &mrz_fields(), false),
+            vec![Field::Surname, Field::BirthDate, Field::DocumentNumber]
+        );
+    }
+
+    #[test]
+    fn a_russian_month_read_in_latin_letters_is_still_its_month() {
+        assert_eq!(printed_date("07 OKT 1983"), Date::new(1983, 10, 7));
+        assert_eq!(printed_date("06 MAP 2029"), Date::new(2029, 3, 6));
+        assert_eq!(printed_date("06 MAR 2029"), Date::new(2029, 3, 6));
+        assert_eq!(printed_date("01 CEH 2001"), Date::new(2001, 9, 1));
+        assert_eq!(printed_date("01 МАY 2001"), Date::new(2001, 5, 1));
+    }
+
+    #[test]
+    fn the_place_of_birth_is_not_taken_for_the_date() {
+        let r = read_fields(
+            "Место рождения / Place of birth\nOSH\nДата рождения / Date of birth\n07.10.1983\n",
+        );
+        assert_eq!(r.fields.birth_date.as_deref(), Some("1983-10-07"));
+        assert_eq!(
+            r.printed,
+            vec![(Field::BirthDate, "07.10.1983".to_string())]
+        );
     }
 
     #[test]
