@@ -145,6 +145,13 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// SIGKILL, from another thread while clients are still sending.
+    pub fn kill_now(&self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -252,7 +259,7 @@ pub enum Body {
     Multipart(Vec<u8>),
 }
 
-const BOUNDARY: &str = "intake-test-boundary-7d1f";
+pub const BOUNDARY: &str = "intake-test-boundary-7d1f";
 
 /// A multipart form: (name, file name, bytes) for each part.
 pub fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
