@@ -47,14 +47,12 @@ fn job_status(server: &Server, account: &str, sha256: &str) -> u16 {
     }
 }
 
+/// An upload as the test tells it: (account, SHA-256 of the file).
+type Sent = (String, String);
+
 /// Uploads distinct random files from `threads` clients at once until the
-/// server goes away; returns (account, sha256) of each file sent and of
-/// those acknowledged (202).
-fn burst(
-    server: &Server,
-    round: usize,
-    threads: usize,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// server goes away; returns each upload sent and those acknowledged (202).
+fn burst(server: &Server, round: usize, threads: usize) -> (Vec<Sent>, Vec<Sent>) {
     let sent = Arc::new(Mutex::new(Vec::new()));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let clients: Vec<_> = (0..threads)
