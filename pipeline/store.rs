@@ -345,7 +345,16 @@ impl SledStore {
             db,
         };
         if found != Some(SCHEMA_VERSION) {
-            store.upgrade()?;
+            let (accounts, uploads) = store.upgrade()?;
+            if let Some(from) = found {
+                tracing::info!(
+                    from,
+                    to = SCHEMA_VERSION,
+                    accounts,
+                    uploads,
+                    "store upgraded"
+                );
+            }
         }
         // Nothing writes yet, and sled's lock keeps other processes out:
         // every temporary file is a dead writer's.
@@ -361,8 +370,9 @@ impl SledStore {
     /// move to keys that are the HMAC of their id, and `blobs` is rebuilt
     /// from the jobs (older versions wrote it before the job, so it also
     /// named the files of refused uploads). Schema 3 needed nothing of 2
-    /// but its number: outbox events are written from then on.
-    fn upgrade(&self) -> Result<(), StoreError> {
+    /// but its number: outbox events are written from then on. Returns the
+    /// accounts moved and the upload files named.
+    fn upgrade(&self) -> Result<(usize, usize), StoreError> {
         let mut accounts = Vec::new();
         for item in self.accounts.iter() {
             let (key, value) = item?;
@@ -395,13 +405,7 @@ impl SledStore {
         });
         finished(result)?;
         self.db.flush()?;
-        tracing::info!(
-            accounts = accounts.len(),
-            uploads = needed.len(),
-            version = SCHEMA_VERSION,
-            "store layout upgraded"
-        );
-        Ok(())
+        Ok((accounts.len(), needed.len()))
     }
 
     /// Goes through the upload files: removes those no job needs and not
