@@ -35,6 +35,17 @@ pub struct Swept {
     pub leases: usize,
     /// Jobs whose upload was deleted under the retention rule.
     pub purged: usize,
+    /// Upload files no job needed, deleted.
+    pub orphans: usize,
+}
+
+/// What a purge deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Jobs whose upload was deleted under the retention rule.
+    pub jobs: usize,
+    /// Upload files no job needed (refused or interrupted uploads).
+    pub orphans: usize,
 }
 
 /// A status with its items, as the audit log records it:
@@ -159,13 +170,15 @@ impl Projector {
     }
 
     /// Deletes the uploads of jobs decided more than `store.retention_days`
-    /// ago; returns how many jobs lost theirs.
-    pub fn purge(&self, now: u64) -> Result<usize, StoreError> {
+    /// ago, and the upload files no job needs.
+    pub fn purge(&self, now: u64) -> Result<Purged, StoreError> {
+        let orphans = self.store.remove_orphans()?;
         if self.retention_days == 0 {
-            return Ok(0);
+            return Ok(Purged { jobs: 0, orphans });
         }
         let before = now.saturating_sub(self.retention_days * 86_400_000);
-        Ok(self.store.purge_uploads(before, now)?.len())
+        let jobs = self.store.purge_uploads(before, now)?.len();
+        Ok(Purged { jobs, orphans })
     }
 
     /// Applies the time rules at `now`: correction deadlines, stay expiry,
@@ -196,7 +209,9 @@ impl Projector {
                 swept.leases += 1;
             }
         }
-        swept.purged = self.purge(now)?;
+        let purged = self.purge(now)?;
+        swept.purged = purged.jobs;
+        swept.orphans = purged.orphans;
         Ok(swept)
     }
 

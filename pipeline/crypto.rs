@@ -4,15 +4,24 @@
 //! is `ENC1 ‖ nonce (12 bytes, random) ‖ ciphertext ‖ tag`, and its place
 //! (tree and key, or file name) is the associated data, so a value moved to
 //! another record does not open either.
+//!
+//! Names that are sled keys (account ids) are not stored as they are: the
+//! key is HMAC-SHA256 of the name under a key derived from the store key
+//! ([`Sealer::name_key`]), so the database files do not show who applied.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
 use intake_models::config::StoreConfig;
 use rand::RngCore;
+use sha2::Sha256;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"ENC1";
 const NONCE_LEN: usize = 12;
+/// What the name key is derived from the store key for; another purpose
+/// would take another label, so one key never serves two.
+const NAME_KEY_LABEL: &[u8] = b"intake/v1/sled-key-names";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -47,6 +56,18 @@ pub enum SealError {
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Option<ChaCha20Poly1305>,
+    /// The HMAC key of [`Sealer::name_key`].
+    names: [u8; 32],
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // HMAC takes keys of any length: this cannot fail.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts keys of any length"),
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 fn parse_key(text: &str, from: &str) -> Result<[u8; 32], KeyError> {
@@ -81,7 +102,7 @@ pub fn read_key_file(path: &Path) -> Result<[u8; 32], KeyError> {
 /// Writes a new random key to `path` (owner-only), refusing to overwrite one.
 pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
     let hex = crate::check::to_hex(&key);
@@ -95,7 +116,9 @@ pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
         .mode(0o600)
         .open(path)
         .map_err(failed)?;
-    file.write_all(format!("{hex}\n").as_bytes())
+    // The mode at creation is masked by the umask; this one is not.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|_| file.write_all(format!("{hex}\n").as_bytes()))
         .and_then(|_| file.sync_all())
         .map_err(failed)
 }
@@ -103,12 +126,17 @@ pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
 impl Sealer {
     /// No encryption.
     pub fn plain() -> Sealer {
-        Sealer { cipher: None }
+        // Without a key nothing is secret anyway: the same layout, a public key.
+        Sealer {
+            cipher: None,
+            names: hmac_sha256(&[], NAME_KEY_LABEL),
+        }
     }
 
     pub fn with_key(key: &[u8; 32]) -> Sealer {
         Sealer {
             cipher: Some(ChaCha20Poly1305::new(Key::from_slice(key))),
+            names: hmac_sha256(key, NAME_KEY_LABEL),
         }
     }
 
@@ -127,6 +155,13 @@ impl Sealer {
 
     pub fn encrypts(&self) -> bool {
         self.cipher.is_some()
+    }
+
+    /// The sled key standing for `name` (an account id): HMAC-SHA256 under
+    /// a key derived from the store key, the same for the same name and
+    /// key, and telling nothing of the name without the key.
+    pub fn name_key(&self, name: &str) -> [u8; 32] {
+        hmac_sha256(&self.names, name.as_bytes())
     }
 
     pub fn seal(&self, place: &[u8], plain: &[u8]) -> Vec<u8> {
@@ -208,6 +243,16 @@ mod tests {
             a.seal(b"p", b"x"),
             "a fresh nonce each time"
         );
+    }
+
+    #[test]
+    fn name_keys_depend_on_the_name_and_the_store_key() {
+        let a = Sealer::with_key(&[7; 32]);
+        let key = a.name_key("ivanov-1995");
+        assert_eq!(key, a.name_key("ivanov-1995"));
+        assert_ne!(key, a.name_key("ivanov-1996"));
+        assert_ne!(key, Sealer::with_key(&[8; 32]).name_key("ivanov-1995"));
+        assert_ne!(key, Sealer::plain().name_key("ivanov-1995"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! [`Store`], the staged [`Pipeline`], the account [`Projector`] and the
 //! review decisions.
 
-use crate::accounts::{Projector, Swept};
+use crate::accounts::{Projector, Purged, Swept};
 use crate::check::{sha256_hex, Checker};
 use crate::clock::Clock;
 use crate::review::{self, Resolution, ReviewError};
@@ -392,8 +392,9 @@ impl Intake {
         self.projector.sweep(self.clock.now_ms())
     }
 
-    /// Deletes the uploads of jobs decided more than `store.retention_days` ago.
-    pub fn purge(&self) -> Result<usize, StoreError> {
+    /// Deletes the uploads of jobs decided more than `store.retention_days`
+    /// ago, and the upload files no job needs.
+    pub fn purge(&self) -> Result<Purged, StoreError> {
         self.projector.purge(self.clock.now_ms())
     }
 
@@ -477,6 +478,7 @@ fn consume(
                             statuses = swept.statuses,
                             leases = swept.leases,
                             purged = swept.purged,
+                            orphans = swept.orphans,
                             "sweep"
                         ),
                         Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),

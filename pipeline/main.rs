@@ -810,8 +810,10 @@ fn purge(service: &ServiceArgs) -> Result<()> {
     let intake = open_intake(service)?;
     let purged = intake.purge()?;
     println!(
-        "{purged} uploads deleted (jobs decided more than {} days ago)",
-        intake.config().store.retention_days
+        "{} uploads deleted (jobs decided more than {} days ago); {} upload files no job needed deleted",
+        purged.jobs,
+        intake.config().store.retention_days,
+        purged.orphans
     );
     Ok(())
 }

@@ -3,11 +3,17 @@
 //!
 //! The pipeline sees only the [`Store`] trait; [`SledStore`] implements it on
 //! sled 0.34 (one database directory). The uploads themselves are files named
-//! by their SHA-256 under `uploads/` in that directory, and the `blobs` tree
-//! records their sizes: sled 0.34 keeps every large value it writes in
-//! memory, whatever its cache capacity (measured: RSS grew by 0.9 MB per
-//! 0.9 MB value, 290 MB after 320 values, against a plateau of 72 MB for
-//! small values), which would make memory grow with the uploads taken in.
+//! by their SHA-256 under `uploads/` in that directory, not sled values:
+//! sled 0.34 keeps every large value it writes in memory, whatever its cache
+//! capacity (measured: RSS grew by 0.9 MB per 0.9 MB value, 290 MB after 320
+//! values, against a plateau of 72 MB for small values), which would make
+//! memory grow with the uploads taken in. The `blobs` tree names the files
+//! that a job still needs, written in the job's own transaction: a file it
+//! does not name (an upload refused or cut short after its file was written)
+//! is an orphan, removed when the store opens and by `purge`.
+//! Account ids are not sled keys as they are: the accounts tree is keyed by
+//! their HMAC under the store key ([`Sealer::name_key`]). The directories
+//! are the owner's only (0700), the files too (0600), whatever the umask.
 //! Each method is one atomic step, and
 //! every promise to a client is made after a flush: a job exists once
 //! `submit` returns, a verdict once `finish` or `change_review` returns.
@@ -26,13 +32,24 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 use sled::Transactional;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
-/// The layout this code writes; a newer one is refused, not misread.
-pub const SCHEMA_VERSION: u64 = 3;
+/// The layout this code writes; a newer one is refused, not misread, and
+/// an older one is brought up to it when opened. 3: outbox events with
+/// verdicts; 4: accounts keyed by the HMAC of their id, and `blobs` naming
+/// the upload files jobs need (written with the job).
+pub const SCHEMA_VERSION: u64 = 4;
+
+/// Store directories: the owner's only.
+const DIR_MODE: u32 = 0o700;
+/// Upload and temporary files: the owner's only (their content is sealed too).
+const FILE_MODE: u32 = 0o600;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +62,8 @@ pub enum StoreError {
     NewerSchema { found: u64 },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
-    #[error("a stored record cannot be read ({what}): {source}")]
+    // serde's own message may quote the value read: only where it broke.
+    #[error("a stored record cannot be read ({what}): {:?} error at line {} column {}", .source.classify(), .source.line(), .source.column())]
     Corrupt {
         what: &'static str,
         source: serde_json::Error,
@@ -163,6 +181,10 @@ pub trait Store: Send + Sync {
     /// the jobs and audits it. Verdicts and audit entries stay. Returns the
     /// jobs whose upload went.
     fn purge_uploads(&self, before_ms: u64, now: u64) -> Result<Vec<JobId>, StoreError>;
+    /// Deletes the upload files no job needs (an upload refused or cut
+    /// short after its file was written, a purged job's file sent again),
+    /// except those being written right now; returns how many went.
+    fn remove_orphans(&self) -> Result<usize, StoreError>;
     /// Walks the audit log's hash chain; the first broken link, if any.
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
     /// The audit log, oldest first; only `account`'s entries if given.
@@ -189,6 +211,48 @@ pub struct SledStore {
     /// a new database never repeats an old one's keys.
     store_id: String,
     head: OutboxHead,
+    writing: Writing,
+}
+
+/// The upload files being written whose job is not committed yet: no sweep
+/// may take them. Taken around each file check or removal of a sweep, and
+/// around each registration, so a file is either registered or settled.
+#[derive(Default)]
+struct Writing {
+    blobs: Mutex<HashMap<String, usize>>,
+}
+
+impl Writing {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.blobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a write of `blob` until the guard is dropped.
+    fn start(&self, blob: &str) -> WriteGuard<'_> {
+        *self.lock().entry(blob.to_string()).or_default() += 1;
+        WriteGuard {
+            writing: self,
+            blob: blob.to_string(),
+        }
+    }
+}
+
+struct WriteGuard<'a> {
+    writing: &'a Writing,
+    blob: String,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        let mut blobs = self.writing.lock();
+        if let Some(count) = blobs.get_mut(&self.blob) {
+            *count -= 1;
+            if *count == 0 {
+                blobs.remove(&self.blob);
+            }
+        }
+    }
 }
 
 /// The outbox events written and those flushed: only a flush publishes.
@@ -231,23 +295,24 @@ impl SledStore {
         cache_bytes: u64,
         sealer: Sealer,
     ) -> Result<SledStore, StoreError> {
+        let uploads = dir.join("uploads");
+        let private = |path: &Path| {
+            private_dir(path).map_err(|source| StoreError::Upload {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        // Before sled creates it with the umask's mode.
+        private(dir)?;
         let db = open_db(dir, cache_bytes).map_err(|source| StoreError::Open {
             path: dir.display().to_string(),
             source,
         })?;
-        let uploads = dir.join("uploads");
-        std::fs::create_dir_all(&uploads).map_err(|source| StoreError::Upload {
-            path: uploads.display().to_string(),
-            source,
-        })?;
+        private(&uploads)?;
         let meta = db.open_tree("meta")?;
         let found = meta.get(SCHEMA)?.map(|v| read_u64(&v));
         if let Some(found) = found.filter(|&found| found > SCHEMA_VERSION) {
             return Err(StoreError::NewerSchema { found });
-        }
-        // An older intake would commit verdicts without their outbox events.
-        if found != Some(SCHEMA_VERSION) {
-            meta.insert(SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
         }
         let store_id = match meta.get(STORE_ID)? {
             Some(id) => String::from_utf8_lossy(&id).into_owned(),
@@ -260,7 +325,7 @@ impl SledStore {
         db.flush()?;
         let outbox = db.open_tree("outbox")?;
         let last = outbox.last()?.map_or(0, |(key, _)| read_u64(&key));
-        Ok(SledStore {
+        let store = SledStore {
             codec: Codec { sealer },
             uploads,
             blobs: db.open_tree("blobs")?,
@@ -276,8 +341,125 @@ impl SledStore {
                 written: AtomicU64::new(last),
                 durable: watch::Sender::new(last),
             },
+            writing: Writing::default(),
             db,
-        })
+        };
+        if found != Some(SCHEMA_VERSION) {
+            let (accounts, uploads) = store.upgrade()?;
+            if let Some(from) = found {
+                tracing::info!(
+                    from,
+                    to = SCHEMA_VERSION,
+                    accounts,
+                    uploads,
+                    "store upgraded"
+                );
+            }
+        }
+        // Nothing writes yet, and sled's lock keeps other processes out:
+        // every temporary file is a dead writer's.
+        let (temporary, orphans) = store.sweep_uploads(true)?;
+        if temporary + orphans > 0 {
+            tracing::info!(temporary, orphans, "removed leftover upload files");
+        }
+        Ok(store)
+    }
+
+    /// Brings an older layout up to [`SCHEMA_VERSION`] in one transaction,
+    /// so an interrupted upgrade is done again at the next open: accounts
+    /// move to keys that are the HMAC of their id, and `blobs` is rebuilt
+    /// from the jobs (older versions wrote it before the job, so it also
+    /// named the files of refused uploads). Schema 3 needed nothing of 2
+    /// but its number: outbox events are written from then on. Returns the
+    /// accounts moved and the upload files named.
+    fn upgrade(&self) -> Result<(usize, usize), StoreError> {
+        let mut accounts = Vec::new();
+        for item in self.accounts.iter() {
+            let (key, value) = item?;
+            let account: Account = self.codec.decode("account", &key, &value)?;
+            let new_key = self.codec.sealer.name_key(&account.id);
+            let record = self.codec.encode("account", &new_key, &account)?;
+            accounts.push((key, new_key, record));
+        }
+        let mut needed: BTreeMap<String, JobId> = BTreeMap::new();
+        for job in all::<Job>(&self.codec, &self.jobs, "job")? {
+            if job.purged_at.is_none() {
+                needed.insert(job.blob, job.id);
+            }
+        }
+        let listed: Vec<sled::IVec> = self.blobs.iter().keys().collect::<Result<_, _>>()?;
+        let trees = (&self.accounts, &self.blobs, &self.meta);
+        let result = trees.transaction(|(stored, blobs, meta)| {
+            for (old, new, record) in &accounts {
+                stored.remove(old)?;
+                stored.insert(&new[..], record.as_slice())?;
+            }
+            for blob in &listed {
+                blobs.remove(blob)?;
+            }
+            for (blob, job) in &needed {
+                blobs.insert(blob.as_bytes(), job.0.as_bytes())?;
+            }
+            meta.insert(SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        });
+        finished(result)?;
+        self.db.flush()?;
+        Ok((accounts.len(), needed.len()))
+    }
+
+    /// Goes through the upload files: removes those no job needs and not
+    /// being written, and, `at_open`, every temporary file (no writer can be
+    /// alive then) and makes the files and directories the owner's only.
+    /// Returns (temporary files, orphans) removed.
+    fn sweep_uploads(&self, at_open: bool) -> Result<(usize, usize), StoreError> {
+        let failed = |path: &Path, source| StoreError::Upload {
+            path: path.display().to_string(),
+            source,
+        };
+        let (mut temporary, mut orphans) = (0, 0);
+        let shards = std::fs::read_dir(&self.uploads).map_err(|e| failed(&self.uploads, e))?;
+        for shard in shards {
+            let shard = shard.map_err(|e| failed(&self.uploads, e))?;
+            let dir = shard.path();
+            if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if at_open {
+                set_mode(&dir, DIR_MODE).map_err(|e| failed(&dir, e))?;
+            }
+            for entry in std::fs::read_dir(&dir).map_err(|e| failed(&dir, e))? {
+                let entry = entry.map_err(|e| failed(&dir, e))?;
+                let path = entry.path();
+                if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".tmp") {
+                    if at_open {
+                        remove_if_there(&path).map_err(|e| failed(&path, e))?;
+                        temporary += 1;
+                    }
+                    continue;
+                }
+                if self.upload_path(&name).as_deref() != Some(path.as_path()) {
+                    continue; // not a file of ours
+                }
+                // Held while deciding and removing: a write of this file
+                // registers before it looks for the file.
+                let writing = self.writing.lock();
+                if writing.contains_key(&name) || self.blobs.contains_key(name.as_bytes())? {
+                    drop(writing);
+                    if at_open {
+                        set_mode(&path, FILE_MODE).map_err(|e| failed(&path, e))?;
+                    }
+                    continue;
+                }
+                remove_if_there(&path).map_err(|e| failed(&path, e))?;
+                orphans += 1;
+            }
+        }
+        Ok((temporary, orphans))
     }
 }
 
@@ -294,7 +476,6 @@ impl SledStore {
         let trees = [
             ("job", &self.jobs),
             ("verdict", &self.verdicts),
-            ("account", &self.accounts),
             ("review", &self.review),
             ("audit", &self.audit),
             ("outbox", &self.outbox),
@@ -309,6 +490,23 @@ impl SledStore {
                 tree.insert(&key, fresh.seal(what, &key, &plain))?;
                 resealed += 1;
             }
+        }
+        // An account's key is named under the store key too: it moves.
+        for item in self.accounts.iter() {
+            let (key, value) = item?;
+            if fresh.open("account", &key, &value).is_ok() {
+                continue;
+            }
+            let account: Account = self.codec.decode("account", &key, &value)?;
+            let new_key = new.name_key(&account.id);
+            let record = fresh.encode("account", &new_key, &account)?;
+            let result = self.accounts.transaction(|stored| {
+                stored.remove(&key)?;
+                stored.insert(&new_key[..], record.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            });
+            finished(result)?;
+            resealed += 1;
         }
         for item in self.blobs.iter() {
             let (key, _) = item?;
@@ -383,7 +581,8 @@ impl SledStore {
     }
 
     /// Writes the upload's file durably (temporary file, fsync, rename,
-    /// fsync of the directory) unless it is already there.
+    /// fsync of the directory) unless it is already there. The caller holds
+    /// a [`WriteGuard`] of `sha256` until the job naming it is committed.
     fn write_upload(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let Some(path) = self.upload_path(sha256) else {
             return Err(StoreError::Upload {
@@ -404,11 +603,12 @@ impl SledStore {
     }
 }
 
-/// Puts `contents` at `path` atomically and durably: a temporary file,
-/// fsync, rename over, fsync of the directory.
+/// Puts `contents` at `path` atomically and durably: a temporary file
+/// (the owner's only), fsync, rename over, fsync of the directory. A
+/// failure (a full disk) takes the temporary file away.
 fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    private_dir(dir)?;
     let name = path
         .file_name()
         .map_or_else(Default::default, |n| n.to_string_lossy());
@@ -416,11 +616,50 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let temporary = dir.join(format!("{name}.{}.{writer}.tmp", std::process::id()));
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&temporary)?;
+        // The mode at creation is masked by the umask; this one is not.
+        file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e);
+    }
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` (and its parents) if missing, and makes it the owner's
+/// only, whatever the umask or the mode an older intake left.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)?;
+    set_mode(dir, DIR_MODE)
+}
+
+/// Sets the permission bits of `path` unless they already are `mode`.
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    if current == mode {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Removes a file; one already gone is as good.
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Opens sled's database. The directory lock of a store this process has
@@ -617,17 +856,21 @@ fn all<T: serde::de::DeserializeOwned>(
 
 impl Store for SledStore {
     fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError> {
+        // Until the job is committed, the file is no sweep's to take.
+        let _writing = self.writing.start(&job.blob);
         // Content-addressed: the same bytes are one file whoever sends them.
         self.write_upload(&job.blob, bytes)?;
-        self.blobs
-            .insert(job.blob.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
         let key = job.id.0.as_bytes();
         let record = self.codec.encode("job", key, &job)?;
-        let result = (&self.jobs, &self.audit, &self.meta).transaction(|(jobs, log, meta)| {
+        let trees = (&self.jobs, &self.blobs, &self.audit, &self.meta);
+        let result = trees.transaction(|(jobs, blobs, log, meta)| {
             if let Some(existing) = jobs.get(key)? {
                 return Ok(Some(existing));
             }
             jobs.insert(key, record.as_slice())?;
+            // The file is needed from this commit on; the job's id marks
+            // the change for a purge deciding on an older view.
+            blobs.insert(job.blob.as_bytes(), key)?;
             append_audit::<StoreError>(&self.codec, log, meta, std::slice::from_ref(&audit))?;
             Ok(None)
         });
@@ -747,14 +990,18 @@ impl Store for SledStore {
     }
 
     fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let key = self.codec.sealer.name_key(id);
         self.accounts
-            .get(id.as_bytes())?
-            .map(|v| self.codec.decode("account", id.as_bytes(), &v))
+            .get(key)?
+            .map(|v| self.codec.decode("account", &key, &v))
             .transpose()
     }
 
     fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        all(&self.codec, &self.accounts, "account")
+        // Keyed by a hash: put back in the order of their ids.
+        let mut accounts: Vec<Account> = all(&self.codec, &self.accounts, "account")?;
+        accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(accounts)
     }
 
     fn save_accounts(
@@ -767,14 +1014,14 @@ impl Store for SledStore {
         let records = accounts
             .iter()
             .map(|a| {
-                let key = a.id.as_bytes();
-                Ok((key, self.codec.encode("account", key, a)?))
+                let key = self.codec.sealer.name_key(&a.id);
+                Ok((key, self.codec.encode("account", &key, a)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let trees = (&self.accounts, &self.audit, &self.meta, &self.outbox);
         let result = trees.transaction(|(stored, log, meta, outbox)| {
             for (key, record) in &records {
-                stored.insert(*key, record.as_slice())?;
+                stored.insert(&key[..], record.as_slice())?;
             }
             if let Some((name, next)) = offset {
                 meta.insert(offset_key(name), &next.to_be_bytes())?;
@@ -849,7 +1096,10 @@ impl Store for SledStore {
     }
 
     fn purge_uploads(&self, before_ms: u64, now: u64) -> Result<Vec<JobId>, StoreError> {
-        let mut by_blob: std::collections::BTreeMap<String, Vec<Job>> = Default::default();
+        // Read before the jobs: a job committed after this read changes its
+        // file's entry, and the file is then left for another purge.
+        let seen: HashMap<sled::IVec, sled::IVec> = self.blobs.iter().collect::<Result<_, _>>()?;
+        let mut by_blob: BTreeMap<String, Vec<Job>> = Default::default();
         for job in all::<Job>(&self.codec, &self.jobs, "job")? {
             by_blob.entry(job.blob.clone()).or_default().push(job);
         }
@@ -859,19 +1109,26 @@ impl Store for SledStore {
             if jobs.iter().all(|j| j.purged_at.is_some()) || !jobs.iter().all(expired) {
                 continue;
             }
-            if let Some(path) = self.upload_path(&blob) {
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(source) => {
-                        return Err(StoreError::Upload {
-                            path: path.display().to_string(),
-                            source,
-                        })
-                    }
+            {
+                // No upload of this file may be between its write and its commit.
+                let writing = self.writing.lock();
+                if writing.contains_key(&blob) {
+                    continue;
+                }
+                let entry = seen.get(blob.as_bytes()).cloned();
+                let swapped =
+                    self.blobs
+                        .compare_and_swap(blob.as_bytes(), entry, None as Option<&[u8]>)?;
+                if swapped.is_err() {
+                    continue; // a new job needs it
+                }
+                if let Some(path) = self.upload_path(&blob) {
+                    remove_if_there(&path).map_err(|source| StoreError::Upload {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
                 }
             }
-            self.blobs.remove(blob.as_bytes())?;
             let trees = (&self.jobs, &self.audit, &self.meta);
             let result = trees.transaction(|(stored, log, meta)| {
                 for job in jobs.iter().filter(|j| j.purged_at.is_none()) {
@@ -904,6 +1161,11 @@ impl Store for SledStore {
         }
         self.db.flush()?;
         Ok(purged)
+    }
+
+    fn remove_orphans(&self) -> Result<usize, StoreError> {
+        let (_, orphans) = self.sweep_uploads(false)?;
+        Ok(orphans)
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
@@ -1276,6 +1538,140 @@ mod tests {
         other.submit(job("a"), b"x", audit("s")).unwrap();
         other.finish(verdict("a"), None, Vec::new()).unwrap();
         assert_ne!(other.outbox_from(0, 1).unwrap()[0].idempotency_key, keys[0]);
+    }
+
+    /// The files under the store's uploads directory, by name.
+    fn upload_files(dir: &Path) -> Vec<String> {
+        let mut names = Vec::new();
+        for shard in std::fs::read_dir(dir.join("uploads")).unwrap() {
+            for file in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+                names.push(file.unwrap().file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        names
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn files_no_job_needs_go_at_open_and_by_purge_but_not_while_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = sha256_hex(b"a");
+        let orphan = sha256_hex(b"refused");
+        {
+            let store = open(dir.path());
+            let mut a = job("a");
+            a.blob = kept.clone();
+            store.submit(a, b"a", audit("s")).unwrap();
+            // A refused upload's file, and a dead writer's temporary file.
+            store.write_upload(&orphan, b"refused").unwrap();
+            let path = store.upload_path(&orphan).unwrap();
+            let temporary = path.with_file_name(format!("{orphan}.999999.0.tmp"));
+            std::fs::write(&temporary, b"half").unwrap();
+            // An older intake's modes.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let uploads = dir.path().join("uploads");
+            std::fs::set_permissions(&uploads, std::fs::Permissions::from_mode(0o755)).unwrap();
+            assert_eq!(upload_files(dir.path()).len(), 3);
+        }
+        let store = open(dir.path());
+        assert_eq!(upload_files(dir.path()), vec![kept.clone()]);
+        assert_eq!(store.blob(&kept).unwrap().as_deref(), Some(&b"a"[..]));
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&dir.path().join("uploads")), 0o700);
+        assert_eq!(mode(&store.upload_path(&kept).unwrap()), 0o600);
+
+        // Written and not committed yet: no sweep takes it.
+        let writing = store.writing.start(&orphan);
+        store.write_upload(&orphan, b"refused").unwrap();
+        assert_eq!(mode(&store.upload_path(&orphan).unwrap()), 0o600);
+        assert_eq!(store.remove_orphans().unwrap(), 0);
+        assert_eq!(
+            store.purge_uploads(u64::MAX, 5).unwrap(),
+            Vec::<JobId>::new()
+        );
+        drop(writing);
+        assert_eq!(store.remove_orphans().unwrap(), 1);
+        assert_eq!(upload_files(dir.path()), vec![kept]);
+    }
+
+    #[test]
+    fn a_purge_leaves_a_file_that_an_upload_is_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.submit(job("a"), b"a", audit("s")).unwrap();
+        store.finish(verdict("a"), None, Vec::new()).unwrap();
+        let blob = job("a").blob;
+        let writing = store.writing.start(&blob);
+        assert!(store.purge_uploads(u64::MAX, 5).unwrap().is_empty());
+        drop(writing);
+        assert_eq!(store.purge_uploads(u64::MAX, 5).unwrap().len(), 1);
+        assert!(upload_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_store_of_schema_3_is_upgraded_once_and_its_accounts_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealer = Sealer::with_key(&[5; 32]);
+        let account = Account {
+            id: "ivanov-petr-1995".into(),
+            ..Account::default()
+        };
+        {
+            // Written as schema 3 wrote it: the account id as the key, and
+            // `blobs` naming a file no job needs.
+            let store = SledStore::open_sealed(dir.path(), 1 << 20, sealer.clone()).unwrap();
+            store.submit(job("a"), b"x", audit("s")).unwrap();
+            let key = account.id.as_bytes();
+            let record = store.codec.encode("account", key, &account).unwrap();
+            store.accounts.insert(key, record).unwrap();
+            store.blobs.insert(b"refused", &1u64.to_be_bytes()).unwrap();
+            store.blobs.remove(job("a").blob.as_bytes()).unwrap();
+            store.meta.insert(SCHEMA, &3u64.to_be_bytes()).unwrap();
+            store.db.flush().unwrap();
+        }
+        let store = SledStore::open_sealed(dir.path(), 1 << 20, sealer.clone()).unwrap();
+        assert_eq!(store.account(&account.id).unwrap(), Some(account.clone()));
+        assert_eq!(store.accounts().unwrap(), vec![account.clone()]);
+        let keys: Vec<sled::IVec> = store.accounts.iter().keys().map(Result::unwrap).collect();
+        assert_eq!(
+            keys,
+            vec![sled::IVec::from(&sealer.name_key(&account.id)[..])]
+        );
+        let blobs: Vec<sled::IVec> = store.blobs.iter().keys().map(Result::unwrap).collect();
+        assert_eq!(blobs, vec![sled::IVec::from(job("a").blob.as_bytes())]);
+        assert_eq!(
+            store.meta.get(SCHEMA).unwrap().map(|v| read_u64(&v)),
+            Some(SCHEMA_VERSION)
+        );
+        drop(store);
+        // Again: nothing left to move, the same account.
+        let store = SledStore::open_sealed(dir.path(), 1 << 20, sealer).unwrap();
+        assert_eq!(store.account(&account.id).unwrap(), Some(account));
+    }
+
+    #[test]
+    fn rekeying_moves_the_accounts_to_the_new_keys_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Sealer::with_key(&[5; 32]);
+        let new = Sealer::with_key(&[6; 32]);
+        let account = Account {
+            id: "acc-1".into(),
+            ..Account::default()
+        };
+        {
+            let store = SledStore::open_sealed(dir.path(), 1 << 20, old).unwrap();
+            store
+                .save_accounts(std::slice::from_ref(&account), None, Vec::new(), Vec::new())
+                .unwrap();
+            assert_eq!(store.rekey(&new).unwrap(), 1);
+            assert_eq!(store.rekey(&new).unwrap(), 0, "done once");
+        }
+        let store = SledStore::open_sealed(dir.path(), 1 << 20, new).unwrap();
+        assert_eq!(store.account("acc-1").unwrap(), Some(account));
     }
 
     #[test]

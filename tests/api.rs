@@ -75,14 +75,20 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Starts `intake serve`; its log goes on to `serve.log` beside the config.
 fn spawn_serve(config: &Path, today: &str) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("serve.log"))
+        .expect("a log file");
     Command::new(env!("CARGO_BIN_EXE_intake"))
         .args(["serve", "--config"])
         .arg(config)
         .args(["--today", today])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("intake serve starts")
 }
@@ -139,8 +145,25 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// SIGKILL, from another thread while clients are still sending.
+    pub fn kill_now(&self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Its store's directory.
+    pub fn store(&self) -> PathBuf {
+        self.config.with_file_name("intake.db")
+    }
+
+    /// What it has logged so far (every run on this store).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.config.with_file_name("serve.log")).unwrap_or_default()
     }
 }
 
@@ -174,9 +197,23 @@ pub fn agent() -> ureq::Agent {
 
 /// Sends a request and checks the reply against the OpenAPI document.
 pub fn send(method: &str, url: &str, token: Option<&str>, body: Body) -> Reply {
+    send_with(method, url, token, &[], body)
+}
+
+/// [`send`] with more request headers.
+pub fn send_with(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Body,
+) -> Reply {
     let mut request = agent().request(method, url);
     if let Some(token) = token {
         request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.set(name, value);
     }
     let result = match body {
         Body::None => request.call(),
@@ -222,7 +259,7 @@ pub enum Body {
     Multipart(Vec<u8>),
 }
 
-const BOUNDARY: &str = "intake-test-boundary-7d1f";
+pub const BOUNDARY: &str = "intake-test-boundary-7d1f";
 
 /// A multipart form: (name, file name, bytes) for each part.
 pub fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
@@ -648,6 +685,81 @@ fn a_full_pipeline_answers_503_with_retry_after() {
     );
     assert_eq!(second.header("retry-after"), Some("2"));
     assert_eq!(second.json()["error"], "busy");
+}
+
+#[test]
+fn an_internal_error_tells_the_client_a_request_id_and_the_log_the_detail() {
+    let server = Server::start("");
+    // A directory where the upload's file goes: the store cannot read or
+    // write it, a real internal error.
+    let jpeg = committed("passport.jpg");
+    let sha256 = intake::check::sha256_hex(&jpeg);
+    let blocked = server
+        .store()
+        .join("uploads")
+        .join(&sha256[..2])
+        .join(&sha256);
+    std::fs::create_dir_all(&blocked).unwrap();
+    let url = server.url("/v1/accounts/acc-1/documents");
+    let parts: &[(&str, Option<&str>, &[u8])] =
+        &[("kind", None, b"passport"), ("file", Some("a.jpg"), &jpeg)];
+    let id = "portal-42.7f:x";
+    let reply = send_with(
+        "POST",
+        &url,
+        Some(UPLOADER),
+        &[("X-Request-Id", id)],
+        Body::Multipart(form(parts)),
+    );
+    assert_eq!(
+        reply.status,
+        500,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let body = reply.json();
+    assert_eq!(body["error"], "internal");
+    assert_eq!(body["request_id"], id);
+    assert_eq!(reply.header("x-request-id"), Some(id));
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(id), "{message}");
+    for internal in ["/", "uploads", &sha256[..8], "directory"] {
+        assert!(!message.contains(internal), "{internal:?} in {message:?}");
+    }
+    // The detail is in the log, under the id.
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("internal error") && l.contains(id))
+        .unwrap_or_else(|| panic!("no internal error logged under {id}:\n{log}"));
+    assert!(line.contains(&sha256), "{line}");
+
+    // A request id that is not sane is replaced; one is made when none is sent.
+    let long = "x".repeat(65);
+    for sent in [&long[..], "two words", "a;b"] {
+        let reply = send_with(
+            "GET",
+            &server.url("/v1/jobs/0123456789abcdef0123456789abcdef"),
+            Some(UPLOADER),
+            &[("X-Request-Id", sent)],
+            Body::None,
+        );
+        assert_eq!(reply.status, 404);
+        let made = reply.header("x-request-id").unwrap().to_string();
+        assert!(made != sent && made.len() == 24, "{made}");
+        assert_eq!(reply.json()["request_id"], made.as_str());
+    }
+    // Every response has one, errors or not, and two requests two.
+    let health = send("GET", &server.url("/healthz"), None, Body::None);
+    let again = send("GET", &server.url("/healthz"), None, Body::None);
+    let ids = [health.header("x-request-id"), again.header("x-request-id")];
+    assert!(ids[0].is_some() && ids[0] != ids[1], "{ids:?}");
+    let refused = send("GET", &server.url("/v1/review"), None, Body::None);
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.json()["request_id"].as_str(),
+        refused.header("x-request-id")
+    );
 }
 
 /// Every protected route, with the roles allowed on it (admin always is).

@@ -9,6 +9,7 @@ mod cli;
 mod console;
 mod document_size;
 mod kinds;
+mod leftovers;
 mod load;
 mod notify;
 mod phone_jpegs;

@@ -74,6 +74,83 @@ fn the_raw_store_holds_no_surname_or_document_number_in_the_clear() {
     );
 }
 
+/// Runs `intake` with `args` under umask 000, as a careless service unit
+/// would: nothing the store protects may rely on the umask.
+fn under_umask_000(args: &[&str]) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "umask 000 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_intake"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn account_ids_are_not_in_the_store_in_the_clear_and_its_files_are_the_owners_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("intake.key");
+    under_umask_000(&["keygen", "--out", key.to_str().unwrap()]);
+    let config = config_with_key(dir.path(), key.to_str().unwrap());
+    // Ids derived from the applicant, as portals make them.
+    let accounts = ["khodzhaev-zhakhongir-20010807", "melnik.iuliia.1995"];
+    for account in accounts {
+        let passport = "samples/committed/passport.jpg";
+        under_umask_000(&[
+            "submit",
+            "--config",
+            &config,
+            "--account",
+            account,
+            "--kind",
+            "passport",
+            passport,
+        ]);
+    }
+    under_umask_000(&["run", "--config", &config, "--today", "2026-06-01"]);
+    // The service still finds them by id, and lists them.
+    for account in accounts {
+        let status = ok(&["status", account, "--config", &config]);
+        assert!(status.starts_with(account), "{status}");
+    }
+    let store = dir.path().join("intake.db");
+    for (file, bytes) in files_under(&store) {
+        for account in accounts {
+            let needle = account.as_bytes();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "account id {account} in the clear in {file}"
+            );
+        }
+    }
+    assert_eq!(mode(&key), 0o600, "the key file");
+    assert_eq!(mode(&store), 0o700, "the store directory");
+    let uploads = store.join("uploads");
+    assert_eq!(mode(&uploads), 0o700);
+    let mut files = 0;
+    for shard in std::fs::read_dir(&uploads).unwrap() {
+        let shard = shard.unwrap().path();
+        assert_eq!(mode(&shard), 0o700, "{}", shard.display());
+        for file in std::fs::read_dir(&shard).unwrap() {
+            let file = file.unwrap().path();
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+            files += 1;
+        }
+    }
+    assert_eq!(files, 1, "one file for the same scan of two accounts");
+}
+
 #[test]
 fn without_its_key_the_service_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,8 @@
-//! API errors: one JSON shape, `{"error": CODE, "message": TEXT}`, with the
-//! status code that says what to do.
+//! API errors: one JSON shape, `{"error": CODE, "message": TEXT,
+//! "request_id": ID}`, with the status code that says what to do. Every
+//! response carries its request's id in `X-Request-Id` (the client's, when
+//! it sent a sane one); an internal error tells the client only that id,
+//! and the log has the detail under it.
 
 use crate::intake::SubmitError;
 use crate::review::ReviewError;
@@ -7,6 +10,47 @@ use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+
+/// The header that carries a request's id, both ways.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+tokio::task_local! {
+    /// The id of the request being handled (set by [`with_request_id`]).
+    static REQUEST_ID: String;
+}
+
+/// The client's request id if it is sane (1 to 64 letters, digits or
+/// `-_.:+/=`, so that it is safe in logs and headers), else a new one.
+pub fn request_id(headers: &axum::http::HeaderMap) -> String {
+    let sane = |id: &&str| {
+        (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b))
+    };
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(sane)
+        .map_or_else(new_request_id, str::to_string)
+}
+
+fn new_request_id() -> String {
+    crate::check::to_hex(&rand::random::<[u8; 12]>())
+}
+
+/// Runs the handling of a request with its id in reach of the errors it
+/// produces, and puts the id on the response.
+pub async fn with_request_id(
+    id: String,
+    handling: impl std::future::Future<Output = Response>,
+) -> Response {
+    let mut response = REQUEST_ID.scope(id.clone(), handling).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -24,6 +68,7 @@ pub enum ApiError {
     TooLarge { limit: u64 },
     #[error("the pipeline is full; retry in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
+    /// The detail is for the log: it may name paths and files.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -58,7 +103,22 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.code(), "message": self.to_string()});
+        // Outside a request's scope (never in the server): an id of its own.
+        let request_id = REQUEST_ID
+            .try_with(Clone::clone)
+            .unwrap_or_else(|_| new_request_id());
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(request_id, error = %detail, "internal error");
+                format!("internal error; quote request id {request_id}")
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({
+            "error": self.code(),
+            "message": message,
+            "request_id": request_id,
+        });
         let mut response = (self.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

@@ -64,8 +64,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// One log line per request: method, route template, status, time. The
-/// template, not the path: account and job ids stay out of the logs.
+/// One log line per request: method, route template, status, time, request
+/// id (also on the response). The template, not the path: account and job
+/// ids stay out of the logs.
 async fn log_request(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -75,9 +76,10 @@ async fn log_request(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let request_id = error::request_id(request.headers());
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(%method, route, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let response = error::with_request_id(request_id.clone(), next.run(request)).await;
+    tracing::info!(%method, route, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, request_id, "request");
     response
 }
 
