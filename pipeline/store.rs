@@ -16,12 +16,13 @@
 //! changes to the portal; an outbox event is readable only once flushed.
 
 use crate::check::{sha256_hex, to_hex};
-use crate::crypto::{KeyError, SealError, Sealer};
+use crate::crypto::{ChunkSealer, KeyError, SealError, Sealer, CHUNK_BYTES};
 use crate::review::ReviewError;
 use intake_models::{
     Account, AuditEntry, Change, Job, JobId, JobState, Notice, OutboxEvent, Reason, ReviewItem,
     VerdictEntry,
 };
+use sha2::{Digest, Sha256};
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
@@ -64,6 +65,8 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the job names upload {job}, but the upload received is {received}")]
+    BlobMismatch { job: String, received: String },
 }
 
 /// What `submit` did.
@@ -109,10 +112,25 @@ pub type ReviewFn<'a> = dyn Fn(Option<&ReviewItem>) -> Result<ReviewChange, Revi
 /// Sequence numbers (`seq`) of verdicts, review items and audit entries are
 /// assigned by the store.
 pub trait Store: Send + Sync {
-    /// Stores the upload's bytes under `job.blob` and the job record with its
-    /// audit entry, durable before it returns; an existing job with the same
-    /// id wins (and nothing is audited).
-    fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError>;
+    /// Starts receiving an upload: see [`UploadWriter`].
+    fn receive_upload(&self) -> Result<UploadWriter, StoreError>;
+    /// Stores the received upload under its SHA-256 (`job.blob`) and the
+    /// job record with its audit entry, durable before it returns; an
+    /// existing job with the same id wins (and nothing is audited). An
+    /// upload whose file is already there is dropped, its temporary file
+    /// with it.
+    fn submit_received(
+        &self,
+        job: Job,
+        upload: ReceivedUpload,
+        audit: AuditEntry,
+    ) -> Result<Submitted, StoreError>;
+    /// [`Store::submit_received`] of bytes at hand.
+    fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError> {
+        let mut writer = self.receive_upload()?;
+        writer.write(bytes)?;
+        self.submit_received(job, writer.finish()?, audit)
+    }
     fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Jobs without a verdict, oldest first: the work to (re)do after a start.
@@ -323,7 +341,13 @@ impl SledStore {
                 continue;
             }
             let plain = self.codec.open("upload", &key, &stored)?;
-            let sealed = fresh.seal("upload", &key, &plain);
+            let sealed = fresh
+                .sealer
+                .seal_chunked(&place("upload", &key), &plain)
+                .map_err(|source| StoreError::Sealed {
+                    what: "upload",
+                    source,
+                })?;
             replace_file(&path, &sealed).map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
                 source,
@@ -382,26 +406,184 @@ impl SledStore {
         Ok(bytes.filter(|b| sha256_hex(b) == sha256))
     }
 
-    /// Writes the upload's file durably (temporary file, fsync, rename,
-    /// fsync of the directory) unless it is already there.
-    fn write_upload(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let Some(path) = self.upload_path(sha256) else {
+    /// Puts a received upload's file in its place (rename, fsync of the
+    /// directory) unless an intact one is already there, in which case the
+    /// received one is dropped.
+    fn keep_upload(&self, upload: ReceivedUpload) -> Result<(), StoreError> {
+        let Some(path) = self.upload_path(&upload.sha256) else {
             return Err(StoreError::Upload {
-                path: sha256.chars().take(80).collect(),
+                path: upload.sha256.chars().take(80).collect(),
                 source: std::io::Error::other("not a SHA-256"),
             });
         };
+        // Already there and intact (same content, same key): nothing to keep.
+        if self.read_upload(&upload.sha256)?.is_some() {
+            return Ok(());
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::rename(upload.temporary.path(), &path))
+            .and_then(|()| std::fs::File::open(dir)?.sync_all())
+            .map_err(|source| StoreError::Upload {
+                path: path.display().to_string(),
+                source,
+            })?;
+        upload.temporary.keep();
+        Ok(())
+    }
+}
+
+/// An upload being received: sealed chunk by chunk into a temporary file
+/// of the store as it arrives, its SHA-256 computed on the way, so that it
+/// is never held whole in memory (one chunk of [`CHUNK_BYTES`] at most).
+/// Dropped before it is submitted, its file goes with it.
+pub struct UploadWriter {
+    file: std::fs::File,
+    temporary: Temporary,
+    sealer: ChunkSealer,
+    hasher: Sha256,
+    chunk: Vec<u8>,
+    len: u64,
+}
+
+/// A received upload, sealed and synced, waiting for its job; dropped, its
+/// file goes with it.
+pub struct ReceivedUpload {
+    sha256: String,
+    len: u64,
+    temporary: Temporary,
+}
+
+impl ReceivedUpload {
+    /// Hex SHA-256 of the plaintext: the blob name, part of the job id.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A temporary file, removed when dropped unless kept.
+struct Temporary(Option<PathBuf>);
+
+impl Temporary {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl UploadWriter {
+    fn create(uploads: &Path, sealer: &Sealer) -> Result<UploadWriter, StoreError> {
+        let path = temporary_path(uploads, "incoming");
         let failed = |source| StoreError::Upload {
             path: path.display().to_string(),
             source,
         };
-        // Already there and intact (same content, same key): nothing to write.
-        if self.read_upload(sha256)?.is_some() {
-            return Ok(());
-        }
-        let sealed = self.codec.seal("upload", sha256.as_bytes(), bytes);
-        replace_file(&path, &sealed).map_err(failed)
+        let mut file = std::fs::File::create(&path).map_err(failed)?;
+        let temporary = Temporary(Some(path.clone()));
+        let sealer = sealer.seal_chunks();
+        file.write_all(sealer.header()).map_err(failed)?;
+        Ok(UploadWriter {
+            file,
+            temporary,
+            sealer,
+            hasher: Sha256::new(),
+            // Room for the tag sealed in place.
+            chunk: Vec::with_capacity(CHUNK_BYTES + 16),
+            len: 0,
+        })
     }
+
+    fn failed(&self, source: std::io::Error) -> StoreError {
+        StoreError::Upload {
+            path: self.temporary.path().display().to_string(),
+            source,
+        }
+    }
+
+    fn sealing_failed(source: SealError) -> StoreError {
+        StoreError::Sealed {
+            what: "upload",
+            source,
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Hashes `bytes` and seals and writes every chunk they fill.
+    pub fn write(&mut self, mut bytes: &[u8]) -> Result<(), StoreError> {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let room = CHUNK_BYTES - self.chunk.len();
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.chunk.extend_from_slice(now);
+            bytes = rest;
+            if self.chunk.len() == CHUNK_BYTES {
+                self.sealer
+                    .seal_chunk(&mut self.chunk)
+                    .map_err(UploadWriter::sealing_failed)?;
+                self.file
+                    .write_all(&self.chunk)
+                    .map_err(|e| self.failed(e))?;
+                self.chunk.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals the last chunk (bound to the upload's SHA-256) and syncs the file.
+    pub fn finish(mut self) -> Result<ReceivedUpload, StoreError> {
+        let sha256 = to_hex(&self.hasher.finalize());
+        self.sealer
+            .seal_last(&place("upload", sha256.as_bytes()), &mut self.chunk)
+            .map_err(UploadWriter::sealing_failed)?;
+        self.file
+            .write_all(&self.chunk)
+            .and_then(|()| self.file.sync_all())
+            .map_err(|e| StoreError::Upload {
+                path: self.temporary.path().display().to_string(),
+                source: e,
+            })?;
+        Ok(ReceivedUpload {
+            sha256,
+            len: self.len,
+            temporary: self.temporary,
+        })
+    }
+}
+
+/// A name for a temporary file in `dir`, unique per writer (two uploads of
+/// the same file may be written at once): `NAME.PID.N.tmp`.
+fn temporary_path(dir: &Path, name: &str) -> PathBuf {
+    static WRITERS: AtomicU64 = AtomicU64::new(0);
+    let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{name}.{}.{writer}.tmp", std::process::id()))
 }
 
 /// Puts `contents` at `path` atomically and durably: a temporary file,
@@ -412,10 +594,7 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map_or_else(Default::default, |n| n.to_string_lossy());
-    // Unique per writer: two uploads of the same file may be written at once.
-    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temporary = dir.join(format!("{name}.{}.{writer}.tmp", std::process::id()));
+    let temporary = temporary_path(dir, &name);
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(contents)?;
     file.sync_all()?;
@@ -616,11 +795,26 @@ fn all<T: serde::de::DeserializeOwned>(
 }
 
 impl Store for SledStore {
-    fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError> {
+    fn receive_upload(&self) -> Result<UploadWriter, StoreError> {
+        UploadWriter::create(&self.uploads, &self.codec.sealer)
+    }
+
+    fn submit_received(
+        &self,
+        job: Job,
+        upload: ReceivedUpload,
+        audit: AuditEntry,
+    ) -> Result<Submitted, StoreError> {
+        if job.blob != upload.sha256 {
+            return Err(StoreError::BlobMismatch {
+                job: job.blob,
+                received: upload.sha256,
+            });
+        }
+        let len = upload.len;
         // Content-addressed: the same bytes are one file whoever sends them.
-        self.write_upload(&job.blob, bytes)?;
-        self.blobs
-            .insert(job.blob.as_bytes(), &(bytes.len() as u64).to_be_bytes())?;
+        self.keep_upload(upload)?;
+        self.blobs.insert(job.blob.as_bytes(), &len.to_be_bytes())?;
         let key = job.id.0.as_bytes();
         let record = self.codec.encode("job", key, &job)?;
         let result = (&self.jobs, &self.audit, &self.meta).transaction(|(jobs, log, meta)| {

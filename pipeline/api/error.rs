@@ -22,7 +22,7 @@ pub enum ApiError {
     Conflict(String),
     #[error("the upload is larger than {limit} bytes; reduce it and upload again")]
     TooLarge { limit: u64 },
-    #[error("the pipeline is full; retry in {retry_after_s} s")]
+    #[error("the service is busy; retry in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
     #[error("internal error: {0}")]
     Internal(String),
