@@ -1235,12 +1235,15 @@ mod tests {
     fn a_resubmitted_upload_is_the_same_job_and_audited_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let first = store.submit(job("a"), b"x", audit("job_submitted"));
+        let first = store.submit(job("a"), b"a", audit("job_submitted"));
         assert!(matches!(first.unwrap(), Submitted::New(_)));
-        let again = store.submit(job("a"), b"x", audit("job_submitted"));
+        let again = store.submit(job("a"), b"a", audit("job_submitted"));
         assert!(matches!(again.unwrap(), Submitted::Existing(_)));
         assert_eq!(store.pending().unwrap().len(), 1);
         let blob = sha256_hex(b"a");
+        assert_eq!(store.blob(&blob).unwrap().as_deref(), Some(&b"a"[..]));
+        // The file altered on disk (the store is plain here).
+        std::fs::write(store.upload_path(&blob).unwrap(), b"x").unwrap();
         assert_eq!(
             store.blob(&blob).unwrap(),
             None,
@@ -1257,11 +1260,57 @@ mod tests {
     }
 
     #[test]
+    fn received_uploads_leave_no_file_behind_unless_a_job_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SledStore::open_sealed(dir.path(), 1 << 20, Sealer::with_key(&[3; 32])).unwrap();
+        let files = || -> usize {
+            let mut count = 0;
+            for entry in std::fs::read_dir(dir.path().join("uploads")).unwrap() {
+                let path = entry.unwrap().path();
+                count += if path.is_dir() {
+                    std::fs::read_dir(path).unwrap().count()
+                } else {
+                    1
+                };
+            }
+            count
+        };
+        let big: Vec<u8> = (0..200_000).map(|i| (i % 253) as u8).collect();
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(&big).unwrap();
+        assert_eq!(files(), 1, "received into a temporary file");
+        drop(writer);
+        assert_eq!(files(), 0, "a client gone: its file goes");
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(&big).unwrap();
+        drop(writer.finish().unwrap());
+        assert_eq!(files(), 0, "refused after receiving: its file goes");
+
+        let mut job = job("a");
+        job.blob = sha256_hex(&big);
+        let first = store.submit(job.clone(), &big, audit("s")).unwrap();
+        assert!(matches!(first, Submitted::New(_)));
+        assert_eq!(store.blob(&job.blob).unwrap(), Some(big.clone()));
+        let again = store.submit(job.clone(), &big, audit("s")).unwrap();
+        assert!(matches!(again, Submitted::Existing(_)));
+        assert_eq!(files(), 1, "a resubmission leaves the one file");
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(b"other bytes").unwrap();
+        let other = writer.finish().unwrap();
+        assert!(matches!(
+            store.submit_received(job, other, audit("s")),
+            Err(StoreError::BlobMismatch { .. })
+        ));
+        assert_eq!(files(), 1);
+    }
+
+    #[test]
     fn a_job_gets_exactly_one_verdict_and_sequence_numbers_grow() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        store.submit(job("a"), b"x", audit("s")).unwrap();
-        store.submit(job("b"), b"y", audit("s")).unwrap();
+        store.submit(job("a"), b"a", audit("s")).unwrap();
+        store.submit(job("b"), b"b", audit("s")).unwrap();
         let first = store
             .finish(verdict("a"), Some(review("a")), vec![audit("verdict")])
             .unwrap();
@@ -1406,7 +1455,7 @@ mod tests {
         let keys = {
             let store = open(dir.path());
             let mut head = store.outbox_head();
-            store.submit(job("a"), b"x", audit("s")).unwrap();
+            store.submit(job("a"), b"a", audit("s")).unwrap();
             assert!(store.outbox_from(0, 10).unwrap().is_empty());
             let seq = store
                 .finish(verdict("a"), Some(review("a")), Vec::new())
@@ -1467,7 +1516,7 @@ mod tests {
         // Another database never repeats these keys.
         let other = tempfile::tempdir().unwrap();
         let other = open(other.path());
-        other.submit(job("a"), b"x", audit("s")).unwrap();
+        other.submit(job("a"), b"a", audit("s")).unwrap();
         other.finish(verdict("a"), None, Vec::new()).unwrap();
         assert_ne!(other.outbox_from(0, 1).unwrap()[0].idempotency_key, keys[0]);
     }
@@ -1477,8 +1526,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = open(dir.path());
-            store.submit(job("a"), b"x", audit("s")).unwrap();
-            store.submit(job("b"), b"y", audit("s")).unwrap();
+            store.submit(job("a"), b"a", audit("s")).unwrap();
+            store.submit(job("b"), b"b", audit("s")).unwrap();
             store.finish(verdict("a"), None, Vec::new()).unwrap();
         }
         {
