@@ -103,12 +103,12 @@ fn spawn_serve(config: &Path, today: &str, descriptors: Option<u64>) -> Child {
 impl Server {
     /// Starts the server with `extra` TOML appended to its config.
     pub fn start(extra: &str) -> Server {
-        Server::start_limited(extra, None)
+        Server::start_limited(extra, "", None)
     }
 
-    /// Starts the server as [`Server::start`] does, with at most
-    /// `descriptors` open files if given.
-    pub fn start_limited(extra: &str, descriptors: Option<u64>) -> Server {
+    /// Starts the server as [`Server::start`] does, with `server_keys` in
+    /// its `[server]` table and at most `descriptors` open files if given.
+    pub fn start_limited(extra: &str, server_keys: &str, descriptors: Option<u64>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let store = dir.path().join("intake.db");
@@ -119,7 +119,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "{extra}\n[store]\npath = {:?}\nkey_file = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{TOKENS}",
+                "{extra}\n[store]\npath = {:?}\nkey_file = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server_keys}\n{TOKENS}",
                 store.display().to_string(),
                 key.display().to_string()
             ),

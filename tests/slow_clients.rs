@@ -2,7 +2,8 @@
 //! against an `intake serve` limited to 1,024 descriptors (systemd's
 //! default) do not keep `/healthz` or an upload from getting through, and
 //! the server stays up. Before the connection cap and the header timeout,
-//! 1,100 such connections took the service down for everyone.
+//! 1,100 such connections took the service down for everyone. A body that
+//! stalls is answered `408` and its partial file removed.
 
 use crate::api::{send, upload, Body, Server, UPLOADER};
 use std::io::{Read, Write};
@@ -39,7 +40,7 @@ fn raise_own_descriptor_limit(wanted: u64) {
 #[test]
 fn two_thousand_slow_connections_do_not_starve_the_others() {
     raise_own_descriptor_limit(SLOW_CONNECTIONS as u64 + 256);
-    let mut server = Server::start_limited("", Some(1024));
+    let mut server = Server::start_limited("", "", Some(1024));
     let address = server.base.trim_start_matches("http://").to_string();
 
     let opening = Instant::now();
@@ -110,4 +111,40 @@ fn two_thousand_slow_connections_do_not_starve_the_others() {
     assert!(server.running(), "the server stays up");
     let after = send("GET", &server.url("/healthz"), None, Body::None);
     assert_eq!(after.status, 200);
+}
+
+#[test]
+fn a_stalled_upload_body_is_answered_408_and_leaves_no_file() {
+    let server = Server::start_limited("", "body_timeout_ms = 500", None);
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(address).unwrap();
+    let part = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\npassport\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.jpg\"\r\n\r\n\
+         the first bytes, and then nothing",
+        b = crate::api::BOUNDARY
+    );
+    let head = format!(
+        "POST /v1/accounts/acc-stall/documents HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {UPLOADER}\r\n\
+         Content-Type: multipart/form-data; boundary={}\r\nContent-Length: 100000\r\n\r\n",
+        crate::api::BOUNDARY
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(part.as_bytes()).unwrap();
+    let asked = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "after {:?}: {answer}",
+        asked.elapsed()
+    );
+    assert!(answer.contains("\"error\":\"timeout\""), "{answer}");
+    let uploads = server.config.with_file_name("intake.db").join("uploads");
+    let left: Vec<_> = std::fs::read_dir(uploads).unwrap().collect();
+    assert!(left.is_empty(), "a stalled upload leaves nothing: {left:?}");
 }

@@ -22,6 +22,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the upload is larger than {limit} bytes; reduce it and upload again")]
     TooLarge { limit: u64 },
+    #[error("{0}; send the request again")]
+    TimedOut(String),
     #[error("the service is busy; retry in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
     #[error("internal error: {0}")]
@@ -37,6 +39,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge { .. } => "too_large",
+            ApiError::TimedOut(_) => "timeout",
             ApiError::Busy { .. } => "busy",
             ApiError::Internal(_) => "internal",
         }

@@ -3,7 +3,7 @@
 use super::auth::Principal;
 use super::error::ApiError;
 use super::image::{render, ImageRegion};
-use super::AppState;
+use super::{AppState, BodyTimedOut};
 use crate::crypto::CHUNK_BYTES;
 use crate::intake::{Declared, Intake};
 use crate::notify::{event_name, Feed};
@@ -49,6 +49,13 @@ fn job_id(raw: &str) -> ApiResult<JobId> {
 }
 
 fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(error) = cause {
+        if let Some(stalled) = error.downcast_ref::<BodyTimedOut>() {
+            return ApiError::TimedOut(stalled.to_string());
+        }
+        cause = error.source();
+    }
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::TooLarge { limit }
     } else {
@@ -214,23 +221,15 @@ pub async fn upload(
     })?;
     let allowed = checked_account(&account).and_then(|()| principal.require_account(&account));
     let retry_after_s = state.retry_after_s;
-    // Uploads being received are capped: each holds buffers and a file.
-    // The client is told to come back rather than read slowly.
-    let receiving = match allowed {
-        Ok(()) => state
-            .receiving
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ApiError::Busy { retry_after_s }),
-        Err(e) => Err(e),
-    };
-    let read = match receiving {
-        Ok(permit) => {
-            let read = read_form(&state.intake, &mut form, limit).await;
-            drop(permit);
-            read
+    let read = match allowed {
+        Ok(()) => {
+            // Uploads being received at once are capped (each holds buffers
+            // and a file): past it the client comes back later, its body unread.
+            let Ok(_receiving) = state.receiving.clone().try_acquire_owned() else {
+                return Err(ApiError::Busy { retry_after_s });
+            };
+            read_form(&state.intake, &mut form, limit).await
         }
-        Err(e @ ApiError::Busy { .. }) => return Err(e),
         Err(e) => Err(e),
     };
     let UploadForm {
