@@ -8,7 +8,17 @@
 //! Names that are sled keys (account ids) are not stored as they are: the
 //! key is HMAC-SHA256 of the name under a key derived from the store key
 //! ([`Sealer::name_key`]), so the database files do not show who applied.
+//!
+//! Upload files are sealed as they arrive, in chunks (the STREAM construction
+//! of RustCrypto's `aead`): `ENC2 ‖ nonce prefix (7 bytes, random) ‖ chunks`,
+//! each chunk [`CHUNK_BYTES`] of plaintext and its tag, the last one shorter
+//! (possibly empty) and flagged as last. The place (the upload's SHA-256,
+//! known only at the end) is the associated data of the last chunk, so a
+//! file renamed, cut short or spliced does not open. Files written whole
+//! (`ENC1`) before this still open.
 
+use chacha20poly1305::aead::generic_array::GenericArray;
+use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
@@ -22,6 +32,12 @@ const NONCE_LEN: usize = 12;
 /// What the name key is derived from the store key for; another purpose
 /// would take another label, so one key never serves two.
 const NAME_KEY_LABEL: &[u8] = b"intake/v1/sled-key-names";
+const CHUNKED_MAGIC: &[u8; 4] = b"ENC2";
+/// The nonce less STREAM's 32-bit counter and last-chunk flag.
+const STREAM_PREFIX_LEN: usize = NONCE_LEN - 5;
+const TAG_LEN: usize = 16;
+/// Plaintext bytes per sealed chunk of an upload file: what a writer holds.
+pub const CHUNK_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -50,6 +66,8 @@ pub enum SealError {
     NoKey,
     #[error("the value does not open with this key: another key, or altered")]
     Altered,
+    #[error("the file is longer than a sealed stream can be (4 billion chunks)")]
+    TooLong,
 }
 
 /// Seals and opens stored values; without a key it passes them through.
@@ -185,7 +203,86 @@ impl Sealer {
         out
     }
 
+    /// Starts sealing a file chunk by chunk; the header is its first bytes.
+    pub fn seal_chunks(&self) -> ChunkSealer {
+        let Some(cipher) = &self.cipher else {
+            return ChunkSealer {
+                encryptor: None,
+                header: Vec::new(),
+            };
+        };
+        let mut prefix = [0u8; STREAM_PREFIX_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut prefix);
+        let mut header = CHUNKED_MAGIC.to_vec();
+        header.extend_from_slice(&prefix);
+        ChunkSealer {
+            encryptor: Some(EncryptorBE32::from_aead(
+                cipher.clone(),
+                GenericArray::from_slice(&prefix),
+            )),
+            header,
+        }
+    }
+
+    /// A whole value sealed as a chunked file (see [`Sealer::seal_chunks`]).
+    pub fn seal_chunked(&self, place: &[u8], plain: &[u8]) -> Result<Vec<u8>, SealError> {
+        let mut sealer = self.seal_chunks();
+        let mut out = sealer.header().to_vec();
+        let mut last = Vec::new();
+        for chunk in plain.chunks(CHUNK_BYTES) {
+            let mut buffer = chunk.to_vec();
+            if chunk.len() == CHUNK_BYTES {
+                sealer.seal_chunk(&mut buffer)?;
+                out.extend_from_slice(&buffer);
+            } else {
+                last = buffer;
+            }
+        }
+        sealer.seal_last(place, &mut last)?;
+        out.extend_from_slice(&last);
+        Ok(out)
+    }
+
+    /// Opens a chunked file: every chunk in order, the last with `place`.
+    fn open_chunked(
+        cipher: &ChaCha20Poly1305,
+        place: &[u8],
+        stored: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
+        let (prefix, body) = stored[CHUNKED_MAGIC.len()..].split_at(STREAM_PREFIX_LEN);
+        let mut decryptor =
+            DecryptorBE32::from_aead(cipher.clone(), GenericArray::from_slice(prefix));
+        let sealed_chunk = CHUNK_BYTES + TAG_LEN;
+        // Every chunk but the last is full; the last is shorter, at least its tag.
+        let full = body.len() / sealed_chunk;
+        let (chunks, last) = body.split_at(full * sealed_chunk);
+        if last.len() < TAG_LEN {
+            return Err(SealError::Altered);
+        }
+        let mut plain = Vec::with_capacity(body.len());
+        for chunk in chunks.chunks(sealed_chunk) {
+            let mut buffer = chunk.to_vec();
+            decryptor
+                .decrypt_next_in_place(&[], &mut buffer)
+                .map_err(|_| SealError::Altered)?;
+            plain.extend_from_slice(&buffer);
+        }
+        let mut buffer = last.to_vec();
+        decryptor
+            .decrypt_last_in_place(place, &mut buffer)
+            .map_err(|_| SealError::Altered)?;
+        plain.extend_from_slice(&buffer);
+        Ok(plain)
+    }
+
     pub fn open(&self, place: &[u8], stored: &[u8]) -> Result<Vec<u8>, SealError> {
+        let chunked = stored.starts_with(CHUNKED_MAGIC)
+            && stored.len() >= CHUNKED_MAGIC.len() + STREAM_PREFIX_LEN;
+        match (&self.cipher, chunked) {
+            (Some(cipher), true) => return Sealer::open_chunked(cipher, place, stored),
+            (None, true) => return Err(SealError::NoKey),
+            _ => {}
+        }
         let sealed = stored.starts_with(MAGIC) && stored.len() >= MAGIC.len() + NONCE_LEN;
         match (&self.cipher, sealed) {
             (None, false) => Ok(stored.to_vec()),
@@ -201,6 +298,40 @@ impl Sealer {
                     .decrypt(Nonce::from_slice(nonce), payload)
                     .map_err(|_| SealError::Altered)
             }
+        }
+    }
+}
+
+/// Seals a file chunk by chunk as it is written (see [`Sealer::seal_chunks`]);
+/// without a key it passes the bytes through.
+pub struct ChunkSealer {
+    encryptor: Option<EncryptorBE32<ChaCha20Poly1305>>,
+    header: Vec<u8>,
+}
+
+impl ChunkSealer {
+    /// The bytes the file starts with.
+    pub fn header(&self) -> &[u8] {
+        &self.header
+    }
+
+    /// Seals `chunk` ([`CHUNK_BYTES`] of plaintext) in place.
+    pub fn seal_chunk(&mut self, chunk: &mut Vec<u8>) -> Result<(), SealError> {
+        match &mut self.encryptor {
+            Some(encryptor) => encryptor
+                .encrypt_next_in_place(&[], chunk)
+                .map_err(|_| SealError::TooLong),
+            None => Ok(()),
+        }
+    }
+
+    /// Seals the last, shorter chunk in place, bound to `place`.
+    pub fn seal_last(self, place: &[u8], chunk: &mut Vec<u8>) -> Result<(), SealError> {
+        match self.encryptor {
+            Some(encryptor) => encryptor
+                .encrypt_last_in_place(place, chunk)
+                .map_err(|_| SealError::TooLong),
+            None => Ok(()),
         }
     }
 }
@@ -253,6 +384,42 @@ mod tests {
         assert_ne!(key, a.name_key("ivanov-1996"));
         assert_ne!(key, Sealer::with_key(&[8; 32]).name_key("ivanov-1995"));
         assert_ne!(key, Sealer::plain().name_key("ivanov-1995"));
+    }
+
+    #[test]
+    fn chunked_files_open_whole_in_their_place_and_old_files_still_open() {
+        let a = Sealer::with_key(&[7; 32]);
+        for len in [
+            0,
+            1,
+            CHUNK_BYTES - 1,
+            CHUNK_BYTES,
+            CHUNK_BYTES + 1,
+            3 * CHUNK_BYTES,
+        ] {
+            let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let sealed = a.seal_chunked(b"ab12", &plain).unwrap();
+            assert_eq!(a.open(b"ab12", &sealed).unwrap(), plain, "{len} bytes");
+            assert!(a.open(b"ab13", &sealed).is_err(), "another place");
+            let mut flipped = sealed.clone();
+            flipped[20] ^= 1;
+            assert!(a.open(b"ab12", &flipped).is_err(), "altered");
+            if len > CHUNK_BYTES {
+                // Cut after the first chunk: what is left is not a last chunk.
+                let cut = &sealed[..4 + STREAM_PREFIX_LEN + CHUNK_BYTES + TAG_LEN];
+                assert!(a.open(b"ab12", cut).is_err(), "cut short");
+            }
+            assert!(matches!(
+                Sealer::plain().open(b"ab12", &sealed),
+                Err(SealError::NoKey)
+            ));
+            assert_eq!(
+                Sealer::plain().seal_chunked(b"ab12", &plain).unwrap(),
+                plain
+            );
+        }
+        let old = a.seal(b"ab12", b"written whole");
+        assert_eq!(a.open(b"ab12", &old).unwrap(), b"written whole");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::accounts::{Projector, Purged, Swept};
 use crate::check::{sha256_hex, Checker};
 use crate::clock::Clock;
 use crate::review::{self, Resolution, ReviewError};
-use crate::store::{Store, StoreError, Submitted};
+use crate::store::{ReceivedUpload, Store, StoreError, Submitted, UploadWriter};
 use crate::workers::{spawn, Busy, Committed, Pipeline, RunError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use intake_models::{
@@ -46,6 +46,16 @@ struct Running {
     pipeline: Pipeline,
     recovery: Option<JoinHandle<()>>,
     consumer: JoinHandle<()>,
+}
+
+/// What an uploader declares with a file: everything of an [`Upload`] but
+/// its bytes, which arrive as a [`ReceivedUpload`].
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub account: String,
+    pub kind: DocumentKind,
+    pub profile: Option<Profile>,
+    pub file_name: String,
 }
 
 /// The job id of an upload: the same account, kind, file and declared
@@ -248,6 +258,32 @@ impl Intake {
     /// `workers.submit_wait_ms`, then answer [`Busy`] with nothing stored.
     pub fn submit(&self, upload: Upload) -> Result<Submitted, SubmitError> {
         check_account(&upload.account)?;
+        let mut writer = self.store.receive_upload()?;
+        writer.write(&upload.bytes)?;
+        let declared = Declared {
+            account: upload.account,
+            kind: upload.kind,
+            profile: upload.profile,
+            file_name: upload.file_name,
+        };
+        self.submit_received(declared, writer.finish()?)
+    }
+
+    /// Starts receiving an upload into the store, sealed and hashed as it
+    /// arrives; [`Intake::submit_received`] then makes it a job.
+    pub fn receive_upload(&self) -> Result<UploadWriter, StoreError> {
+        self.store.receive_upload()
+    }
+
+    /// [`Intake::submit`] of an upload already received: admitted (or
+    /// [`Busy`]) and stored as its job; its file is removed unless a job
+    /// refers to it.
+    pub fn submit_received(
+        &self,
+        upload: Declared,
+        received: ReceivedUpload,
+    ) -> Result<Submitted, SubmitError> {
+        check_account(&upload.account)?;
         let slot = match self.running.as_ref().and_then(|r| r.pipeline.admission()) {
             Some(admission) => {
                 let wait = Duration::from_millis(self.config().workers.submit_wait_ms);
@@ -255,7 +291,7 @@ impl Intake {
             }
             None => None,
         };
-        let blob = sha256_hex(&upload.bytes);
+        let blob = received.sha256().to_string();
         let now = self.clock.now_ms();
         let job = Job {
             id: job_id(
@@ -287,7 +323,7 @@ impl Intake {
             after: Some(format!("pending ({})", job.kind)),
             prev_hash: String::new(),
         };
-        let submitted = self.store.submit(job, &upload.bytes, audit)?;
+        let submitted = self.store.submit_received(job, received, audit)?;
         tracing::debug!(job = %submitted.job().id, new = matches!(submitted, Submitted::New(_)), "submitted");
         if let (Some(slot), Submitted::New(job)) = (slot, &submitted) {
             slot.admit(job.clone());

@@ -571,8 +571,11 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
         metrics,
         max_upload,
         retry_after_s: server.retry_after_s,
+        receiving: std::sync::Arc::new(tokio::sync::Semaphore::new(server.max_receiving.max(1))),
         closing: tokio::sync::watch::Sender::new(false),
     });
+    let limits =
+        intake::api::Limits::from_config(&server).fitted_to_descriptors(server.max_receiving);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -581,7 +584,7 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
         runtime.spawn(intake::notify::deliver(intake.clone(), webhook));
     }
     let listen = listen.unwrap_or(server.listen);
-    runtime.block_on(intake::api::serve(state, &listen))?;
+    runtime.block_on(intake::api::serve(state, &listen, limits))?;
     // The handlers are gone: finish the admitted jobs, then stop.
     drop(runtime);
     match std::sync::Arc::try_unwrap(intake) {

@@ -22,12 +22,13 @@
 //! changes to the portal; an outbox event is readable only once flushed.
 
 use crate::check::{sha256_hex, to_hex};
-use crate::crypto::{KeyError, SealError, Sealer};
+use crate::crypto::{ChunkSealer, KeyError, SealError, Sealer, CHUNK_BYTES};
 use crate::review::ReviewError;
 use intake_models::{
     Account, AuditEntry, Change, Job, JobId, JobState, Notice, OutboxEvent, Reason, ReviewItem,
     VerdictEntry,
 };
+use sha2::{Digest, Sha256};
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
@@ -82,6 +83,8 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the job names upload {job}, but the upload received is {received}")]
+    BlobMismatch { job: String, received: String },
 }
 
 /// What `submit` did.
@@ -127,10 +130,25 @@ pub type ReviewFn<'a> = dyn Fn(Option<&ReviewItem>) -> Result<ReviewChange, Revi
 /// Sequence numbers (`seq`) of verdicts, review items and audit entries are
 /// assigned by the store.
 pub trait Store: Send + Sync {
-    /// Stores the upload's bytes under `job.blob` and the job record with its
-    /// audit entry, durable before it returns; an existing job with the same
-    /// id wins (and nothing is audited).
-    fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError>;
+    /// Starts receiving an upload: see [`UploadWriter`].
+    fn receive_upload(&self) -> Result<UploadWriter, StoreError>;
+    /// Stores the received upload under its SHA-256 (`job.blob`) and the
+    /// job record with its audit entry, durable before it returns; an
+    /// existing job with the same id wins (and nothing is audited). An
+    /// upload whose file is already there is dropped, its temporary file
+    /// with it.
+    fn submit_received(
+        &self,
+        job: Job,
+        upload: ReceivedUpload,
+        audit: AuditEntry,
+    ) -> Result<Submitted, StoreError>;
+    /// [`Store::submit_received`] of bytes at hand.
+    fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError> {
+        let mut writer = self.receive_upload()?;
+        writer.write(bytes)?;
+        self.submit_received(job, writer.finish()?, audit)
+    }
     fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Jobs without a verdict, oldest first: the work to (re)do after a start.
@@ -423,6 +441,12 @@ impl SledStore {
             let shard = shard.map_err(|e| failed(&self.uploads, e))?;
             let dir = shard.path();
             if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                // Uploads being received are written at the top.
+                let receiving = shard.file_name().to_string_lossy().ends_with(".tmp");
+                if at_open && receiving {
+                    remove_if_there(&dir).map_err(|e| failed(&dir, e))?;
+                    temporary += 1;
+                }
                 continue;
             }
             if at_open {
@@ -521,7 +545,13 @@ impl SledStore {
                 continue;
             }
             let plain = self.codec.open("upload", &key, &stored)?;
-            let sealed = fresh.seal("upload", &key, &plain);
+            let sealed = fresh
+                .sealer
+                .seal_chunked(&place("upload", &key), &plain)
+                .map_err(|source| StoreError::Sealed {
+                    what: "upload",
+                    source,
+                })?;
             replace_file(&path, &sealed).map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
                 source,
@@ -580,27 +610,185 @@ impl SledStore {
         Ok(bytes.filter(|b| sha256_hex(b) == sha256))
     }
 
-    /// Writes the upload's file durably (temporary file, fsync, rename,
-    /// fsync of the directory) unless it is already there. The caller holds
-    /// a [`WriteGuard`] of `sha256` until the job naming it is committed.
-    fn write_upload(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let Some(path) = self.upload_path(sha256) else {
+    /// Puts a received upload's file in its place (rename, fsync of the
+    /// directory) unless an intact one is already there, in which case the
+    /// received one is dropped. The caller holds a [`WriteGuard`] of its
+    /// SHA-256 until the job naming it is committed.
+    fn keep_upload(&self, upload: ReceivedUpload) -> Result<(), StoreError> {
+        let Some(path) = self.upload_path(&upload.sha256) else {
             return Err(StoreError::Upload {
-                path: sha256.chars().take(80).collect(),
+                path: upload.sha256.chars().take(80).collect(),
                 source: std::io::Error::other("not a SHA-256"),
             });
         };
+        // Already there and intact (same content, same key): nothing to keep.
+        if self.read_upload(&upload.sha256)?.is_some() {
+            return Ok(());
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        private_dir(dir)
+            .and_then(|()| std::fs::rename(upload.temporary.path(), &path))
+            .and_then(|()| std::fs::File::open(dir)?.sync_all())
+            .map_err(|source| StoreError::Upload {
+                path: path.display().to_string(),
+                source,
+            })?;
+        upload.temporary.keep();
+        Ok(())
+    }
+}
+
+/// An upload being received: sealed chunk by chunk into a temporary file
+/// of the store as it arrives, its SHA-256 computed on the way, so that it
+/// is never held whole in memory (one chunk of [`CHUNK_BYTES`] at most).
+/// Dropped before it is submitted, its file goes with it.
+pub struct UploadWriter {
+    file: std::fs::File,
+    temporary: Temporary,
+    sealer: ChunkSealer,
+    hasher: Sha256,
+    chunk: Vec<u8>,
+    len: u64,
+}
+
+/// A received upload, sealed and synced, waiting for its job; dropped, its
+/// file goes with it.
+pub struct ReceivedUpload {
+    sha256: String,
+    len: u64,
+    temporary: Temporary,
+}
+
+impl ReceivedUpload {
+    /// Hex SHA-256 of the plaintext: the blob name, part of the job id.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A temporary file, removed when dropped unless kept.
+struct Temporary(Option<PathBuf>);
+
+impl Temporary {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl UploadWriter {
+    fn create(uploads: &Path, sealer: &Sealer) -> Result<UploadWriter, StoreError> {
+        let path = temporary_path(uploads, "incoming");
         let failed = |source| StoreError::Upload {
             path: path.display().to_string(),
             source,
         };
-        // Already there and intact (same content, same key): nothing to write.
-        if self.read_upload(sha256)?.is_some() {
-            return Ok(());
-        }
-        let sealed = self.codec.seal("upload", sha256.as_bytes(), bytes);
-        replace_file(&path, &sealed).map_err(failed)
+        let mut file = private_file(&path).map_err(failed)?;
+        let temporary = Temporary(Some(path.clone()));
+        let sealer = sealer.seal_chunks();
+        file.write_all(sealer.header()).map_err(failed)?;
+        Ok(UploadWriter {
+            file,
+            temporary,
+            sealer,
+            hasher: Sha256::new(),
+            // Room for the tag sealed in place.
+            chunk: Vec::with_capacity(CHUNK_BYTES + 16),
+            len: 0,
+        })
     }
+
+    fn failed(&self, source: std::io::Error) -> StoreError {
+        StoreError::Upload {
+            path: self.temporary.path().display().to_string(),
+            source,
+        }
+    }
+
+    fn sealing_failed(source: SealError) -> StoreError {
+        StoreError::Sealed {
+            what: "upload",
+            source,
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Hashes `bytes` and seals and writes every chunk they fill.
+    pub fn write(&mut self, mut bytes: &[u8]) -> Result<(), StoreError> {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let room = CHUNK_BYTES - self.chunk.len();
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.chunk.extend_from_slice(now);
+            bytes = rest;
+            if self.chunk.len() == CHUNK_BYTES {
+                self.sealer
+                    .seal_chunk(&mut self.chunk)
+                    .map_err(UploadWriter::sealing_failed)?;
+                self.file
+                    .write_all(&self.chunk)
+                    .map_err(|e| self.failed(e))?;
+                self.chunk.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals the last chunk (bound to the upload's SHA-256) and syncs the file.
+    pub fn finish(mut self) -> Result<ReceivedUpload, StoreError> {
+        let sha256 = to_hex(&self.hasher.finalize());
+        self.sealer
+            .seal_last(&place("upload", sha256.as_bytes()), &mut self.chunk)
+            .map_err(UploadWriter::sealing_failed)?;
+        self.file
+            .write_all(&self.chunk)
+            .and_then(|()| self.file.sync_all())
+            .map_err(|e| StoreError::Upload {
+                path: self.temporary.path().display().to_string(),
+                source: e,
+            })?;
+        Ok(ReceivedUpload {
+            sha256,
+            len: self.len,
+            temporary: self.temporary,
+        })
+    }
+}
+
+/// A name for a temporary file in `dir`, unique per writer (two uploads of
+/// the same file may be written at once): `NAME.PID.N.tmp`.
+fn temporary_path(dir: &Path, name: &str) -> PathBuf {
+    static WRITERS: AtomicU64 = AtomicU64::new(0);
+    let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{name}.{}.{writer}.tmp", std::process::id()))
 }
 
 /// Puts `contents` at `path` atomically and durably: a temporary file
@@ -612,18 +800,9 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map_or_else(Default::default, |n| n.to_string_lossy());
-    // Unique per writer: two uploads of the same file may be written at once.
-    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let temporary = dir.join(format!("{name}.{}.{writer}.tmp", std::process::id()));
+    let temporary = temporary_path(dir, &name);
     let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(&temporary)?;
-        // The mode at creation is masked by the umask; this one is not.
-        file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
+        let mut file = private_file(&temporary)?;
         file.write_all(contents)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
@@ -633,6 +812,18 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         return Err(e);
     }
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Creates a new file at `path` that only its owner may read or write.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)?;
+    // The mode at creation is masked by the umask; this one is not.
+    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
+    Ok(file)
 }
 
 /// Creates `dir` (and its parents) if missing, and makes it the owner's
@@ -855,11 +1046,26 @@ fn all<T: serde::de::DeserializeOwned>(
 }
 
 impl Store for SledStore {
-    fn submit(&self, job: Job, bytes: &[u8], audit: AuditEntry) -> Result<Submitted, StoreError> {
+    fn receive_upload(&self) -> Result<UploadWriter, StoreError> {
+        UploadWriter::create(&self.uploads, &self.codec.sealer)
+    }
+
+    fn submit_received(
+        &self,
+        job: Job,
+        upload: ReceivedUpload,
+        audit: AuditEntry,
+    ) -> Result<Submitted, StoreError> {
+        if job.blob != upload.sha256 {
+            return Err(StoreError::BlobMismatch {
+                job: job.blob,
+                received: upload.sha256,
+            });
+        }
         // Until the job is committed, the file is no sweep's to take.
         let _writing = self.writing.start(&job.blob);
         // Content-addressed: the same bytes are one file whoever sends them.
-        self.write_upload(&job.blob, bytes)?;
+        self.keep_upload(upload)?;
         let key = job.id.0.as_bytes();
         let record = self.codec.encode("job", key, &job)?;
         let trees = (&self.jobs, &self.blobs, &self.audit, &self.meta);
@@ -1303,12 +1509,15 @@ mod tests {
     fn a_resubmitted_upload_is_the_same_job_and_audited_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let first = store.submit(job("a"), b"x", audit("job_submitted"));
+        let first = store.submit(job("a"), b"a", audit("job_submitted"));
         assert!(matches!(first.unwrap(), Submitted::New(_)));
-        let again = store.submit(job("a"), b"x", audit("job_submitted"));
+        let again = store.submit(job("a"), b"a", audit("job_submitted"));
         assert!(matches!(again.unwrap(), Submitted::Existing(_)));
         assert_eq!(store.pending().unwrap().len(), 1);
         let blob = sha256_hex(b"a");
+        assert_eq!(store.blob(&blob).unwrap().as_deref(), Some(&b"a"[..]));
+        // The file altered on disk (the store is plain here).
+        std::fs::write(store.upload_path(&blob).unwrap(), b"x").unwrap();
         assert_eq!(
             store.blob(&blob).unwrap(),
             None,
@@ -1325,11 +1534,57 @@ mod tests {
     }
 
     #[test]
+    fn received_uploads_leave_no_file_behind_unless_a_job_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SledStore::open_sealed(dir.path(), 1 << 20, Sealer::with_key(&[3; 32])).unwrap();
+        let files = || -> usize {
+            let mut count = 0;
+            for entry in std::fs::read_dir(dir.path().join("uploads")).unwrap() {
+                let path = entry.unwrap().path();
+                count += if path.is_dir() {
+                    std::fs::read_dir(path).unwrap().count()
+                } else {
+                    1
+                };
+            }
+            count
+        };
+        let big: Vec<u8> = (0..200_000).map(|i| (i % 253) as u8).collect();
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(&big).unwrap();
+        assert_eq!(files(), 1, "received into a temporary file");
+        drop(writer);
+        assert_eq!(files(), 0, "a client gone: its file goes");
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(&big).unwrap();
+        drop(writer.finish().unwrap());
+        assert_eq!(files(), 0, "refused after receiving: its file goes");
+
+        let mut job = job("a");
+        job.blob = sha256_hex(&big);
+        let first = store.submit(job.clone(), &big, audit("s")).unwrap();
+        assert!(matches!(first, Submitted::New(_)));
+        assert_eq!(store.blob(&job.blob).unwrap(), Some(big.clone()));
+        let again = store.submit(job.clone(), &big, audit("s")).unwrap();
+        assert!(matches!(again, Submitted::Existing(_)));
+        assert_eq!(files(), 1, "a resubmission leaves the one file");
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(b"other bytes").unwrap();
+        let other = writer.finish().unwrap();
+        assert!(matches!(
+            store.submit_received(job, other, audit("s")),
+            Err(StoreError::BlobMismatch { .. })
+        ));
+        assert_eq!(files(), 1);
+    }
+
+    #[test]
     fn a_job_gets_exactly_one_verdict_and_sequence_numbers_grow() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        store.submit(job("a"), b"x", audit("s")).unwrap();
-        store.submit(job("b"), b"y", audit("s")).unwrap();
+        store.submit(job("a"), b"a", audit("s")).unwrap();
+        store.submit(job("b"), b"b", audit("s")).unwrap();
         let first = store
             .finish(verdict("a"), Some(review("a")), vec![audit("verdict")])
             .unwrap();
@@ -1474,7 +1729,7 @@ mod tests {
         let keys = {
             let store = open(dir.path());
             let mut head = store.outbox_head();
-            store.submit(job("a"), b"x", audit("s")).unwrap();
+            store.submit(job("a"), b"a", audit("s")).unwrap();
             assert!(store.outbox_from(0, 10).unwrap().is_empty());
             let seq = store
                 .finish(verdict("a"), Some(review("a")), Vec::new())
@@ -1535,7 +1790,7 @@ mod tests {
         // Another database never repeats these keys.
         let other = tempfile::tempdir().unwrap();
         let other = open(other.path());
-        other.submit(job("a"), b"x", audit("s")).unwrap();
+        other.submit(job("a"), b"a", audit("s")).unwrap();
         other.finish(verdict("a"), None, Vec::new()).unwrap();
         assert_ne!(other.outbox_from(0, 1).unwrap()[0].idempotency_key, keys[0]);
     }
@@ -1556,6 +1811,13 @@ mod tests {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
+    /// An upload's file put in place with no job committed for it.
+    fn put_upload(store: &SledStore, bytes: &[u8]) {
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(bytes).unwrap();
+        store.keep_upload(writer.finish().unwrap()).unwrap();
+    }
+
     #[test]
     fn files_no_job_needs_go_at_open_and_by_purge_but_not_while_written() {
         let dir = tempfile::tempdir().unwrap();
@@ -1567,7 +1829,7 @@ mod tests {
             a.blob = kept.clone();
             store.submit(a, b"a", audit("s")).unwrap();
             // A refused upload's file, and a dead writer's temporary file.
-            store.write_upload(&orphan, b"refused").unwrap();
+            put_upload(&store, b"refused");
             let path = store.upload_path(&orphan).unwrap();
             let temporary = path.with_file_name(format!("{orphan}.999999.0.tmp"));
             std::fs::write(&temporary, b"half").unwrap();
@@ -1586,7 +1848,7 @@ mod tests {
 
         // Written and not committed yet: no sweep takes it.
         let writing = store.writing.start(&orphan);
-        store.write_upload(&orphan, b"refused").unwrap();
+        put_upload(&store, b"refused");
         assert_eq!(mode(&store.upload_path(&orphan).unwrap()), 0o600);
         assert_eq!(store.remove_orphans().unwrap(), 0);
         assert_eq!(
@@ -1624,7 +1886,7 @@ mod tests {
             // Written as schema 3 wrote it: the account id as the key, and
             // `blobs` naming a file no job needs.
             let store = SledStore::open_sealed(dir.path(), 1 << 20, sealer.clone()).unwrap();
-            store.submit(job("a"), b"x", audit("s")).unwrap();
+            store.submit(job("a"), b"a", audit("s")).unwrap();
             let key = account.id.as_bytes();
             let record = store.codec.encode("account", key, &account).unwrap();
             store.accounts.insert(key, record).unwrap();
@@ -1679,8 +1941,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = open(dir.path());
-            store.submit(job("a"), b"x", audit("s")).unwrap();
-            store.submit(job("b"), b"y", audit("s")).unwrap();
+            store.submit(job("a"), b"a", audit("s")).unwrap();
+            store.submit(job("b"), b"b", audit("s")).unwrap();
             store.finish(verdict("a"), None, Vec::new()).unwrap();
         }
         {

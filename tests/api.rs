@@ -57,6 +57,8 @@ pub struct Server {
     /// Its `pipeline.toml`.
     pub config: PathBuf,
     child: Child,
+    /// The descriptor limit it runs under, if one is set.
+    descriptors: Option<u64>,
     /// Holds the store and config until the server is dropped.
     _dir: tempfile::TempDir,
 }
@@ -75,14 +77,25 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Starts `intake serve`; its log goes on to `serve.log` beside the config.
-fn spawn_serve(config: &Path, today: &str) -> Child {
+/// Starts `intake serve`, under a descriptor limit (soft and hard) if one is
+/// given; its log goes on to `serve.log` beside the config.
+fn spawn_serve(config: &Path, today: &str, descriptors: Option<u64>) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(config.with_file_name("serve.log"))
         .expect("a log file");
-    Command::new(env!("CARGO_BIN_EXE_intake"))
+    let mut command = match descriptors {
+        // `exec` keeps the pid: the tests read the server's /proc entries.
+        Some(n) => {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
+                .arg(env!("CARGO_BIN_EXE_intake"));
+            sh
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_intake")),
+    };
+    command
         .args(["serve", "--config"])
         .arg(config)
         .args(["--today", today])
@@ -96,6 +109,12 @@ fn spawn_serve(config: &Path, today: &str) -> Child {
 impl Server {
     /// Starts the server with `extra` TOML appended to its config.
     pub fn start(extra: &str) -> Server {
+        Server::start_limited(extra, "", None)
+    }
+
+    /// Starts the server as [`Server::start`] does, with `server_keys` in
+    /// its `[server]` table and at most `descriptors` open files if given.
+    pub fn start_limited(extra: &str, server_keys: &str, descriptors: Option<u64>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let store = dir.path().join("intake.db");
@@ -106,17 +125,18 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "{extra}\n[store]\npath = {:?}\nkey_file = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{TOKENS}",
+                "{extra}\n[store]\npath = {:?}\nkey_file = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server_keys}\n{TOKENS}",
                 store.display().to_string(),
                 key.display().to_string()
             ),
         )
         .unwrap();
-        let child = spawn_serve(&config, "2026-06-01");
+        let child = spawn_serve(&config, "2026-06-01", descriptors);
         let server = Server {
             base: format!("http://127.0.0.1:{port}"),
             config,
             child,
+            descriptors,
             _dir: dir,
         };
         server.wait_healthy();
@@ -135,7 +155,7 @@ impl Server {
     /// set to `today`.
     pub fn restart(&mut self, today: &str) {
         self.kill();
-        self.child = spawn_serve(&self.config, today);
+        self.child = spawn_serve(&self.config, today, self.descriptors);
         self.wait_healthy();
     }
 
@@ -150,6 +170,16 @@ impl Server {
         let _ = Command::new("kill")
             .args(["-9", &self.child.id().to_string()])
             .status();
+    }
+
+    /// The server's process id (for its /proc entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -323,6 +353,16 @@ pub fn decided(server: &Server, token: &str, job: &str) -> Value {
         assert!(Instant::now() < deadline, "no verdict for {job}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Jobs without a verdict, from `/metrics`.
+pub fn pending_jobs(server: &Server) -> u64 {
+    let reply = send("GET", &server.url("/metrics"), Some(ADMIN), Body::None);
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("intake_jobs_pending "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .expect("the pending gauge")
 }
 
 /// The OpenAPI document, with its component schemas as `$defs` so that a

@@ -18,6 +18,8 @@ mod protection;
 mod samples;
 mod sandbox;
 mod service;
+mod slow_clients;
+mod upload_burst;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 //! response may be a 5xx, and every accepted upload must end with exactly
 //! one verdict. Requests per second and upload latency are printed.
 
-use crate::api::{form, send, Body, Server, ADMIN, UPLOADER};
+use crate::api::{form, pending_jobs, send, Body, Server, UPLOADER};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -123,15 +123,7 @@ fn twenty_clients_for_a_minute_get_no_5xx_and_every_accepted_upload_one_verdict(
 
     // Let the pipeline finish what it accepted, then read the queue.
     let deadline = Instant::now() + Duration::from_secs(300);
-    let pending = |server: &Server| {
-        let reply = send("GET", &server.url("/metrics"), Some(ADMIN), Body::None);
-        let text = String::from_utf8_lossy(&reply.body).into_owned();
-        text.lines()
-            .find_map(|l| l.strip_prefix("intake_jobs_pending "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .expect("the pending gauge")
-    };
-    while pending(&server) > 0 {
+    while pending_jobs(&server) > 0 {
         assert!(Instant::now() < deadline, "accepted jobs still pending");
         std::thread::sleep(Duration::from_millis(500));
     }

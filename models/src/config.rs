@@ -62,6 +62,21 @@ pub struct Server {
     pub retry_after_s: u64,
     /// The bearer tokens and what each may do.
     pub tokens: Vec<Token>,
+    /// Connections open at once; past it the connection that has waited
+    /// longest for a request head is closed to make room (and when every
+    /// one is inside a request, new ones wait in the kernel's backlog).
+    /// Lowered at start to fit the process's file-descriptor limit.
+    pub max_connections: usize,
+    /// A request head must arrive whole within this, counted from the
+    /// connection's start or the end of the previous response, in ms.
+    pub header_timeout_ms: u64,
+    /// Longest wait for the next piece of a request body, in ms.
+    pub body_timeout_ms: u64,
+    /// A kept-alive connection without a request for this long is closed, in ms.
+    pub idle_timeout_ms: u64,
+    /// Uploads being received at once (each streamed to its file); past
+    /// it an upload is answered `503` with `Retry-After`.
+    pub max_receiving: usize,
 }
 
 impl Default for Server {
@@ -70,6 +85,11 @@ impl Default for Server {
             listen: "127.0.0.1:8080".into(),
             retry_after_s: 2,
             tokens: Vec::new(),
+            max_connections: 512,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 5_000,
+            max_receiving: 32,
         }
     }
 }

@@ -66,7 +66,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("the upload is larger than {limit} bytes; reduce it and upload again")]
     TooLarge { limit: u64 },
-    #[error("the pipeline is full; retry in {retry_after_s} s")]
+    #[error("{0}; send the request again")]
+    TimedOut(String),
+    #[error("the service is busy; retry in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
     /// The detail is for the log: it may name paths and files.
     #[error("internal error: {0}")]
@@ -82,6 +84,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +98,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge { .. } => "too_large",
+            ApiError::TimedOut(_) => "timeout",
             ApiError::Busy { .. } => "busy",
             ApiError::Internal(_) => "internal",
         }

@@ -5,6 +5,8 @@
 
 mod auth;
 pub use auth::{credentials, Credential, TokenError, MIN_TOKEN_CHARS};
+mod conn;
+pub use conn::{BodyTimedOut, Limits};
 mod error;
 mod image;
 mod metrics;
@@ -27,6 +29,8 @@ pub struct AppState {
     /// Largest upload, in bytes (`limits.max_bytes`).
     pub max_upload: u64,
     pub retry_after_s: u64,
+    /// One permit per upload being received (`server.max_receiving`).
+    pub receiving: Arc<tokio::sync::Semaphore>,
     /// Turns true when the server stops: the event streams end, so that
     /// the graceful shutdown does not wait on them forever.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -83,8 +87,9 @@ async fn log_request(
     response
 }
 
-/// Serves until SIGINT or SIGTERM, then lets the requests in progress finish.
-pub async fn serve(state: Arc<AppState>, listen: &str) -> std::io::Result<()> {
+/// Serves until SIGINT or SIGTERM, then lets the requests in progress
+/// finish; `limits` bound connections (see `conn`).
+pub async fn serve(state: Arc<AppState>, listen: &str, limits: Limits) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(address = %listener.local_addr()?, "serving (console at /review)");
     eprintln!(
@@ -92,12 +97,43 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> std::io::Result<()> {
         listener.local_addr()?
     );
     let stopping = state.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            stopping.closing.send_replace(true);
-        })
-        .await
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopping.closing.send_replace(true);
+    });
+    tokio::spawn(give_back_memory_after_bursts(state.clone()));
+    let closing = state.closing.subscribe();
+    conn::accept_loop(listener, router(state), limits, closing).await;
+    Ok(())
+}
+
+/// After a burst of uploads (receiving or in the pipeline) has passed,
+/// hands the allocator's free memory back to the system: glibc keeps what
+/// its per-thread arenas freed, so RSS would stay at the burst's peak.
+async fn give_back_memory_after_bursts(state: Arc<AppState>) {
+    let max_receiving = state.intake.config().server.max_receiving.max(1);
+    let mut was_busy = false;
+    let mut closing = state.closing.subscribe();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = closing.wait_for(|closing| *closing) => return,
+        }
+        let busy =
+            state.receiving.available_permits() < max_receiving || state.intake.in_flight() > 0;
+        if was_busy && !busy {
+            let _ = tokio::task::spawn_blocking(trim_allocator).await;
+        }
+        was_busy = busy;
+    }
+}
+
+fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 async fn shutdown_signal() {

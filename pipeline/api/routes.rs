@@ -3,11 +3,12 @@
 use super::auth::Principal;
 use super::error::ApiError;
 use super::image::{render, ImageRegion};
-use super::AppState;
-use crate::intake::Intake;
+use super::{AppState, BodyTimedOut};
+use crate::crypto::CHUNK_BYTES;
+use crate::intake::{Declared, Intake};
 use crate::notify::{event_name, Feed};
 use crate::review::{parse_items, Resolution};
-use crate::store::Submitted;
+use crate::store::{ReceivedUpload, Submitted, UploadWriter};
 use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,9 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream};
 use intake_models::config::Role;
-use intake_models::{
-    Account, Decision, DocumentKind, Job, JobId, JobState, OutboxEvent, Profile, Upload,
-};
+use intake_models::{Account, Decision, DocumentKind, Job, JobId, JobState, OutboxEvent, Profile};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -50,6 +49,13 @@ fn job_id(raw: &str) -> ApiResult<JobId> {
 }
 
 fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(error) = cause {
+        if let Some(stalled) = error.downcast_ref::<BodyTimedOut>() {
+            return ApiError::TimedOut(stalled.to_string());
+        }
+        cause = error.source();
+    }
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::TooLarge { limit }
     } else {
@@ -72,17 +78,58 @@ async fn text_field(field: FormField<'_>, name: &str, max: usize, limit: u64) ->
         .map_err(|_| ApiError::BadRequest(format!("the {name} field is not UTF-8 text")))
 }
 
-/// The parts of an upload form.
+/// The parts of an upload form, its file received into the store.
 struct UploadForm {
-    bytes: Vec<u8>,
+    received: ReceivedUpload,
     file_name: String,
     kind: DocumentKind,
     profile: Option<Profile>,
 }
 
-/// Reads the form: `file` (streamed, refused as soon as it passes `limit`),
-/// `kind`, `profile`.
-async fn read_form(form: &mut Multipart, limit: u64) -> ApiResult<UploadForm> {
+/// Seals and writes a batch of the file's bytes on a blocking thread; the
+/// batch comes back emptied, to be filled again.
+async fn write_batch(
+    mut writer: UploadWriter,
+    mut batch: Vec<u8>,
+) -> ApiResult<(UploadWriter, Vec<u8>)> {
+    tokio::task::spawn_blocking(move || {
+        writer.write(&batch)?;
+        batch.clear();
+        Ok((writer, batch))
+    })
+    .await?
+}
+
+/// Streams the file field into the store as it arrives (sealed, hashed on
+/// the way: never whole in memory), refused as soon as it passes `limit`.
+async fn receive_file(
+    intake: &Arc<Intake>,
+    field: &mut FormField<'_>,
+    limit: u64,
+) -> ApiResult<ReceivedUpload> {
+    let intake = intake.clone();
+    let mut writer = tokio::task::spawn_blocking(move || intake.receive_upload()).await??;
+    let mut batch = Vec::with_capacity(CHUNK_BYTES);
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+        if writer.len() + (batch.len() + chunk.len()) as u64 > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        batch.extend_from_slice(&chunk);
+        if batch.len() >= CHUNK_BYTES {
+            (writer, batch) = write_batch(writer, batch).await?;
+        }
+    }
+    let (writer, _) = write_batch(writer, batch).await?;
+    Ok(tokio::task::spawn_blocking(move || writer.finish()).await??)
+}
+
+/// Reads the form: `file` (streamed into the store, refused as soon as it
+/// passes `limit`), `kind`, `profile`.
+async fn read_form(
+    intake: &Arc<Intake>,
+    form: &mut Multipart,
+    limit: u64,
+) -> ApiResult<UploadForm> {
     let (mut file, mut file_name, mut kind, mut profile) = (None, String::new(), None, None);
     while let Some(mut field) = form
         .next_field()
@@ -91,17 +138,13 @@ async fn read_form(form: &mut Multipart, limit: u64) -> ApiResult<UploadForm> {
     {
         match field.name().unwrap_or_default() {
             "file" => {
-                file_name = field.file_name().unwrap_or("upload").to_string();
-                let mut bytes = Vec::new();
-                while let Some(chunk) =
-                    field.chunk().await.map_err(|e| multipart_error(e, limit))?
-                {
-                    if (bytes.len() + chunk.len()) as u64 > limit {
-                        return Err(ApiError::TooLarge { limit });
-                    }
-                    bytes.extend_from_slice(&chunk);
+                if file.is_some() {
+                    return Err(ApiError::BadRequest(
+                        "the form has more than one file field; send one file per upload".into(),
+                    ));
                 }
-                file = Some(bytes);
+                file_name = field.file_name().unwrap_or("upload").to_string();
+                file = Some(receive_file(intake, &mut field, limit).await?);
             }
             "kind" => {
                 let text = text_field(field, "kind", 64, limit).await?;
@@ -129,7 +172,7 @@ async fn read_form(form: &mut Multipart, limit: u64) -> ApiResult<UploadForm> {
             }
         }
     }
-    let bytes = file.ok_or_else(|| ApiError::BadRequest("the form has no file field".into()))?;
+    let received = file.ok_or_else(|| ApiError::BadRequest("the form has no file field".into()))?;
     let kind = kind.ok_or_else(|| {
         ApiError::BadRequest(format!(
             "the form has no kind field ({})",
@@ -137,7 +180,7 @@ async fn read_form(form: &mut Multipart, limit: u64) -> ApiResult<UploadForm> {
         ))
     })?;
     Ok(UploadForm {
-        bytes,
+        received,
         file_name,
         kind,
         profile,
@@ -177,12 +220,20 @@ pub async fn upload(
         ))
     })?;
     let allowed = checked_account(&account).and_then(|()| principal.require_account(&account));
+    let retry_after_s = state.retry_after_s;
     let read = match allowed {
-        Ok(()) => read_form(&mut form, limit).await,
+        Ok(()) => {
+            // Uploads being received at once are capped (each holds buffers
+            // and a file): past it the client comes back later, its body unread.
+            let Ok(_receiving) = state.receiving.clone().try_acquire_owned() else {
+                return Err(ApiError::Busy { retry_after_s });
+            };
+            read_form(&state.intake, &mut form, limit).await
+        }
         Err(e) => Err(e),
     };
     let UploadForm {
-        bytes,
+        received,
         file_name,
         kind,
         profile,
@@ -195,16 +246,15 @@ pub async fn upload(
             return Err(e);
         }
     };
-    let upload = Upload {
+    let declared = Declared {
         account,
         kind,
         profile,
         file_name,
-        bytes,
     };
-    let retry_after_s = state.retry_after_s;
     let submitted = blocking(&state, move |intake| {
-        intake.submit(upload).map_err(|e| match ApiError::from(e) {
+        let submitted = intake.submit_received(declared, received);
+        submitted.map_err(|e| match ApiError::from(e) {
             ApiError::Busy { .. } => ApiError::Busy { retry_after_s },
             other => other,
         })
