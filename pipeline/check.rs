@@ -431,7 +431,7 @@ impl Checker {
 
         let qr = timings.time("qr", || qr::decode(&image));
 
-        let (kind, fields, mrz_reading, names_truncated) = match read {
+        let (kind, fields, mrz_reading, names_truncated, printed) = match read {
             Some(MrzRead {
                 parsed: Some(parsed),
                 unsure,
@@ -475,24 +475,27 @@ impl Checker {
                         .findings
                         .push(finding(ReasonCode::LowConfidence, Some(field)));
                 }
+                let mut printed = None;
                 if self.config.ocr.viz_cross_check && !page_unreadable {
                     let viz = engines.viz(&self.config.ocr).map_err(Stop::Engine)?;
                     let zone = visual_zone(&image, &location);
                     let text = timings.time("ocr", || viz.read(&zone));
-                    let printed = timings.time("parse", || viz::read_fields(&text));
+                    let reading = timings.time("parse", || viz::read_fields(&text));
                     for field in
-                        viz::disagreements(&printed, &parsed.fields, parsed.names_truncated)
+                        viz::disagreements(&reading, &parsed.fields, parsed.names_truncated)
                     {
                         report
                             .findings
                             .push(finding(ReasonCode::VizMismatch, Some(field)));
                     }
+                    printed = Some(reading);
                 }
                 (
                     kind,
                     parsed.fields,
                     Some(parsed.reading),
                     parsed.names_truncated,
+                    printed,
                 )
             }
             Some(MrzRead {
@@ -517,6 +520,7 @@ impl Checker {
                     mrz: Some(reading),
                     fields: DocumentFields::default(),
                     qr,
+                    passport_number: None,
                 });
                 return Ok(());
             }
@@ -603,7 +607,7 @@ impl Checker {
                         .findings
                         .push(finding(ReasonCode::LowConfidence, None));
                 }
-                (kind, fields, None, false)
+                (kind, fields, None, false, Some(reading))
             }
         };
 
@@ -622,11 +626,16 @@ impl Checker {
             report.matches = matches;
             report.findings.extend(found);
         }
+        // Only a stay document's naming of a passport is held against one.
+        let passport_number = printed
+            .and_then(|p| p.passport_number)
+            .filter(|_| kind.is_stay_document());
         report.document = Some(Document {
             kind,
             mrz: mrz_reading,
             fields,
             qr,
+            passport_number,
         });
         Ok(())
     }

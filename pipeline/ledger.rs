@@ -106,6 +106,7 @@ fn entry(job: &intake_models::JobId, account: &str, kind: DocumentKind, report: 
             .mrz
             .as_ref()
             .is_some_and(intake_stages::mrz::names_truncated),
+        passport_number: d.passport_number.clone(),
     });
     Entry {
         account: account.to_string(),

@@ -483,8 +483,43 @@ fn an_accounts_documents_must_name_one_person() {
         ));
         let done = decided(&server, UPLOADER, &job);
         assert_eq!(done["verdict"]["verdict"], "accepted", "{kind}: {done}");
+        // The visa and the card name the passport: the same number, read.
+        let named = &done["verdict"]["document"]["passport_number"];
+        assert_eq!(named.is_string(), kind != "passport", "{kind}: {done}");
     }
     account_becomes(&server, one, "verified");
+
+    // This person's migration card naming another passport than theirs.
+    let three = "three-1";
+    let passport = job_of(&upload(
+        &server,
+        three,
+        "passport",
+        "passport.jpg",
+        &profile("passport", "matching"),
+    ));
+    decided(&server, UPLOADER, &passport);
+    let card = job_of(&upload(
+        &server,
+        three,
+        "migration_card",
+        "migration_card_other_passport.jpg",
+        &profile("migration_card_other_passport", "matching"),
+    ));
+    let card = decided(&server, UPLOADER, &card);
+    assert_eq!(card["verdict"]["verdict"], "needs_review", "{card}");
+    let named: Vec<&Value> = card["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "cross_document_mismatch")
+        .collect();
+    assert_eq!(named.len(), 1, "{card}");
+    assert_eq!(named[0]["field"], "document_number");
+    assert!(named[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("passport number"));
 
     // Another person's passport, then this person's visa: a person decides,
     // told which field differs and from which document.

@@ -119,6 +119,10 @@ pub struct Document {
     pub fields: DocumentFields,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qr: Option<QrPayload>,
+    /// The passport number a stay document (visa, migration card) names
+    /// for its holder, where it prints one and it was read with confidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passport_number: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

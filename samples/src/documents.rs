@@ -41,6 +41,8 @@ pub struct Document {
     /// Visual-zone values printed instead of the true ones (a document
     /// whose visual zone was altered; its MRZ is left as issued).
     pub altered: Vec<(Field, String)>,
+    /// The holder's passport number, printed by a visa or migration card.
+    pub names_passport: Option<String>,
 }
 
 /// The languages a visual zone's labels are printed in.
@@ -331,6 +333,7 @@ impl Document {
             expiry,
             layout: VizLayout::drawn_for(&number, format.is_some()),
             altered: Vec::new(),
+            names_passport: None,
             number,
             region,
         };
@@ -515,22 +518,8 @@ impl Document {
                 "Nationality",
                 self.holder.country.short_name.to_string(),
             ),
-            row(
-                Some(Field::BirthDate),
-                "Дата рождения",
-                "Date of birth",
-                layout.date(self.holder.birth_date),
-            ),
-            row(
-                Some(Field::Sex),
-                "Пол",
-                "Sex",
-                format!(
-                    "{} / {}",
-                    self.holder.sex.cyrillic(),
-                    self.holder.sex.latin()
-                ),
-            ),
+            self.birth_row(),
+            self.sex_row(),
             row(
                 Some(Field::ExpiryDate),
                 "Дата окончания срока",
@@ -564,6 +553,7 @@ impl Document {
                 layout.date(self.issue_date),
             ));
         }
+        rows.extend(self.passport_row());
         if let Some(cyr) = &self.holder.cyrillic {
             if !small {
                 rows[0].value = format!("{} / {}", cyr.surname, names.surname);
@@ -698,22 +688,8 @@ impl Document {
                 "Given names",
                 names(|n| &n.given_names),
             ),
-            row(
-                Some(Field::BirthDate),
-                "Дата рождения",
-                "Date of birth",
-                layout.date(self.holder.birth_date),
-            ),
-            row(
-                Some(Field::Sex),
-                "Пол",
-                "Sex",
-                format!(
-                    "{} / {}",
-                    self.holder.sex.cyrillic(),
-                    self.holder.sex.latin()
-                ),
-            ),
+            self.birth_row(),
+            self.sex_row(),
             row(
                 Some(Field::Nationality),
                 "Гражданство",
@@ -751,6 +727,7 @@ impl Document {
                 format!("{} / {}", region.russian, region.english),
             ));
         }
+        rows.extend(self.passport_row());
         let rows = self.altered_rows(rows);
         // A value below its label takes more height: where the rows would
         // not fit, they are set on one line each.
@@ -803,6 +780,33 @@ impl Document {
         let printed_birth = self.layout.date(birth);
         self.altered = vec![(Field::Surname, surname), (Field::BirthDate, printed_birth)];
         self
+    }
+
+    /// The passport the document names, if it names one.
+    fn passport_row(&self) -> Option<Row> {
+        let number = self.names_passport.clone()?;
+        Some(row(None, "Номер паспорта", "Passport No.", number))
+    }
+
+    /// The holder's birth date as the layout prints it.
+    fn birth_row(&self) -> Row {
+        row(
+            Some(Field::BirthDate),
+            "Дата рождения",
+            "Date of birth",
+            self.layout.date(self.holder.birth_date),
+        )
+    }
+
+    /// The holder's sex in both scripts: `Ж / F`.
+    fn sex_row(&self) -> Row {
+        let sex = &self.holder.sex;
+        row(
+            Some(Field::Sex),
+            "Пол",
+            "Sex",
+            format!("{} / {}", sex.cyrillic(), sex.latin()),
+        )
     }
 
     /// The rows with the altered values in place of the true ones.

@@ -123,9 +123,11 @@ pub fn generate(out: &Path, count: usize, seed: u64) -> Result<Manifest, Samples
 
 /// The documents of one person (an account's set): a passport expiring
 /// 300 days after [`TODAY`], a visa expiring after 500 and a migration
-/// card after 400, clean 300-dpi JPEGs named `passport.jpg`, `visa.jpg`,
-/// `migration_card.jpg`, each with its profiles; and a second person's
-/// passport, `other_passport.jpg`. The same seed gives the same files.
+/// card after 400, both naming the passport's number, clean 300-dpi JPEGs
+/// named `passport.jpg`, `visa.jpg`, `migration_card.jpg`, each with its
+/// profiles; a second person's passport, `other_passport.jpg`; and this
+/// person's migration card naming that other passport,
+/// `migration_card_other_passport.jpg`. The same seed gives the same files.
 pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
     write(out, "profiles/.keep", b"")?;
     let fonts = render::Fonts::load()?;
@@ -138,10 +140,21 @@ pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
     ];
     let clean = |stem: &str| Scan::clean_jpeg(stem.to_string(), 85);
     let mut entries = Vec::new();
+    let mut passport = None;
+    let mut card = None;
     for (stem, format, days) in plan {
         let expiry = Some(TODAY.add_days(days));
-        let doc = Document::for_holder(&mut rng, holder.clone(), format, Validity::Valid, expiry);
+        let mut doc =
+            Document::for_holder(&mut rng, holder.clone(), format, Validity::Valid, expiry);
+        if doc.kind.is_stay_document() {
+            doc.names_passport = passport.clone();
+        } else {
+            passport = doc.fields.document_number.clone();
+        }
         entries.push(write_scan(out, &doc, &clean(stem), &fonts, &mut rng)?);
+        if doc.kind == DocumentKind::MigrationCard {
+            card = Some(doc);
+        }
     }
     let other = Document::generate(&mut rng, Some(MrzFormat::TD3), Validity::Valid);
     entries.push(write_scan(
@@ -151,6 +164,11 @@ pub fn one_person(out: &Path, seed: u64) -> Result<Manifest, SamplesError> {
         &fonts,
         &mut rng,
     )?);
+    if let Some(mut card) = card {
+        card.names_passport = other.fields.document_number.clone();
+        let scan = clean("migration_card_other_passport");
+        entries.push(write_scan(out, &card, &scan, &fonts, &mut rng)?);
+    }
     write_manifest(out, seed, entries)
 }
 

@@ -8,7 +8,8 @@
 //! naming both documents: a person decides whether both are the applicant's.
 
 use crate::cross_match::{compare_field, cyrillic_form};
-use crate::messages::cross_document;
+use crate::messages::{cross_document, named_passport_differs};
+use crate::viz::same_number;
 use intake_models::{DocumentFields, DocumentKind, Field, Finding, JobId, MatchResult};
 
 /// The fields that identify the holder across documents.
@@ -28,6 +29,8 @@ pub struct Holder {
     pub fields: DocumentFields,
     /// The MRZ name field was full, so its names may be cut short.
     pub names_truncated: bool,
+    /// The passport number a stay document names for its holder.
+    pub passport_number: Option<String>,
 }
 
 /// The findings for `new` against each of the account's `others`.
@@ -39,8 +42,35 @@ pub fn check<'a>(new: &Holder, others: impl IntoIterator<Item = &'a Holder>) -> 
                 findings.push(cross_document(field, new.kind, other.kind, &other.job));
             }
         }
+        let flagged = findings
+            .iter()
+            .any(|f| f.field == Some(Field::DocumentNumber));
+        if !flagged && names_another_passport(new, other) {
+            findings.push(named_passport_differs(new.kind, &other.job));
+        }
+        if !flagged && names_another_passport(other, new) {
+            findings.push(cross_document(
+                Field::DocumentNumber,
+                new.kind,
+                other.kind,
+                &other.job,
+            ));
+        }
     }
     findings
+}
+
+/// Whether stay document `stay` names a passport number that is not
+/// `passport`'s (read alike up to OCR's errors: [`same_number`]).
+fn names_another_passport(stay: &Holder, passport: &Holder) -> bool {
+    let named = stay.passport_number.as_deref();
+    let number = shown(passport, Field::DocumentNumber);
+    match (named, number) {
+        (Some(named), Some(number)) if passport.kind == DocumentKind::Passport => {
+            !same_number(named, number)
+        }
+        _ => false,
+    }
 }
 
 /// The holder fields on which two documents name different people.
@@ -77,6 +107,7 @@ fn agree(field: Field, (a, a_cut): (&str, bool), (b, b_cut): (&str, bool)) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use intake_models::ReasonCode;
 
     fn holder(kind: DocumentKind, fields: [&str; 5]) -> Holder {
         let [surname, given, birth, nationality, sex] = fields.map(|v| Some(v.to_string()));
@@ -92,10 +123,30 @@ mod tests {
                 ..DocumentFields::default()
             },
             names_truncated: false,
+            passport_number: None,
         }
     }
 
     const PASSPORT: [&str; 5] = ["KHODZHAEV", "FIRDAVS", "1990-01-31", "UZB", "M"];
+
+    #[test]
+    fn a_stay_document_must_name_the_accounts_passport() {
+        let mut passport = holder(DocumentKind::Passport, PASSPORT);
+        passport.fields.document_number = Some("FA1234567".into());
+        let mut card = holder(DocumentKind::MigrationCard, PASSPORT);
+        // Read alike up to OCR: the series lost.
+        card.passport_number = Some("1234567".into());
+        assert!(check(&card, [&passport]).is_empty());
+        card.passport_number = Some("FA7654321".into());
+        for findings in [check(&card, [&passport]), check(&passport, [&card])] {
+            assert_eq!(findings.len(), 1, "{findings:?}");
+            assert_eq!(findings[0].code, ReasonCode::CrossDocumentMismatch);
+            assert_eq!(findings[0].field, Some(Field::DocumentNumber));
+        }
+        // A document naming no passport, or a national passport, is not held to it.
+        card.passport_number = None;
+        assert!(check(&card, [&passport]).is_empty());
+    }
 
     #[test]
     fn one_persons_documents_agree_across_scripts_and_spellings() {

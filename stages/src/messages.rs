@@ -36,6 +36,19 @@ pub fn cross_document(
     }
 }
 
+/// `cross_document_mismatch` on the document number: the stay document
+/// (`stay`) names another passport than the account's (`passport_job`).
+pub fn named_passport_differs(stay: DocumentKind, passport_job: &JobId) -> Finding {
+    let (en_kind, ru_kind) = stay.names();
+    let job: String = passport_job.0.chars().take(12).collect();
+    Finding {
+        code: ReasonCode::CrossDocumentMismatch,
+        field: Some(Field::DocumentNumber),
+        message: format!("The passport number on this {en_kind} is not that of the passport on your account (document {job}). A specialist will check that all documents belong to you."),
+        message_ru: format!("Номер паспорта в этом документе ({ru_kind}) не совпадает с номером паспорта вашей учётной записи (документ {job}). Специалист проверит, что все документы принадлежат вам."),
+    }
+}
+
 fn field_names(field: Option<Field>) -> (&'static str, &'static str) {
     match field {
         Some(Field::DocumentType) => ("document type", "тип документа"),

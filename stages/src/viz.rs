@@ -23,6 +23,9 @@ pub struct VizReading {
     /// Each field's text as printed (after its label), for comparisons
     /// that need more than the one value read from it.
     pub printed: Vec<(Field, String)>,
+    /// The passport number the document names (`Номер паспорта / Passport
+    /// No.`), where it validated.
+    pub passport_number: Option<String>,
 }
 
 /// Label words per field, Russian and English; earlier entries win
@@ -118,6 +121,10 @@ pub fn read_fields(ocr_text: &str) -> VizReading {
                 .find(|(_, phrases)| phrases.iter().any(|p| has_phrase(&words, p)))
                 .map(|(kind, _)| *kind);
         }
+        if let Some(number) = passport_number(&lines[i..]) {
+            reading.passport_number.get_or_insert(number);
+            continue;
+        }
         let Some((field, value)) = labelled(line) else {
             continue;
         };
@@ -168,9 +175,9 @@ pub fn disagreements(viz: &VizReading, mrz: &DocumentFields, names_truncated: bo
                 Field::Surname | Field::GivenNames => {
                     let printed = viz.printed.iter().find(|(f, _)| *f == field);
                     let latin: Vec<String> = printed
-                        .map(|(_, text)| text.split('/').filter(|p| !is_cyrillic(p)))
-                        .into_iter()
-                        .flatten()
+                        .map_or("", |(_, text)| text.as_str())
+                        .split('/')
+                        .filter(|part| !is_cyrillic(part))
                         .map(normalize_latin)
                         .filter(|p| !p.is_empty())
                         .collect();
@@ -179,11 +186,7 @@ pub fn disagreements(viz: &VizReading, mrz: &DocumentFields, names_truncated: bo
                             .iter()
                             .any(|part| same_name(field, part, encoded, names_truncated))
                 }
-                Field::DocumentNumber => {
-                    let (read, encoded) = (digits(read), digits(encoded));
-                    edit_distance(&read, &encoded) > 1
-                        && !(read.ends_with(&encoded) || encoded.ends_with(&read))
-                }
+                Field::DocumentNumber => !same_number(read, encoded),
                 Field::BirthDate | Field::ExpiryDate | Field::Sex | Field::Nationality => {
                     read != encoded
                 }
@@ -201,6 +204,14 @@ fn same_name(field: Field, printed: &str, encoded: &str, names_truncated: bool) 
         || holds_words(printed, &normalize_latin(encoded))
 }
 
+/// Whether two readings of a document number are the same number up to what
+/// OCR gets wrong in a printed one: its series letters misread or lost, or
+/// one digit (so a single changed digit is not told apart).
+pub fn same_number(a: &str, b: &str) -> bool {
+    let (a, b) = (digits(a), digits(b));
+    edit_distance(&a, &b) <= 1 || a.ends_with(&b) || b.ends_with(&a)
+}
+
 fn digits(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
 }
@@ -211,6 +222,29 @@ fn holds_words(whole: &str, part: &str) -> bool {
     let whole: Vec<&str> = whole.split_whitespace().collect();
     let part: Vec<&str> = part.split_whitespace().collect();
     !part.is_empty() && whole.windows(part.len()).any(|w| w == part.as_slice())
+}
+
+/// The passport number that `lines[0]` labels (`Номер паспорта / Passport
+/// No.: …`, the value on the line or the next), where it validates. A title
+/// (`ПАСПОРТ / PASSPORT`) names no number.
+fn passport_number(lines: &[String]) -> Option<String> {
+    let line = lines.first()?;
+    let (label, value) = line.split_once([':', ';']).unwrap_or((line, ""));
+    let label_words = words(label);
+    let has = |keys: &[&str]| keys.iter().any(|k| label_words.iter().any(|w| close(w, k)));
+    let number_word = has(&["номер", "number", "no"]) || label.contains('№');
+    if !(has(&["паспорта", "паспорт", "passport"]) && number_word) {
+        return None;
+    }
+    let value = match value.trim() {
+        "" if label.chars().any(|c| c.is_ascii_digit()) => return None,
+        "" => lines[1..].iter().find(|l| !l.trim().is_empty())?.trim(),
+        value => value,
+    };
+    match read_value(Field::DocumentNumber, value) {
+        (Some(number), true) => Some(number),
+        _ => None,
+    }
 }
 
 /// The field a line labels and the text after the label: `Label: value`,
@@ -269,24 +303,28 @@ fn read_value(field: Field, text: &str) -> (Option<String>, bool) {
             ((!code.is_empty()).then_some(code), ok)
         }
         _ => {
-            // Document numbers: digits and capitals; O read for 0 among digits is fixed.
+            // Document numbers: digits and capitals (`8264 1112008`). The
+            // number is the tokens the value starts with: what follows on
+            // the line (a QR code or photo read as text) is no part of it,
+            // and a first token with another symbol (`]` read for `J`, a
+            // Cyrillic letter) was misread somewhere unknown.
             let number: String = text
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_uppercase())
+                .split_whitespace()
+                .take_while(|token| {
+                    token
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+                })
+                .flat_map(|token| token.chars().filter(char::is_ascii_alphanumeric))
                 .collect();
+            // O read for 0 among digits is fixed.
             let digits = number.chars().filter(char::is_ascii_digit).count();
             let number = if digits * 2 > number.len() {
                 number.replace('O', "0")
             } else {
                 number
             };
-            // A symbol that is no part of a number (`]` read for `J`) or a
-            // Cyrillic letter: some character was misread, which one is unknown.
-            let clean = text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '№'));
-            let ok = clean && (6..=15).contains(&number.len());
+            let ok = (6..=15).contains(&number.len());
             ((!number.is_empty()).then_some(number), ok)
         }
     }
@@ -625,6 +663,25 @@ mod tests {
             r.printed,
             vec![(Field::BirthDate, "07.10.1983".to_string())]
         );
+    }
+
+    #[test]
+    fn a_stay_document_names_its_passport() {
+        let card = "МИГРАЦИОННАЯ КАРТА / MIGRATION CARD\n\
+            Номер / Number: 4619 1234567\n\
+            Номер паспорта / Passport No.: FA 1234567\n\
+            Фамилия / Surname: ТУРСУНОВ / TURSUNOV\n";
+        let r = read_fields(card);
+        assert_eq!(r.passport_number.as_deref(), Some("FA1234567"));
+        assert_eq!(r.fields.document_number.as_deref(), Some("46191234567"));
+        let below = "Passport No.\n\nFA1234567 Sr: poe\n";
+        assert_eq!(
+            read_fields(below).passport_number.as_deref(),
+            Some("FA1234567")
+        );
+        // A passport's title names none.
+        let title = "PASSPORT / ПАСПОРТ\nREPUBLIC OF UZBEKISTAN\n";
+        assert_eq!(read_fields(title).passport_number, None);
     }
 
     #[test]
