@@ -4,10 +4,10 @@
 
 use crate::accounts::{Projector, Purged, Swept};
 use crate::check::{sha256_hex, Checker};
-use crate::clock::Clock;
+use crate::clock::{system_ms, Clock};
 use crate::review::{self, Resolution, ReviewError};
-use crate::store::{ReceivedUpload, Store, StoreError, Submitted, UploadWriter};
-use crate::workers::{spawn, Busy, Committed, Pipeline, RunError};
+use crate::store::{Outage, ReceivedUpload, Store, StoreError, Submitted, UploadWriter};
+use crate::workers::{spawn, Admission, Busy, Committed, Parked, Pipeline, RunError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use intake_models::{
     Account, Actor, AuditEntry, Config, DocumentKind, Job, JobId, JobState, Profile, ReviewItem,
@@ -46,6 +46,9 @@ struct Running {
     pipeline: Pipeline,
     recovery: Option<JoinHandle<()>>,
     consumer: JoinHandle<()>,
+    /// Brings the store back into service; dropping `stop_watch` ends it.
+    store_watch: JoinHandle<()>,
+    stop_watch: Sender<()>,
 }
 
 /// What an uploader declares with a file: everything of an [`Upload`] but
@@ -148,6 +151,16 @@ impl Intake {
         Ok(entries.pop().filter(|e| e.seq == seq))
     }
 
+    /// Why the store is out of service, if it is.
+    pub fn outage(&self) -> Option<Outage> {
+        self.store.outage()
+    }
+
+    /// Whether the pipeline's workers run.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
     /// Jobs admitted and not yet committed, when the pipeline runs.
     pub fn in_flight(&self) -> u64 {
         self.running.as_ref().map_or(0, |r| r.pipeline.in_flight())
@@ -194,10 +207,22 @@ impl Intake {
         let sweep_every =
             follow.then(|| Duration::from_secs(self.config().accounts.sweep_interval_s.max(1)));
         let consumer = consume(self.projector.clone(), self.clock, woken, sweep_every)?;
+        let (stop_watch, stopped) = bounded(0);
+        let store_watch = match pipeline.admission() {
+            Some(admission) => watch_store(
+                self.store.clone(),
+                admission.clone(),
+                pipeline.parked(),
+                stopped,
+            )?,
+            None => spawn("store-watch", || {})?,
+        };
         self.running = Some(Running {
             pipeline,
             recovery,
             consumer,
+            store_watch,
+            stop_watch,
         });
         Ok(())
     }
@@ -232,6 +257,9 @@ impl Intake {
         if let Some(recovery) = running.recovery {
             let _ = recovery.join();
         }
+        // It holds an admission: the workers end only once it has gone.
+        drop(running.stop_watch);
+        let _ = running.store_watch.join();
         let committed = running.pipeline.committed();
         let errors = running.pipeline.shutdown();
         // The pipeline's wake sender is gone: the consumer catches up and ends.
@@ -272,6 +300,10 @@ impl Intake {
     /// Starts receiving an upload into the store, sealed and hashed as it
     /// arrives; [`Intake::submit_received`] then makes it a job.
     pub fn receive_upload(&self) -> Result<UploadWriter, StoreError> {
+        // Nothing is taken in while the store cannot keep it.
+        if let Some(outage) = self.store.outage() {
+            return Err(StoreError::Unavailable(outage.cause));
+        }
         self.store.receive_upload()
     }
 
@@ -489,6 +521,47 @@ impl Drop for Intake {
     }
 }
 
+/// Every second: while the store is out of service, probes it and puts it
+/// back in service once it writes again; then admits the jobs that waited
+/// for it. Ends when `stop` is dropped.
+fn watch_store(
+    store: Arc<dyn Store>,
+    admission: Admission,
+    parked: Parked,
+    stop: Receiver<()>,
+) -> Result<JoinHandle<()>, RunError> {
+    spawn("store-watch", move || {
+        while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(Duration::from_secs(1)) {
+            if store.outage().is_some() {
+                match store.recover() {
+                    Ok(Some(outage)) => {
+                        tracing::info!(
+                            cause = outage.cause.as_str(),
+                            out_of_service_ms = system_ms().saturating_sub(outage.since_ms),
+                            "the store is back in service"
+                        );
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "the store is still out of service");
+                        continue;
+                    }
+                }
+            }
+            let mut waiting = parked.take().into_iter();
+            while let Some(job) = waiting.next() {
+                match admission.reserve(Some(Duration::from_secs(1))) {
+                    Ok(slot) => slot.admit(job),
+                    Err(_) => {
+                        parked.put_back(std::iter::once(job).chain(waiting).collect());
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// The account-status consumer: catches up on each commit, and sweeps the
 /// time rules every `sweep_every` if given; ends when the pipeline does.
 fn consume(
@@ -504,8 +577,15 @@ fn consume(
             let woke = woken.recv_timeout(tick.min(Duration::from_secs(1)));
             let now = clock.now_ms();
             // A store error leaves the offset where it was: the next wake-up retries.
-            if let Err(e) = projector.catch_up(now) {
-                tracing::warn!(error = %e, "account status: catching up failed; will retry");
+            match projector.catch_up(now) {
+                // Said once by the store; the store watch brings it back.
+                Err(e) if e.unavailable().is_some() => {
+                    tracing::debug!(error = %e, "account status: waiting for the store")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "account status: catching up failed; will retry")
+                }
+                Ok(_) => {}
             }
             if let Some(every) = sweep_every {
                 if last_sweep.elapsed() >= every {

@@ -22,6 +22,7 @@
 //! changes to the portal; an outbox event is readable only once flushed.
 
 use crate::check::{sha256_hex, to_hex};
+use crate::clock::system_ms;
 use crate::crypto::{ChunkSealer, KeyError, SealError, Sealer, CHUNK_BYTES};
 use crate::review::ReviewError;
 use intake_models::{
@@ -38,7 +39,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use tokio::sync::watch;
 
 /// The layout this code writes; a newer one is refused, not misread, and
@@ -85,6 +86,25 @@ pub enum StoreError {
     },
     #[error("the job names upload {job}, but the upload received is {received}")]
     BlobMismatch { job: String, received: String },
+    #[error("the store is out of service: {0}")]
+    Unavailable(Unavailable),
+}
+
+impl StoreError {
+    /// Whether this error says the storage is full or read-only (a state
+    /// the service waits out), rather than a fault of one record or call.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        match self {
+            StoreError::Open {
+                source: sled::Error::Io(e),
+                ..
+            }
+            | StoreError::Sled(sled::Error::Io(e))
+            | StoreError::Upload { source: e, .. } => Unavailable::of(e),
+            StoreError::Unavailable(cause) => Some(*cause),
+            _ => None,
+        }
+    }
 }
 
 /// What `submit` did.
@@ -207,14 +227,38 @@ pub trait Store: Send + Sync {
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
     /// The audit log, oldest first; only `account`'s entries if given.
     fn audit_log(&self, account: Option<&str>) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Why the store is out of service (a full disk, a read-only file
+    /// system), if it is: noted by the first call that failed for it.
+    fn outage(&self) -> Option<Outage>;
+    /// Puts a store out of service back in service if it writes again;
+    /// returns the outage that ended, if any.
+    fn recover(&self) -> Result<Option<Outage>, StoreError>;
 }
 
 /// The sled-backed store.
 pub struct SledStore {
-    db: sled::Db,
+    /// The database directory and its page cache, to reopen it.
+    dir: PathBuf,
+    cache_bytes: u64,
+    /// sled's handles; `None` while they are being reopened after an outage.
+    trees: RwLock<Option<Arc<Trees>>>,
+    /// Set by the first error that says the disk is full or read-only.
+    outage: Arc<OutageWatch>,
     codec: Codec,
     /// Where the uploads' files live.
     uploads: PathBuf,
+    /// This database's random id: the prefix of idempotency keys, so that
+    /// a new database never repeats an old one's keys.
+    store_id: String,
+    head: OutboxHead,
+    writing: Writing,
+}
+
+/// sled's database and its trees: replaced whole when the store is
+/// reopened, since sled keeps its first I/O error (a full disk, say) for
+/// good and answers every later call with it.
+struct Trees {
+    db: sled::Db,
     blobs: sled::Tree,
     jobs: sled::Tree,
     verdicts: sled::Tree,
@@ -225,11 +269,112 @@ pub struct SledStore {
     meta: sled::Tree,
     /// Events announcing verdicts and status changes, by seq.
     outbox: sled::Tree,
-    /// This database's random id: the prefix of idempotency keys, so that
-    /// a new database never repeats an old one's keys.
-    store_id: String,
-    head: OutboxHead,
-    writing: Writing,
+}
+
+impl Trees {
+    fn open(dir: &Path, cache_bytes: u64) -> Result<Trees, StoreError> {
+        let db = open_db(dir, cache_bytes).map_err(|source| StoreError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(Trees {
+            blobs: db.open_tree("blobs")?,
+            jobs: db.open_tree("jobs")?,
+            verdicts: db.open_tree("verdicts")?,
+            accounts: db.open_tree("accounts")?,
+            review: db.open_tree("review")?,
+            audit: db.open_tree("audit")?,
+            meta: db.open_tree("meta")?,
+            outbox: db.open_tree("outbox")?,
+            db,
+        })
+    }
+
+    /// The sequence number of the last outbox event written.
+    fn last_outbox(&self) -> Result<u64, StoreError> {
+        Ok(self.outbox.last()?.map_or(0, |(key, _)| read_u64(&key)))
+    }
+}
+
+/// Why the store cannot take writes now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// No space left on the device (or the quota is used up): the store
+    /// resumes by itself once space is freed.
+    Full,
+    /// The file system is read-only: someone must make it writable.
+    ReadOnly,
+}
+
+impl Unavailable {
+    /// The cause as the API and `/healthz` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unavailable::Full => "storage_full",
+            Unavailable::ReadOnly => "storage_read_only",
+        }
+    }
+
+    /// What an I/O error says of the storage, if it is one of these.
+    fn of(error: &std::io::Error) -> Option<Unavailable> {
+        use std::io::ErrorKind;
+        match error.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Some(Unavailable::Full),
+            ErrorKind::ReadOnlyFilesystem => Some(Unavailable::ReadOnly),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unavailable::Full => "the disk holding the store is full",
+            Unavailable::ReadOnly => "the store's file system is read-only",
+        })
+    }
+}
+
+/// The store out of service: why, and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outage {
+    pub cause: Unavailable,
+    /// Unix time in ms.
+    pub since_ms: u64,
+}
+
+/// The current outage, noted by whatever error first shows one.
+#[derive(Default)]
+struct OutageWatch(Mutex<Option<Outage>>);
+
+impl OutageWatch {
+    fn lock(&self) -> MutexGuard<'_, Option<Outage>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn current(&self) -> Option<Outage> {
+        self.lock().clone()
+    }
+
+    /// Notes an outage if `error` shows one (the first cause is kept).
+    fn note(&self, error: &StoreError) {
+        let Some(cause) = error.unavailable() else {
+            return;
+        };
+        let mut outage = self.lock();
+        if outage.is_none() {
+            // The detail may name paths: the log's, never a client's.
+            tracing::error!(cause = cause.as_str(), error = %error, "the store is out of service");
+            *outage = Some(Outage {
+                cause,
+                since_ms: system_ms(),
+            });
+        }
+    }
+
+    fn clear(&self) -> Option<Outage> {
+        self.lock().take()
+    }
 }
 
 /// The upload files being written whose job is not committed yet: no sweep
@@ -285,6 +430,8 @@ const NEXT_AUDIT: &[u8] = b"next_audit";
 const LAST_AUDIT_HASH: &[u8] = b"last_audit_hash";
 const NEXT_OUTBOX: &[u8] = b"next_outbox";
 const STORE_ID: &[u8] = b"store_id";
+/// When a store out of service was last probed for writes.
+const PROBE: &[u8] = b"last_probe";
 /// The `prev_hash` of the first audit entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -322,45 +469,35 @@ impl SledStore {
         };
         // Before sled creates it with the umask's mode.
         private(dir)?;
-        let db = open_db(dir, cache_bytes).map_err(|source| StoreError::Open {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        let trees = Trees::open(dir, cache_bytes)?;
         private(&uploads)?;
-        let meta = db.open_tree("meta")?;
-        let found = meta.get(SCHEMA)?.map(|v| read_u64(&v));
+        let found = trees.meta.get(SCHEMA)?.map(|v| read_u64(&v));
         if let Some(found) = found.filter(|&found| found > SCHEMA_VERSION) {
             return Err(StoreError::NewerSchema { found });
         }
-        let store_id = match meta.get(STORE_ID)? {
+        let store_id = match trees.meta.get(STORE_ID)? {
             Some(id) => String::from_utf8_lossy(&id).into_owned(),
             None => {
                 let id = to_hex(&rand::random::<[u8; 8]>());
-                meta.insert(STORE_ID, id.as_bytes())?;
+                trees.meta.insert(STORE_ID, id.as_bytes())?;
                 id
             }
         };
-        db.flush()?;
-        let outbox = db.open_tree("outbox")?;
-        let last = outbox.last()?.map_or(0, |(key, _)| read_u64(&key));
+        trees.db.flush()?;
+        let last = trees.last_outbox()?;
         let store = SledStore {
+            dir: dir.to_path_buf(),
+            cache_bytes,
+            trees: RwLock::new(Some(Arc::new(trees))),
+            outage: Arc::default(),
             codec: Codec { sealer },
             uploads,
-            blobs: db.open_tree("blobs")?,
-            jobs: db.open_tree("jobs")?,
-            verdicts: db.open_tree("verdicts")?,
-            accounts: db.open_tree("accounts")?,
-            review: db.open_tree("review")?,
-            audit: db.open_tree("audit")?,
-            meta,
-            outbox,
             store_id,
             head: OutboxHead {
                 written: AtomicU64::new(last),
                 durable: watch::Sender::new(last),
             },
             writing: Writing::default(),
-            db,
         };
         if found != Some(SCHEMA_VERSION) {
             let (accounts, uploads) = store.upgrade()?;
@@ -391,8 +528,9 @@ impl SledStore {
     /// but its number: outbox events are written from then on. Returns the
     /// accounts moved and the upload files named.
     fn upgrade(&self) -> Result<(usize, usize), StoreError> {
+        let t = self.trees()?;
         let mut accounts = Vec::new();
-        for item in self.accounts.iter() {
+        for item in t.accounts.iter() {
             let (key, value) = item?;
             let account: Account = self.codec.decode("account", &key, &value)?;
             let new_key = self.codec.sealer.name_key(&account.id);
@@ -400,13 +538,13 @@ impl SledStore {
             accounts.push((key, new_key, record));
         }
         let mut needed: BTreeMap<String, JobId> = BTreeMap::new();
-        for job in all::<Job>(&self.codec, &self.jobs, "job")? {
+        for job in all::<Job>(&self.codec, &t.jobs, "job")? {
             if job.purged_at.is_none() {
                 needed.insert(job.blob, job.id);
             }
         }
-        let listed: Vec<sled::IVec> = self.blobs.iter().keys().collect::<Result<_, _>>()?;
-        let trees = (&self.accounts, &self.blobs, &self.meta);
+        let listed: Vec<sled::IVec> = t.blobs.iter().keys().collect::<Result<_, _>>()?;
+        let trees = (&t.accounts, &t.blobs, &t.meta);
         let result = trees.transaction(|(stored, blobs, meta)| {
             for (old, new, record) in &accounts {
                 stored.remove(old)?;
@@ -422,7 +560,7 @@ impl SledStore {
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         });
         finished(result)?;
-        self.db.flush()?;
+        t.db.flush()?;
         Ok((accounts.len(), needed.len()))
     }
 
@@ -431,6 +569,7 @@ impl SledStore {
     /// alive then) and makes the files and directories the owner's only.
     /// Returns (temporary files, orphans) removed.
     fn sweep_uploads(&self, at_open: bool) -> Result<(usize, usize), StoreError> {
+        let t = self.trees()?;
         let failed = |path: &Path, source| StoreError::Upload {
             path: path.display().to_string(),
             source,
@@ -472,7 +611,7 @@ impl SledStore {
                 // Held while deciding and removing: a write of this file
                 // registers before it looks for the file.
                 let writing = self.writing.lock();
-                if writing.contains_key(&name) || self.blobs.contains_key(name.as_bytes())? {
+                if writing.contains_key(&name) || t.blobs.contains_key(name.as_bytes())? {
                     drop(writing);
                     if at_open {
                         set_mode(&path, FILE_MODE).map_err(|e| failed(&path, e))?;
@@ -493,16 +632,17 @@ impl SledStore {
     /// left as it is, so an interrupted rekey is finished by running it
     /// again with the same two keys.
     pub fn rekey(&self, new: &Sealer) -> Result<usize, StoreError> {
+        let t = self.trees()?;
         let fresh = Codec {
             sealer: new.clone(),
         };
         let mut resealed = 0;
         let trees = [
-            ("job", &self.jobs),
-            ("verdict", &self.verdicts),
-            ("review", &self.review),
-            ("audit", &self.audit),
-            ("outbox", &self.outbox),
+            ("job", &t.jobs),
+            ("verdict", &t.verdicts),
+            ("review", &t.review),
+            ("audit", &t.audit),
+            ("outbox", &t.outbox),
         ];
         for (what, tree) in trees {
             for item in tree.iter() {
@@ -516,7 +656,7 @@ impl SledStore {
             }
         }
         // An account's key is named under the store key too: it moves.
-        for item in self.accounts.iter() {
+        for item in t.accounts.iter() {
             let (key, value) = item?;
             if fresh.open("account", &key, &value).is_ok() {
                 continue;
@@ -524,7 +664,7 @@ impl SledStore {
             let account: Account = self.codec.decode("account", &key, &value)?;
             let new_key = new.name_key(&account.id);
             let record = fresh.encode("account", &new_key, &account)?;
-            let result = self.accounts.transaction(|stored| {
+            let result = t.accounts.transaction(|stored| {
                 stored.remove(&key)?;
                 stored.insert(&new_key[..], record.as_slice())?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
@@ -532,7 +672,7 @@ impl SledStore {
             finished(result)?;
             resealed += 1;
         }
-        for item in self.blobs.iter() {
+        for item in t.blobs.iter() {
             let (key, _) = item?;
             let sha256 = String::from_utf8_lossy(&key).into_owned();
             let Some(path) = self.upload_path(&sha256) else {
@@ -558,14 +698,85 @@ impl SledStore {
             })?;
             resealed += 1;
         }
-        self.db.flush()?;
+        t.db.flush()?;
         Ok(resealed)
     }
 
+    /// sled's handles, unless they are being reopened.
+    fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        let trees = self.trees.read().unwrap_or_else(PoisonError::into_inner);
+        trees.clone().ok_or_else(|| {
+            let cause = self.outage.current().map_or(Unavailable::Full, |o| o.cause);
+            StoreError::Unavailable(cause)
+        })
+    }
+
+    /// Runs `work` on sled's handles, noting an outage if it fails for one.
+    fn with<T>(&self, work: impl FnOnce(&Trees) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let result = self.trees().and_then(|t| work(&t));
+        self.noted(result)
+    }
+
+    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &result {
+            self.outage.note(e);
+        }
+        result
+    }
+
+    /// Probes a store that is out of service and puts it back in service
+    /// if it writes again: a file the size of a chunk in `uploads/` and a
+    /// flushed record in sled, reopening sled first if its handle keeps
+    /// the old error. Returns the outage ended, if any.
+    fn try_recover(&self) -> Result<Option<Outage>, StoreError> {
+        if self.outage.current().is_none() {
+            return Ok(None);
+        }
+        let probe = temporary_path(&self.uploads, "probe");
+        let written = private_file(&probe)
+            .and_then(|mut file| {
+                file.write_all(&[0; CHUNK_BYTES])?;
+                file.sync_all()
+            })
+            .map_err(|source| StoreError::Upload {
+                path: probe.display().to_string(),
+                source,
+            });
+        let _ = std::fs::remove_file(&probe);
+        written?;
+        let write_record = || {
+            let t = self.trees()?;
+            t.meta.insert(PROBE, &system_ms().to_be_bytes())?;
+            t.db.flush()?;
+            Ok::<_, StoreError>(())
+        };
+        if write_record().is_err() {
+            self.reopen()?;
+            write_record()?;
+        }
+        Ok(self.outage.clear())
+    }
+
+    /// Drops sled's handles and opens the database again. The old handle
+    /// must be gone first: it holds the directory's lock (and the few
+    /// calls still holding it finish with an error).
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.trees.write().unwrap_or_else(PoisonError::into_inner);
+        slot.take();
+        let trees = Trees::open(&self.dir, self.cache_bytes)?;
+        // Events written but never flushed are gone with the old handle.
+        self.head
+            .written
+            .store(trees.last_outbox()?, Ordering::SeqCst);
+        *slot = Some(Arc::new(trees));
+        tracing::info!("the store's database was reopened");
+        Ok(())
+    }
+
     /// Flushes, then publishes the outbox events written before the flush.
-    fn sync(&self) -> Result<(), StoreError> {
+    fn sync(&self, t: &Trees) -> Result<(), StoreError> {
         let written = self.head.written.load(Ordering::SeqCst);
-        self.db.flush()?;
+        t.db.flush()?;
         self.head.durable.send_if_modified(|durable| {
             let newer = written > *durable;
             if newer {
@@ -644,6 +855,8 @@ impl SledStore {
 /// Dropped before it is submitted, its file goes with it.
 pub struct UploadWriter {
     file: std::fs::File,
+    /// Told when a write fails for a full disk.
+    outage: Arc<OutageWatch>,
     temporary: Temporary,
     sealer: ChunkSealer,
     hasher: Sha256,
@@ -696,7 +909,11 @@ impl Drop for Temporary {
 }
 
 impl UploadWriter {
-    fn create(uploads: &Path, sealer: &Sealer) -> Result<UploadWriter, StoreError> {
+    fn create(
+        uploads: &Path,
+        sealer: &Sealer,
+        outage: Arc<OutageWatch>,
+    ) -> Result<UploadWriter, StoreError> {
         let path = temporary_path(uploads, "incoming");
         let failed = |source| StoreError::Upload {
             path: path.display().to_string(),
@@ -708,6 +925,7 @@ impl UploadWriter {
         file.write_all(sealer.header()).map_err(failed)?;
         Ok(UploadWriter {
             file,
+            outage,
             temporary,
             sealer,
             hasher: Sha256::new(),
@@ -718,10 +936,12 @@ impl UploadWriter {
     }
 
     fn failed(&self, source: std::io::Error) -> StoreError {
-        StoreError::Upload {
+        let error = StoreError::Upload {
             path: self.temporary.path().display().to_string(),
             source,
-        }
+        };
+        self.outage.note(&error);
+        error
     }
 
     fn sealing_failed(source: SealError) -> StoreError {
@@ -768,13 +988,19 @@ impl UploadWriter {
         self.sealer
             .seal_last(&place("upload", sha256.as_bytes()), &mut self.chunk)
             .map_err(UploadWriter::sealing_failed)?;
-        self.file
+        let written = self
+            .file
             .write_all(&self.chunk)
-            .and_then(|()| self.file.sync_all())
-            .map_err(|e| StoreError::Upload {
+            .and_then(|()| self.file.sync_all());
+        if let Err(source) = written {
+            // `failed`'s work: the sealer is spent, so `self` is not whole.
+            let error = StoreError::Upload {
                 path: self.temporary.path().display().to_string(),
-                source: e,
-            })?;
+                source,
+            };
+            self.outage.note(&error);
+            return Err(error);
+        }
         Ok(ReceivedUpload {
             sha256,
             len: self.len,
@@ -1047,7 +1273,11 @@ fn all<T: serde::de::DeserializeOwned>(
 
 impl Store for SledStore {
     fn receive_upload(&self) -> Result<UploadWriter, StoreError> {
-        UploadWriter::create(&self.uploads, &self.codec.sealer)
+        self.noted(UploadWriter::create(
+            &self.uploads,
+            &self.codec.sealer,
+            self.outage.clone(),
+        ))
     }
 
     fn submit_received(
@@ -1056,56 +1286,62 @@ impl Store for SledStore {
         upload: ReceivedUpload,
         audit: AuditEntry,
     ) -> Result<Submitted, StoreError> {
-        if job.blob != upload.sha256 {
-            return Err(StoreError::BlobMismatch {
-                job: job.blob,
-                received: upload.sha256,
-            });
-        }
-        // Until the job is committed, the file is no sweep's to take.
-        let _writing = self.writing.start(&job.blob);
-        // Content-addressed: the same bytes are one file whoever sends them.
-        self.keep_upload(upload)?;
-        let key = job.id.0.as_bytes();
-        let record = self.codec.encode("job", key, &job)?;
-        let trees = (&self.jobs, &self.blobs, &self.audit, &self.meta);
-        let result = trees.transaction(|(jobs, blobs, log, meta)| {
-            if let Some(existing) = jobs.get(key)? {
-                return Ok(Some(existing));
+        self.with(|t| {
+            if job.blob != upload.sha256 {
+                return Err(StoreError::BlobMismatch {
+                    job: job.blob,
+                    received: upload.sha256,
+                });
             }
-            jobs.insert(key, record.as_slice())?;
-            // The file is needed from this commit on; the job's id marks
-            // the change for a purge deciding on an older view.
-            blobs.insert(job.blob.as_bytes(), key)?;
-            append_audit::<StoreError>(&self.codec, log, meta, std::slice::from_ref(&audit))?;
-            Ok(None)
-        });
-        let existing = finished(result)?;
-        self.db.flush()?;
-        match existing {
-            None => Ok(Submitted::New(job)),
-            Some(current) => Ok(Submitted::Existing(
-                self.codec.decode("job", key, &current)?,
-            )),
-        }
+            // Until the job is committed, the file is no sweep's to take.
+            let _writing = self.writing.start(&job.blob);
+            // Content-addressed: the same bytes are one file whoever sends them.
+            self.keep_upload(upload)?;
+            let key = job.id.0.as_bytes();
+            let record = self.codec.encode("job", key, &job)?;
+            let trees = (&t.jobs, &t.blobs, &t.audit, &t.meta);
+            let result = trees.transaction(|(jobs, blobs, log, meta)| {
+                if let Some(existing) = jobs.get(key)? {
+                    return Ok(Some(existing));
+                }
+                jobs.insert(key, record.as_slice())?;
+                // The file is needed from this commit on; the job's id marks
+                // the change for a purge deciding on an older view.
+                blobs.insert(job.blob.as_bytes(), key)?;
+                append_audit::<StoreError>(&self.codec, log, meta, std::slice::from_ref(&audit))?;
+                Ok(None)
+            });
+            let existing = finished(result)?;
+            t.db.flush()?;
+            match existing {
+                None => Ok(Submitted::New(job)),
+                Some(current) => Ok(Submitted::Existing(
+                    self.codec.decode("job", key, &current)?,
+                )),
+            }
+        })
     }
 
     fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
-        self.jobs
-            .get(id.0.as_bytes())?
-            .map(|v| self.codec.decode("job", id.0.as_bytes(), &v))
-            .transpose()
+        self.with(|t| {
+            t.jobs
+                .get(id.0.as_bytes())?
+                .map(|v| self.codec.decode("job", id.0.as_bytes(), &v))
+                .transpose()
+        })
     }
 
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read_upload(sha256)
+        self.noted(self.read_upload(sha256))
     }
 
     fn pending(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = all(&self.codec, &self.jobs, "job")?;
-        jobs.retain(|job| job.state == JobState::Pending);
-        jobs.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
-        Ok(jobs)
+        self.with(|t| {
+            let mut jobs: Vec<Job> = all(&self.codec, &t.jobs, "job")?;
+            jobs.retain(|job| job.state == JobState::Pending);
+            jobs.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+            Ok(jobs)
+        })
     }
 
     fn finish(
@@ -1114,72 +1350,79 @@ impl Store for SledStore {
         review: Option<ReviewItem>,
         audit: Vec<AuditEntry>,
     ) -> Result<u64, StoreError> {
-        let key = entry.job.0.as_bytes();
-        let trees = (
-            &self.jobs,
-            &self.verdicts,
-            &self.review,
-            &self.audit,
-            &self.meta,
-            &self.outbox,
-        );
-        let result = trees.transaction(|(jobs, verdicts, queue, log, meta, outbox)| {
-            // No side effects in here: sled may run this closure again.
-            let Some(raw) = jobs.get(key)? else {
-                return Err(abort(StoreError::UnknownJob(entry.job.clone())));
-            };
-            let mut job: Job = self.codec.decode("job", key, &raw).map_err(abort)?;
-            if let (JobState::Done, Some(seq)) = (job.state, job.verdict_seq) {
-                return Ok((seq, None));
-            }
-            let seq = append_verdict::<StoreError>(&self.codec, verdicts, meta, &entry)?;
-            job.state = JobState::Done;
-            job.verdict_seq = Some(seq);
-            job.done_at = Some(entry.at);
-            jobs.insert(key, self.codec.encode("job", key, &job).map_err(abort)?)?;
-            if let Some(item) = &review {
-                let item = ReviewItem {
-                    seq,
-                    ..item.clone()
+        self.with(|t| {
+            let key = entry.job.0.as_bytes();
+            let trees = (
+                &t.jobs,
+                &t.verdicts,
+                &t.review,
+                &t.audit,
+                &t.meta,
+                &t.outbox,
+            );
+            let result = trees.transaction(|(jobs, verdicts, queue, log, meta, outbox)| {
+                // No side effects in here: sled may run this closure again.
+                let Some(raw) = jobs.get(key)? else {
+                    return Err(abort(StoreError::UnknownJob(entry.job.clone())));
                 };
-                let record = self.codec.encode("review", key, &item).map_err(abort)?;
-                queue.insert(key, record)?;
-            }
-            append_audit(&self.codec, log, meta, &audit)?;
-            let notice = verdict_notice(&entry, seq);
-            let announced = append_outbox(&self.codec, outbox, meta, &self.store_id, &[notice])?;
-            Ok((seq, announced))
-        });
-        let (seq, announced) = finished(result)?;
-        self.wrote_outbox(announced);
-        self.sync()?;
-        Ok(seq)
+                let mut job: Job = self.codec.decode("job", key, &raw).map_err(abort)?;
+                if let (JobState::Done, Some(seq)) = (job.state, job.verdict_seq) {
+                    return Ok((seq, None));
+                }
+                let seq = append_verdict::<StoreError>(&self.codec, verdicts, meta, &entry)?;
+                job.state = JobState::Done;
+                job.verdict_seq = Some(seq);
+                job.done_at = Some(entry.at);
+                jobs.insert(key, self.codec.encode("job", key, &job).map_err(abort)?)?;
+                if let Some(item) = &review {
+                    let item = ReviewItem {
+                        seq,
+                        ..item.clone()
+                    };
+                    let record = self.codec.encode("review", key, &item).map_err(abort)?;
+                    queue.insert(key, record)?;
+                }
+                append_audit(&self.codec, log, meta, &audit)?;
+                let notice = verdict_notice(&entry, seq);
+                let announced =
+                    append_outbox(&self.codec, outbox, meta, &self.store_id, &[notice])?;
+                Ok((seq, announced))
+            });
+            let (seq, announced) = finished(result)?;
+            self.wrote_outbox(announced);
+            self.sync(t)?;
+            Ok(seq)
+        })
     }
 
     fn verdicts_from(&self, from: u64, limit: usize) -> Result<Vec<VerdictEntry>, StoreError> {
-        self.verdicts
-            .range(from.to_be_bytes()..)
-            .take(limit)
-            .map(|item| {
-                let (key, value) = item?;
-                self.codec.decode("verdict", &key, &value)
-            })
-            .collect()
+        self.with(|t| {
+            t.verdicts
+                .range(from.to_be_bytes()..)
+                .take(limit)
+                .map(|item| {
+                    let (key, value) = item?;
+                    self.codec.decode("verdict", &key, &value)
+                })
+                .collect()
+        })
     }
 
     fn outbox_from(&self, from: u64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        let durable = *self.head.durable.borrow();
-        if from > durable {
-            return Ok(Vec::new());
-        }
-        self.outbox
-            .range(from.to_be_bytes()..=durable.to_be_bytes())
-            .take(limit)
-            .map(|item| {
-                let (key, value) = item?;
-                self.codec.decode("outbox", &key, &value)
-            })
-            .collect()
+        self.with(|t| {
+            let durable = *self.head.durable.borrow();
+            if from > durable {
+                return Ok(Vec::new());
+            }
+            t.outbox
+                .range(from.to_be_bytes()..=durable.to_be_bytes())
+                .take(limit)
+                .map(|item| {
+                    let (key, value) = item?;
+                    self.codec.decode("outbox", &key, &value)
+                })
+                .collect()
+        })
     }
 
     fn outbox_head(&self) -> watch::Receiver<u64> {
@@ -1187,27 +1430,33 @@ impl Store for SledStore {
     }
 
     fn consumer_offset(&self, name: &str) -> Result<u64, StoreError> {
-        Ok(self.meta.get(offset_key(name))?.map_or(0, |v| read_u64(&v)))
+        self.with(|t| Ok(t.meta.get(offset_key(name))?.map_or(0, |v| read_u64(&v))))
     }
 
     fn set_offset(&self, name: &str, next: u64) -> Result<(), StoreError> {
-        self.meta.insert(offset_key(name), &next.to_be_bytes())?;
-        self.sync()
+        self.with(|t| {
+            t.meta.insert(offset_key(name), &next.to_be_bytes())?;
+            self.sync(t)
+        })
     }
 
     fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        let key = self.codec.sealer.name_key(id);
-        self.accounts
-            .get(key)?
-            .map(|v| self.codec.decode("account", &key, &v))
-            .transpose()
+        self.with(|t| {
+            let key = self.codec.sealer.name_key(id);
+            t.accounts
+                .get(key)?
+                .map(|v| self.codec.decode("account", &key, &v))
+                .transpose()
+        })
     }
 
     fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        // Keyed by a hash: put back in the order of their ids.
-        let mut accounts: Vec<Account> = all(&self.codec, &self.accounts, "account")?;
-        accounts.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(accounts)
+        self.with(|t| {
+            // Keyed by a hash: put back in the order of their ids.
+            let mut accounts: Vec<Account> = all(&self.codec, &t.accounts, "account")?;
+            accounts.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(accounts)
+        })
     }
 
     fn save_accounts(
@@ -1217,36 +1466,40 @@ impl Store for SledStore {
         audit: Vec<AuditEntry>,
         notices: Vec<Notice>,
     ) -> Result<(), StoreError> {
-        let records = accounts
-            .iter()
-            .map(|a| {
-                let key = self.codec.sealer.name_key(&a.id);
-                Ok((key, self.codec.encode("account", &key, a)?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let trees = (&self.accounts, &self.audit, &self.meta, &self.outbox);
-        let result = trees.transaction(|(stored, log, meta, outbox)| {
-            for (key, record) in &records {
-                stored.insert(&key[..], record.as_slice())?;
-            }
-            if let Some((name, next)) = offset {
-                meta.insert(offset_key(name), &next.to_be_bytes())?;
-            }
-            append_audit::<StoreError>(&self.codec, log, meta, &audit)?;
-            append_outbox(&self.codec, outbox, meta, &self.store_id, &notices)
-        });
-        self.wrote_outbox(finished(result)?);
-        Ok(())
+        self.with(|t| {
+            let records = accounts
+                .iter()
+                .map(|a| {
+                    let key = self.codec.sealer.name_key(&a.id);
+                    Ok((key, self.codec.encode("account", &key, a)?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let trees = (&t.accounts, &t.audit, &t.meta, &t.outbox);
+            let result = trees.transaction(|(stored, log, meta, outbox)| {
+                for (key, record) in &records {
+                    stored.insert(&key[..], record.as_slice())?;
+                }
+                if let Some((name, next)) = offset {
+                    meta.insert(offset_key(name), &next.to_be_bytes())?;
+                }
+                append_audit::<StoreError>(&self.codec, log, meta, &audit)?;
+                append_outbox(&self.codec, outbox, meta, &self.store_id, &notices)
+            });
+            self.wrote_outbox(finished(result)?);
+            Ok(())
+        })
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.sync()
+        self.with(|t| self.sync(t))
     }
 
     fn review_items(&self) -> Result<Vec<ReviewItem>, StoreError> {
-        let mut items: Vec<ReviewItem> = all(&self.codec, &self.review, "review")?;
-        items.sort_by_key(|item| item.seq);
-        Ok(items)
+        self.with(|t| {
+            let mut items: Vec<ReviewItem> = all(&self.codec, &t.review, "review")?;
+            items.sort_by_key(|item| item.seq);
+            Ok(items)
+        })
     }
 
     fn change_review(
@@ -1254,14 +1507,15 @@ impl Store for SledStore {
         job: &JobId,
         change: &ReviewFn<'_>,
     ) -> Result<Option<u64>, ReviewError> {
+        let t = self.noted(self.trees())?;
         let key = job.0.as_bytes();
         let trees = (
-            &self.review,
-            &self.verdicts,
-            &self.jobs,
-            &self.audit,
-            &self.meta,
-            &self.outbox,
+            &t.review,
+            &t.verdicts,
+            &t.jobs,
+            &t.audit,
+            &t.meta,
+            &t.outbox,
         );
         let result = trees.transaction(|(queue, verdicts, jobs, log, meta, outbox)| {
             let current: Option<ReviewItem> = queue
@@ -1295,146 +1549,164 @@ impl Store for SledStore {
             append_audit(&self.codec, log, meta, &decided.audit)?;
             Ok((seq, announced))
         });
-        let (seq, announced) = finished(result)?;
+        let (seq, announced) = finished(result).inspect_err(|e| {
+            if let ReviewError::Store(e) = e {
+                self.outage.note(e);
+            }
+        })?;
         self.wrote_outbox(announced);
-        self.sync()?;
+        self.noted(self.sync(&t))?;
         Ok(seq)
     }
 
     fn purge_uploads(&self, before_ms: u64, now: u64) -> Result<Vec<JobId>, StoreError> {
-        // Read before the jobs: a job committed after this read changes its
-        // file's entry, and the file is then left for another purge.
-        let seen: HashMap<sled::IVec, sled::IVec> = self.blobs.iter().collect::<Result<_, _>>()?;
-        let mut by_blob: BTreeMap<String, Vec<Job>> = Default::default();
-        for job in all::<Job>(&self.codec, &self.jobs, "job")? {
-            by_blob.entry(job.blob.clone()).or_default().push(job);
-        }
-        let mut purged = Vec::new();
-        for (blob, jobs) in by_blob {
-            let expired = |j: &Job| j.done_at.is_some_and(|at| at < before_ms);
-            if jobs.iter().all(|j| j.purged_at.is_some()) || !jobs.iter().all(expired) {
-                continue;
+        self.with(|t| {
+            // Read before the jobs: a job committed after this read changes its
+            // file's entry, and the file is then left for another purge.
+            let seen: HashMap<sled::IVec, sled::IVec> = t.blobs.iter().collect::<Result<_, _>>()?;
+            let mut by_blob: BTreeMap<String, Vec<Job>> = Default::default();
+            for job in all::<Job>(&self.codec, &t.jobs, "job")? {
+                by_blob.entry(job.blob.clone()).or_default().push(job);
             }
-            {
-                // No upload of this file may be between its write and its commit.
-                let writing = self.writing.lock();
-                if writing.contains_key(&blob) {
+            let mut purged = Vec::new();
+            for (blob, jobs) in by_blob {
+                let expired = |j: &Job| j.done_at.is_some_and(|at| at < before_ms);
+                if jobs.iter().all(|j| j.purged_at.is_some()) || !jobs.iter().all(expired) {
                     continue;
                 }
-                let entry = seen.get(blob.as_bytes()).cloned();
-                let swapped =
-                    self.blobs
-                        .compare_and_swap(blob.as_bytes(), entry, None as Option<&[u8]>)?;
-                if swapped.is_err() {
-                    continue; // a new job needs it
+                {
+                    // No upload of this file may be between its write and its commit.
+                    let writing = self.writing.lock();
+                    if writing.contains_key(&blob) {
+                        continue;
+                    }
+                    let entry = seen.get(blob.as_bytes()).cloned();
+                    let swapped =
+                        t.blobs
+                            .compare_and_swap(blob.as_bytes(), entry, None as Option<&[u8]>)?;
+                    if swapped.is_err() {
+                        continue; // a new job needs it
+                    }
+                    if let Some(path) = self.upload_path(&blob) {
+                        remove_if_there(&path).map_err(|source| StoreError::Upload {
+                            path: path.display().to_string(),
+                            source,
+                        })?;
+                    }
                 }
-                if let Some(path) = self.upload_path(&blob) {
-                    remove_if_there(&path).map_err(|source| StoreError::Upload {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
-                }
+                let trees = (&t.jobs, &t.audit, &t.meta);
+                let result = trees.transaction(|(stored, log, meta)| {
+                    for job in jobs.iter().filter(|j| j.purged_at.is_none()) {
+                        let key = job.id.0.as_bytes();
+                        let mut record = job.clone();
+                        record.purged_at = Some(now);
+                        let encoded = self.codec.encode("job", key, &record).map_err(abort)?;
+                        stored.insert(key, encoded)?;
+                        let entry = AuditEntry {
+                            seq: 0,
+                            at: now,
+                            account: job.account.clone(),
+                            job: Some(job.id.clone()),
+                            action: "upload_purged".into(),
+                            by: intake_models::Actor::Pipeline,
+                            before: Some("stored".into()),
+                            after: Some("deleted under the retention rule".into()),
+                            prev_hash: String::new(),
+                        };
+                        append_audit::<StoreError>(&self.codec, log, meta, &[entry])?;
+                    }
+                    Ok(())
+                });
+                finished(result)?;
+                purged.extend(
+                    jobs.into_iter()
+                        .filter(|j| j.purged_at.is_none())
+                        .map(|j| j.id),
+                );
             }
-            let trees = (&self.jobs, &self.audit, &self.meta);
-            let result = trees.transaction(|(stored, log, meta)| {
-                for job in jobs.iter().filter(|j| j.purged_at.is_none()) {
-                    let key = job.id.0.as_bytes();
-                    let mut record = job.clone();
-                    record.purged_at = Some(now);
-                    let encoded = self.codec.encode("job", key, &record).map_err(abort)?;
-                    stored.insert(key, encoded)?;
-                    let entry = AuditEntry {
-                        seq: 0,
-                        at: now,
-                        account: job.account.clone(),
-                        job: Some(job.id.clone()),
-                        action: "upload_purged".into(),
-                        by: intake_models::Actor::Pipeline,
-                        before: Some("stored".into()),
-                        after: Some("deleted under the retention rule".into()),
-                        prev_hash: String::new(),
-                    };
-                    append_audit::<StoreError>(&self.codec, log, meta, &[entry])?;
-                }
-                Ok(())
-            });
-            finished(result)?;
-            purged.extend(
-                jobs.into_iter()
-                    .filter(|j| j.purged_at.is_none())
-                    .map(|j| j.id),
-            );
-        }
-        self.db.flush()?;
-        Ok(purged)
+            t.db.flush()?;
+            Ok(purged)
+        })
     }
 
     fn remove_orphans(&self) -> Result<usize, StoreError> {
-        let (_, orphans) = self.sweep_uploads(false)?;
+        let (_, orphans) = self.noted(self.sweep_uploads(false))?;
         Ok(orphans)
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
-        let mut expected_prev = GENESIS.to_string();
-        let mut expected_seq = 1;
-        let mut entries = 0;
-        let broken = |seq: u64, why: String| AuditCheck {
-            entries: seq.saturating_sub(1),
-            broken: Some((seq, why)),
-        };
-        for item in self.audit.iter() {
-            let (key, value) = item?;
-            let seq = read_u64(&key);
-            if seq != expected_seq {
-                return Ok(broken(
-                    expected_seq,
-                    format!("entry {expected_seq} is missing"),
-                ));
+        self.with(|t| {
+            let mut expected_prev = GENESIS.to_string();
+            let mut expected_seq = 1;
+            let mut entries = 0;
+            let broken = |seq: u64, why: String| AuditCheck {
+                entries: seq.saturating_sub(1),
+                broken: Some((seq, why)),
+            };
+            for item in t.audit.iter() {
+                let (key, value) = item?;
+                let seq = read_u64(&key);
+                if seq != expected_seq {
+                    return Ok(broken(
+                        expected_seq,
+                        format!("entry {expected_seq} is missing"),
+                    ));
+                }
+                let plain = match self.codec.open("audit", &key, &value) {
+                    Ok(plain) => plain,
+                    Err(e) => return Ok(broken(seq, format!("entry {seq} does not open: {e}"))),
+                };
+                let entry: AuditEntry = match serde_json::from_slice(&plain) {
+                    Ok(entry) => entry,
+                    Err(e) => return Ok(broken(seq, format!("entry {seq} cannot be read: {e}"))),
+                };
+                if entry.seq != seq || entry.prev_hash != expected_prev {
+                    return Ok(broken(
+                        seq,
+                        format!(
+                            "entry {seq} does not follow from entry {}: one of them was altered",
+                            seq - 1
+                        ),
+                    ));
+                }
+                expected_prev = sha256_hex(&plain);
+                expected_seq += 1;
+                entries += 1;
             }
-            let plain = match self.codec.open("audit", &key, &value) {
-                Ok(plain) => plain,
-                Err(e) => return Ok(broken(seq, format!("entry {seq} does not open: {e}"))),
-            };
-            let entry: AuditEntry = match serde_json::from_slice(&plain) {
-                Ok(entry) => entry,
-                Err(e) => return Ok(broken(seq, format!("entry {seq} cannot be read: {e}"))),
-            };
-            if entry.seq != seq || entry.prev_hash != expected_prev {
+            let last = t.meta.get(LAST_AUDIT_HASH)?;
+            let recorded = last.map(|h| String::from_utf8_lossy(&h).into_owned());
+            if entries > 0 && recorded.as_deref() != Some(expected_prev.as_str()) {
                 return Ok(broken(
-                    seq,
+                    expected_seq - 1,
                     format!(
-                        "entry {seq} does not follow from entry {}: one of them was altered",
-                        seq - 1
+                        "entry {} is not the last one written: the log was altered or cut",
+                        expected_seq - 1
                     ),
                 ));
             }
-            expected_prev = sha256_hex(&plain);
-            expected_seq += 1;
-            entries += 1;
-        }
-        let last = self.meta.get(LAST_AUDIT_HASH)?;
-        let recorded = last.map(|h| String::from_utf8_lossy(&h).into_owned());
-        if entries > 0 && recorded.as_deref() != Some(expected_prev.as_str()) {
-            return Ok(broken(
-                expected_seq - 1,
-                format!(
-                    "entry {} is not the last one written: the log was altered or cut",
-                    expected_seq - 1
-                ),
-            ));
-        }
-        Ok(AuditCheck {
-            entries,
-            broken: None,
+            Ok(AuditCheck {
+                entries,
+                broken: None,
+            })
         })
     }
 
     fn audit_log(&self, account: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut entries: Vec<AuditEntry> = all(&self.codec, &self.audit, "audit")?;
-        if let Some(account) = account {
-            entries.retain(|e| e.account == account);
-        }
-        Ok(entries)
+        self.with(|t| {
+            let mut entries: Vec<AuditEntry> = all(&self.codec, &t.audit, "audit")?;
+            if let Some(account) = account {
+                entries.retain(|e| e.account == account);
+            }
+            Ok(entries)
+        })
+    }
+
+    fn outage(&self) -> Option<Outage> {
+        self.outage.current()
+    }
+
+    fn recover(&self) -> Result<Option<Outage>, StoreError> {
+        self.try_recover()
     }
 }
 
@@ -1681,13 +1953,14 @@ mod tests {
             }
         );
         let key = seq.to_be_bytes();
-        let mut raw = store.audit.get(key).unwrap().unwrap().to_vec();
+        let t = store.trees().unwrap();
+        let mut raw = t.audit.get(key).unwrap().unwrap().to_vec();
         let at = raw
             .windows(needle.len())
             .position(|w| w == needle)
             .unwrap_or(raw.len() / 2);
         raw[at] ^= 0x01;
-        store.audit.insert(key, raw).unwrap();
+        t.audit.insert(key, raw).unwrap();
         store.verify_audit().unwrap()
     }
 
@@ -1889,24 +2162,45 @@ mod tests {
             store.submit(job("a"), b"a", audit("s")).unwrap();
             let key = account.id.as_bytes();
             let record = store.codec.encode("account", key, &account).unwrap();
-            store.accounts.insert(key, record).unwrap();
-            store.blobs.insert(b"refused", &1u64.to_be_bytes()).unwrap();
-            store.blobs.remove(job("a").blob.as_bytes()).unwrap();
-            store.meta.insert(SCHEMA, &3u64.to_be_bytes()).unwrap();
-            store.db.flush().unwrap();
+            let t = store.trees().unwrap();
+            t.accounts.insert(key, record).unwrap();
+            t.blobs.insert(b"refused", &1u64.to_be_bytes()).unwrap();
+            t.blobs.remove(job("a").blob.as_bytes()).unwrap();
+            t.meta.insert(SCHEMA, &3u64.to_be_bytes()).unwrap();
+            t.db.flush().unwrap();
         }
         let store = SledStore::open_sealed(dir.path(), 1 << 20, sealer.clone()).unwrap();
         assert_eq!(store.account(&account.id).unwrap(), Some(account.clone()));
         assert_eq!(store.accounts().unwrap(), vec![account.clone()]);
-        let keys: Vec<sled::IVec> = store.accounts.iter().keys().map(Result::unwrap).collect();
+        let keys: Vec<sled::IVec> = store
+            .trees()
+            .unwrap()
+            .accounts
+            .iter()
+            .keys()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(
             keys,
             vec![sled::IVec::from(&sealer.name_key(&account.id)[..])]
         );
-        let blobs: Vec<sled::IVec> = store.blobs.iter().keys().map(Result::unwrap).collect();
+        let blobs: Vec<sled::IVec> = store
+            .trees()
+            .unwrap()
+            .blobs
+            .iter()
+            .keys()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(blobs, vec![sled::IVec::from(job("a").blob.as_bytes())]);
         assert_eq!(
-            store.meta.get(SCHEMA).unwrap().map(|v| read_u64(&v)),
+            store
+                .trees()
+                .unwrap()
+                .meta
+                .get(SCHEMA)
+                .unwrap()
+                .map(|v| read_u64(&v)),
             Some(SCHEMA_VERSION)
         );
         drop(store);
@@ -1937,6 +2231,50 @@ mod tests {
     }
 
     #[test]
+    fn a_full_or_read_only_disk_is_an_outage_and_other_errors_are_not() {
+        use std::io::{Error, ErrorKind};
+        let io = |kind| StoreError::Sled(sled::Error::Io(Error::from(kind)));
+        assert_eq!(
+            io(ErrorKind::StorageFull).unavailable(),
+            Some(Unavailable::Full)
+        );
+        assert_eq!(
+            io(ErrorKind::QuotaExceeded).unavailable(),
+            Some(Unavailable::Full)
+        );
+        // sled hands its first I/O error back later as a copy: the kind survives.
+        let kept = sled::Error::Io(Error::from_raw_os_error(28)).clone();
+        assert_eq!(
+            StoreError::Sled(kept).unavailable(),
+            Some(Unavailable::Full)
+        );
+        let read_only = StoreError::Upload {
+            path: "x".into(),
+            source: Error::from(ErrorKind::ReadOnlyFilesystem),
+        };
+        assert_eq!(read_only.unavailable(), Some(Unavailable::ReadOnly));
+        assert_eq!(io(ErrorKind::PermissionDenied).unavailable(), None);
+        assert_eq!(
+            StoreError::UnknownJob(JobId("a".into())).unavailable(),
+            None
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        assert_eq!(store.outage(), None);
+        store.outage.note(&io(ErrorKind::PermissionDenied));
+        assert_eq!(store.outage(), None);
+        store.outage.note(&read_only);
+        store.outage.note(&io(ErrorKind::StorageFull));
+        // The first cause is kept; the disk writes, so a probe ends it.
+        assert_eq!(store.outage().map(|o| o.cause), Some(Unavailable::ReadOnly));
+        let ended = store.recover().unwrap();
+        assert_eq!(ended.map(|o| o.cause), Some(Unavailable::ReadOnly));
+        assert_eq!(store.outage(), None);
+        assert_eq!(store.recover().unwrap(), None);
+    }
+
+    #[test]
     fn it_all_survives_reopening_and_a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
@@ -1952,10 +2290,12 @@ mod tests {
             assert_eq!(store.pending().unwrap().len(), 1);
             assert_eq!(store.verdicts_from(0, 10).unwrap().len(), 1);
             store
+                .trees()
+                .unwrap()
                 .meta
                 .insert(SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes())
                 .unwrap();
-            store.db.flush().unwrap();
+            store.trees().unwrap().db.flush().unwrap();
         }
         match SledStore::open(dir.path(), 1 << 20) {
             Err(StoreError::NewerSchema { found }) => assert_eq!(found, SCHEMA_VERSION + 1),

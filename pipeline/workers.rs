@@ -72,6 +72,9 @@ struct Counts {
     settled: u64,
     committed: u64,
     errors: Vec<String>,
+    /// Jobs that could not be committed because the store was out of
+    /// service (a full disk): they wait for it, then go in again.
+    parked: Vec<Job>,
 }
 
 #[derive(Default)]
@@ -208,6 +211,25 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// Jobs that could not be committed while the store was out of service;
+/// whoever sees it back in service admits them again.
+#[derive(Clone)]
+pub struct Parked(Arc<Progress>);
+
+impl Parked {
+    pub fn take(&self) -> Vec<Job> {
+        self.0
+            .counts
+            .lock()
+            .map(|mut c| std::mem::take(&mut c.parked))
+            .unwrap_or_default()
+    }
+
+    pub fn put_back(&self, jobs: Vec<Job>) {
+        self.0.update(|c| c.parked.extend(jobs));
+    }
+}
+
 /// What every worker shares.
 struct Shared {
     store: Arc<dyn Store>,
@@ -314,6 +336,11 @@ impl Pipeline {
             .counts
             .lock()
             .map_or(0, |c| c.admitted.saturating_sub(c.settled))
+    }
+
+    /// The jobs waiting for the store to come back into service.
+    pub fn parked(&self) -> Parked {
+        Parked(self.progress.clone())
     }
 
     /// Verdicts committed since the start.
@@ -492,11 +519,15 @@ fn commit_stage(shared: &Shared, ledger: &mut Ledger, job: InFlight<Result<Repor
             });
         }
         Err(e) => {
-            tracing::warn!(job = %job.job.id, error = %e, "job stays pending");
+            let waits = matches!(&e, RunError::Store(e) if e.unavailable().is_some());
+            tracing::warn!(job = %job.job.id, error = %e, waits_for_the_store = waits, "job stays pending");
             let error = format!("job {} stays pending: {e}", job.job.id);
             shared.progress.update(|c| {
                 c.settled += 1;
                 c.errors.push(error);
+                if waits {
+                    c.parked.push(job.job);
+                }
             });
         }
     }

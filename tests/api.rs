@@ -59,6 +59,8 @@ pub struct Server {
     child: Child,
     /// The descriptor limit it runs under, if one is set.
     descriptors: Option<u64>,
+    /// Its store's directory.
+    store: PathBuf,
     /// Holds the store and config until the server is dropped.
     _dir: tempfile::TempDir,
 }
@@ -115,9 +117,23 @@ impl Server {
     /// Starts the server as [`Server::start`] does, with `server_keys` in
     /// its `[server]` table and at most `descriptors` open files if given.
     pub fn start_limited(extra: &str, server_keys: &str, descriptors: Option<u64>) -> Server {
+        Server::launch(extra, server_keys, descriptors, None)
+    }
+
+    /// Starts the server as [`Server::start`] does, its store in `store`.
+    pub fn start_on(store: &Path, extra: &str) -> Server {
+        Server::launch(extra, "", None, Some(store.to_path_buf()))
+    }
+
+    fn launch(
+        extra: &str,
+        server_keys: &str,
+        descriptors: Option<u64>,
+        store: Option<PathBuf>,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let store = dir.path().join("intake.db");
+        let store = store.unwrap_or_else(|| dir.path().join("intake.db"));
         let key = dir.path().join("intake.key");
         let keygen = crate::intake(&["keygen", "--out", key.to_str().unwrap()]);
         assert!(keygen.status.success());
@@ -137,6 +153,7 @@ impl Server {
             config,
             child,
             descriptors,
+            store,
             _dir: dir,
         };
         server.wait_healthy();
@@ -188,7 +205,7 @@ impl Server {
 
     /// Its store's directory.
     pub fn store(&self) -> PathBuf {
-        self.config.with_file_name("intake.db")
+        self.store.clone()
     }
 
     /// What it has logged so far (every run on this store).
@@ -950,7 +967,7 @@ fn every_route_refuses_a_missing_token_and_the_wrong_role() {
         404
     );
     // Public routes need no token.
-    for path in ["/healthz", "/openapi.json", "/review"] {
+    for path in ["/healthz", "/readyz", "/openapi.json", "/review"] {
         assert_eq!(
             send("GET", &server.url(path), None, Body::None).status,
             200,

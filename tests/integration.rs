@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod console;
 mod document_size;
+mod full_disk;
 mod kinds;
 mod leftovers;
 mod load;

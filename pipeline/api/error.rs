@@ -6,10 +6,15 @@
 
 use crate::intake::SubmitError;
 use crate::review::ReviewError;
-use crate::store::StoreError;
+use crate::store::{StoreError, Unavailable};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+
+/// `Retry-After` of a `503` while the store's disk is full, in seconds: the
+/// store probes itself every second, but space comes back at an
+/// operator's pace.
+pub const STORE_RETRY_AFTER_S: u64 = 30;
 
 /// The header that carries a request's id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -70,6 +75,13 @@ pub enum ApiError {
     TimedOut(String),
     #[error("the service is busy; retry in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
+    /// The store cannot write: a full disk passes (retry), a read-only
+    /// file system waits for an operator (do not).
+    #[error("{}", match .0 {
+        Unavailable::Full => format!("the service cannot store anything now: its disk is full; retry in {STORE_RETRY_AFTER_S} s"),
+        Unavailable::ReadOnly => "the service cannot store anything: its storage is read-only until an operator repairs it".to_string(),
+    })]
+    StoreUnavailable(Unavailable),
     /// The detail is for the log: it may name paths and files.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,6 +98,8 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable(Unavailable::Full) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable(Unavailable::ReadOnly) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +114,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => "too_large",
             ApiError::TimedOut(_) => "timeout",
             ApiError::Busy { .. } => "busy",
+            ApiError::StoreUnavailable(cause) => cause.as_str(),
             ApiError::Internal(_) => "internal",
         }
     }
@@ -134,6 +149,9 @@ impl IntoResponse for ApiError {
                     headers.insert(header::RETRY_AFTER, v);
                 }
             }
+            ApiError::StoreUnavailable(Unavailable::Full) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(STORE_RETRY_AFTER_S));
+            }
             _ => {}
         }
         response
@@ -142,7 +160,10 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e.unavailable() {
+            Some(cause) => ApiError::StoreUnavailable(cause),
+            None => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -177,5 +198,35 @@ impl From<ReviewError> for ApiError {
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::Internal(format!("a worker task failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    fn answer(kind: ErrorKind) -> Response {
+        let error = StoreError::Upload {
+            path: "/srv/intake.db/uploads/ab/abcd".into(),
+            source: Error::from(kind),
+        };
+        ApiError::from(error).into_response()
+    }
+
+    #[test]
+    fn a_full_store_is_503_with_retry_after_and_a_read_only_one_507_without() {
+        let full = answer(ErrorKind::StorageFull);
+        assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            full.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(STORE_RETRY_AFTER_S))
+        );
+        let read_only = answer(ErrorKind::ReadOnlyFilesystem);
+        assert_eq!(read_only.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert!(read_only.headers().get(header::RETRY_AFTER).is_none());
+        // Any other I/O failure stays an internal error, its path unsaid.
+        let other = answer(ErrorKind::PermissionDenied);
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

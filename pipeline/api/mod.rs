@@ -62,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/review/{job}/decision", post(routes::decide))
         .route("/metrics", get(routes::metrics))
         .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
         .route("/openapi.json", get(routes::openapi))
         .route("/review", get(routes::console))
         .layer(axum::middleware::from_fn(log_request))

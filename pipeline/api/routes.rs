@@ -681,9 +681,40 @@ pub async fn metrics(
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
-/// `GET /healthz`.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The store's state, for `/healthz` and `/readyz`: `None` when it writes.
+fn store_problem(intake: &Intake) -> Option<Value> {
+    intake.outage().map(|outage| {
+        json!({
+            "state": outage.cause.as_str(),
+            "message": outage.cause.to_string(),
+            "since_ms": outage.since_ms,
+        })
+    })
+}
+
+/// `GET /healthz`: the process answers (always `200`); `status` is
+/// `degraded`, with the reason, while the store cannot write.
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
+    match store_problem(&state.intake) {
+        None => Json(json!({"status": "ok"})),
+        Some(store) => Json(json!({"status": "degraded", "store": store})),
+    }
+}
+
+/// `GET /readyz`: `200` when uploads can be taken, else `503` with the
+/// reason, for load balancers to route around this instance.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let store = store_problem(&state.intake);
+    let workers = state.intake.is_running();
+    if store.is_none() && workers {
+        return Json(json!({"status": "ready"})).into_response();
+    }
+    let body = json!({
+        "status": "not_ready",
+        "store": store,
+        "workers": if workers { "running" } else { "stopped" },
+    });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 /// `GET /openapi.json`: the contract the tests hold every response to.
