@@ -490,6 +490,14 @@ impl Intake {
             .ok_or_else(|| ReviewError::NotInQueue(job.clone()))
     }
 
+    /// The claimant gives the item back to the queue before the lease ends.
+    pub fn release(&self, job: &JobId, reviewer: &str) -> Result<(), ReviewError> {
+        let now = self.clock.now_ms();
+        self.store
+            .change_review(job, &|item| review::release(item, job, reviewer, now))?;
+        Ok(())
+    }
+
     /// The claimant's decision: a reviewer verdict joins the queue and the
     /// account status follows. Returns the verdict's sequence number.
     pub fn resolve(
@@ -803,6 +811,16 @@ mod tests {
                 intake.claim(&job, "r2"),
                 Err(ReviewError::Claimed { .. })
             ));
+            // Only the claimant releases; then anyone may take it.
+            assert!(matches!(
+                intake.release(&job, "r2"),
+                Err(ReviewError::NotClaimant { .. })
+            ));
+            intake.release(&job, "r1").unwrap();
+            assert!(intake.review_queue().unwrap()[0].claim.is_none());
+            intake.claim(&job, "r2").unwrap();
+            intake.release(&job, "r2").unwrap();
+            intake.claim(&job, "r1").unwrap();
             let accept = Resolution {
                 decision: Decision::Accept,
                 items: Vec::new(),
@@ -849,6 +867,7 @@ mod tests {
         for action in [
             "review_queued",
             "review_claimed",
+            "review_released",
             "review_lease_expired",
             "review_resolved",
             "status",

@@ -102,9 +102,15 @@ pub fn claim(
             });
         }
     }
+    // A renewal keeps the time the reviewer first took the item.
+    let since = match (item.holder(now), &item.claim) {
+        (Some(_), Some(held)) => held.since,
+        _ => now,
+    };
     let mut claimed = item.clone();
     claimed.claim = Some(Claim {
         reviewer: reviewer.into(),
+        since,
         until: now + lease_ms,
     });
     let entry = audit(
@@ -117,6 +123,38 @@ pub fn claim(
     );
     Ok(ReviewChange {
         item: Some(claimed),
+        verdict: None,
+        audit: vec![entry],
+    })
+}
+
+/// The claimant gives the item back before the lease ends: it is free for
+/// any reviewer at once.
+pub fn release(
+    stored: Option<&ReviewItem>,
+    job: &JobId,
+    reviewer: &str,
+    now: u64,
+) -> Result<ReviewChange, ReviewError> {
+    let item = stored.ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+    if item.holder(now) != Some(reviewer) {
+        return Err(ReviewError::NotClaimant {
+            job: job.clone(),
+            reviewer: reviewer.into(),
+        });
+    }
+    let mut released = item.clone();
+    released.claim = None;
+    let entry = audit(
+        item,
+        "review_released",
+        Actor::Reviewer(reviewer.into()),
+        now,
+        describe(item, now),
+        describe(&released, now),
+    );
+    Ok(ReviewChange {
+        item: Some(released),
         verdict: None,
         audit: vec![entry],
     })

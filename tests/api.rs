@@ -527,6 +527,29 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         send("POST", &claim, Some(REVIEWER_2), Body::None).status,
         409
     );
+    let held = send("GET", &server.url("/v1/review"), Some(REVIEWER_2), Body::None).json();
+    assert_eq!(held[0]["claimed_by"], "r1");
+    assert!(held[0]["claimed_since"].as_u64().unwrap() > 0);
+    // Only the claimant releases; the item is then free for another.
+    let release = server.url(&format!("/v1/review/{job}/release"));
+    assert_eq!(
+        send("POST", &release, Some(REVIEWER_2), Body::None).status,
+        409
+    );
+    let released = send("POST", &release, Some(REVIEWER), Body::None);
+    assert_eq!(released.status, 200);
+    assert_eq!(released.json()["released_by"], "r1");
+    assert_eq!(
+        send("POST", &claim, Some(REVIEWER_2), Body::None).status,
+        200
+    );
+    assert_eq!(
+        send("POST", &release, Some(REVIEWER_2), Body::None).status,
+        200
+    );
+    assert_eq!(send("POST", &claim, Some(REVIEWER), Body::None).status, 200);
+    let me = send("GET", &server.url("/v1/me"), Some(REVIEWER), Body::None).json();
+    assert_eq!((&me["name"], &me["role"]), (&json!("r1"), &json!("reviewer")));
     let decision = server.url(&format!("/v1/review/{job}/decision"));
     let correct =
         json!({"decision": "correct", "items": ["surname"], "comment": "as in the passport"});
@@ -603,6 +626,7 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert!(actions.contains(&"review_resolved"), "{actions:?}");
+    assert!(actions.contains(&"review_released"), "{actions:?}");
     let metrics = send("GET", &server.url("/metrics"), Some(AUDITOR), Body::None);
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
@@ -839,7 +863,16 @@ fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
             "/v1/events".into(),
             &["uploader", "reviewer", "auditor"],
         ),
-        ("GET", "/v1/accounts/acc-a/audit".into(), &["auditor"]),
+        (
+            "GET",
+            "/v1/accounts/acc-a/audit".into(),
+            &["reviewer", "auditor"],
+        ),
+        (
+            "GET",
+            "/v1/me".into(),
+            &["uploader", "reviewer", "auditor"],
+        ),
         (
             "GET",
             format!("/v1/jobs/{job}"),
@@ -852,6 +885,7 @@ fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
         ),
         ("GET", "/v1/review".into(), &["reviewer"]),
         ("POST", format!("/v1/review/{job}/claim"), &["reviewer"]),
+        ("POST", format!("/v1/review/{job}/release"), &["reviewer"]),
         ("POST", format!("/v1/review/{job}/decision"), &["reviewer"]),
         ("GET", "/metrics".into(), &["auditor"]),
     ]

@@ -112,6 +112,10 @@ pub struct ReviewItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     pub reviewer: String,
+    /// Unix ms the reviewer took the item (kept when they renew the lease);
+    /// 0 for a claim stored before this was kept.
+    #[serde(default)]
+    pub since: u64,
     /// Unix ms the lease ends; after it the item is back in the queue.
     pub until: u64,
 }
@@ -169,7 +173,7 @@ pub struct AuditEntry {
     pub account: String,
     pub job: Option<JobId>,
     /// What changed: `job_submitted`, `verdict`, `status`, `review_claimed`,
-    /// `review_lease_expired`, `review_resolved`, `review_withdrawn`,
+    /// `review_released`, `review_lease_expired`, `review_resolved`, `review_withdrawn`,
     /// `profile_updated`.
     pub action: String,
     pub by: crate::Actor,

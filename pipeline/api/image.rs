@@ -16,8 +16,9 @@ pub enum ImageRegion {
     Mrz,
 }
 
-/// Widest page image sent to the browser.
-const PAGE_WIDTH: u32 = 1400;
+/// Widest page image sent to the browser: a 300-dpi A4 scan (2480 px) goes
+/// at its own resolution, for the reviewer to zoom into its MRZ.
+const PAGE_WIDTH: u32 = 4000;
 
 /// The MRZ rectangle (x, y, width, height) with a margin of two pitches.
 fn mrz_rect(location: &MrzLocation, image: &GrayImage) -> Option<(u32, u32, u32, u32)> {

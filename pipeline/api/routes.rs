@@ -421,13 +421,14 @@ pub async fn account(
     .await
 }
 
-/// `GET /v1/accounts/{account}/audit`: the account's audit log.
+/// `GET /v1/accounts/{account}/audit`: the account's audit log (the
+/// reviewer's console shows it as the case history).
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(account): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(&[Role::Auditor])?;
+    principal.require(&[Role::Reviewer, Role::Auditor])?;
     checked_account(&account)?;
     blocking(&state, move |intake| {
         Ok(Json(json!(intake.audit(&account)?)))
@@ -569,6 +570,8 @@ pub async fn review_queue(
             .review_queue()?
             .into_iter()
             .map(|item| {
+                let holder = item.holder(now);
+                let lease = item.claim.as_ref().filter(|_| holder.is_some());
                 json!({
                     "job_id": item.job,
                     "account": item.account,
@@ -576,8 +579,9 @@ pub async fn review_queue(
                     "seq": item.seq,
                     "since": item.since,
                     "findings": item.findings,
-                    "claimed_by": item.holder(now),
-                    "claimed_until": item.claim.as_ref().filter(|_| item.holder(now).is_some()).map(|c| c.until),
+                    "claimed_by": holder,
+                    "claimed_since": lease.map(|c| c.since),
+                    "claimed_until": lease.map(|c| c.until),
                 })
             })
             .collect();
@@ -603,6 +607,31 @@ pub async fn claim(
         })))
     })
     .await
+}
+
+/// `POST /v1/review/{job}/release`: the claimant gives the item back.
+pub async fn release(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Reviewer])?;
+    let id = job_id(&raw)?;
+    blocking(&state, move |intake| {
+        intake.release(&id, &principal.name)?;
+        Ok(Json(json!({"job_id": id, "released_by": principal.name})))
+    })
+    .await
+}
+
+/// `GET /v1/me`: who the token is, for the console to say who is signed
+/// in, and the service's clock (which `--today` may set), to measure ages by.
+pub async fn me(State(state): State<Arc<AppState>>, principal: Principal) -> Json<Value> {
+    Json(json!({
+        "name": principal.name,
+        "role": principal.role.as_str(),
+        "now": state.intake.now_ms(),
+    }))
 }
 
 #[derive(Deserialize)]
