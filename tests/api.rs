@@ -527,7 +527,13 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         send("POST", &claim, Some(REVIEWER_2), Body::None).status,
         409
     );
-    let held = send("GET", &server.url("/v1/review"), Some(REVIEWER_2), Body::None).json();
+    let held = send(
+        "GET",
+        &server.url("/v1/review"),
+        Some(REVIEWER_2),
+        Body::None,
+    )
+    .json();
     assert_eq!(held[0]["claimed_by"], "r1");
     assert!(held[0]["claimed_since"].as_u64().unwrap() > 0);
     // Only the claimant releases; the item is then free for another.
@@ -549,7 +555,10 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
     );
     assert_eq!(send("POST", &claim, Some(REVIEWER), Body::None).status, 200);
     let me = send("GET", &server.url("/v1/me"), Some(REVIEWER), Body::None).json();
-    assert_eq!((&me["name"], &me["role"]), (&json!("r1"), &json!("reviewer")));
+    assert_eq!(
+        (&me["name"], &me["role"]),
+        (&json!("r1"), &json!("reviewer"))
+    );
     let decision = server.url(&format!("/v1/review/{job}/decision"));
     let correct =
         json!({"decision": "correct", "items": ["surname"], "comment": "as in the passport"});
@@ -868,11 +877,7 @@ fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
             "/v1/accounts/acc-a/audit".into(),
             &["reviewer", "auditor"],
         ),
-        (
-            "GET",
-            "/v1/me".into(),
-            &["uploader", "reviewer", "auditor"],
-        ),
+        ("GET", "/v1/me".into(), &["uploader", "reviewer", "auditor"]),
         (
             "GET",
             format!("/v1/jobs/{job}"),

@@ -63,9 +63,8 @@ fn two_officers_work_the_queue_in_the_console_in_russian() {
     // Where the screenshots go: out/e2e, or the committed ones when
     // INTAKE_E2E_SCREENSHOTS=tests/e2e/screenshots.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shots = root.join(
-        std::env::var("INTAKE_E2E_SCREENSHOTS").unwrap_or_else(|_| "out/e2e".into()),
-    );
+    let shots =
+        root.join(std::env::var("INTAKE_E2E_SCREENSHOTS").unwrap_or_else(|_| "out/e2e".into()));
     let run = Command::new("node")
         .arg("tests/e2e/console.mjs")
         .args([&server.base, REVIEWER, REVIEWER_2])
@@ -102,7 +101,10 @@ fn two_officers_work_the_queue_in_the_console_in_russian() {
     // An account's status and the job of its document of `kind`.
     let review_of = |account: &str, kind: &str| {
         let status = get(&server, &format!("/v1/accounts/{account}"));
-        let job = status["documents"][kind]["job"].as_str().unwrap().to_string();
+        let job = status["documents"][kind]["job"]
+            .as_str()
+            .unwrap()
+            .to_string();
         (status, get(&server, &format!("/v1/jobs/{job}")))
     };
 
@@ -171,5 +173,8 @@ fn two_officers_work_the_queue_in_the_console_in_russian() {
         .filter(|e| e["action"].as_str().unwrap().starts_with("review_"))
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert!(held.ends_with(&["review_claimed", "review_released"]), "{held:?}");
+    assert!(
+        held.ends_with(&["review_claimed", "review_released"]),
+        "{held:?}"
+    );
 }

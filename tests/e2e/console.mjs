@@ -156,6 +156,7 @@ try {
   await one.waitForSelector('#documents tr[data-kind="visa"]');
   await one.waitForSelector('#documents tr[data-kind="passport"]');
   await one.waitForSelector("#history li");
+  assert.match(await one.textContent("#history"), /Формат не поддерживается/, "the log's codes in words");
   assert.match(await one.textContent("#history"), /Документ загружен/);
   await shot(one, "03-account-panel.png");
   await one.click("#tab-document");
@@ -238,6 +239,7 @@ try {
   await pressRussian(two, "KeyA", "ф");
   await two.waitForTimeout(300);
   assert.equal(await two.locator(".notice.pending").count(), 0, "no decision on another's item");
+  assert.equal(await two.textContent("#message"), "", "no claim tried on another's item");
   assert.equal((await itemOf(long)).claimed_by, "r1");
   await checkLayout(two);
   await shot(two, "08-second-officer-sees-held.png");
@@ -247,13 +249,14 @@ try {
   await pressRussian(two, "KeyA", "ф");
   await two.waitForSelector(".notice.pending");
   assert.equal((await itemOf("sidorov-3")).claimed_by, "r2");
-  await two.waitForFunction(() => /Отправлено: Принять — sidorov-3/.test(document.getElementById("notices").textContent), null, { timeout: 15000 });
+  await two.waitForFunction(() => /Отправлено: Приём — sidorov-3/.test(document.getElementById("notices").textContent), null, { timeout: 15000 });
   // The English switch.
   await two.click("#lang");
   assert.equal(await two.getAttribute("html", "lang"), "en");
   await openItem(two, long);
   assert.match(await two.textContent("#decide-state"), /Held by r1/);
   assert.match(await two.textContent("#case-meta"), /\d\d\.\d\d\.\d{4} \d\d:\d\d MSK/);
+  assert.match(await two.textContent("#notices"), /Sent: Acceptance — sidorov-3/, "the notices follow the language");
   await shot(two, "09-second-officer-english.png");
   await two.click("#sign-out");
   await two.waitForSelector("#login:not([hidden])");
