@@ -271,6 +271,9 @@ pub fn send_with(
                 &format!("multipart/form-data; boundary={BOUNDARY}"),
             )
             .send_bytes(&bytes),
+        Body::Raw(content_type, bytes) => {
+            request.set("Content-Type", content_type).send_bytes(&bytes)
+        }
     };
     let response = match result {
         Ok(r) => r,
@@ -304,6 +307,8 @@ pub enum Body {
     None,
     Json(Value),
     Multipart(Vec<u8>),
+    /// Bytes with the content type given.
+    Raw(&'static str, Vec<u8>),
 }
 
 pub const BOUNDARY: &str = "intake-test-boundary-7d1f";
@@ -655,6 +660,78 @@ fn sse_events(
         }
     }
     events
+}
+
+/// An exchange outside the documented routes: status, `Allow`, JSON body.
+fn undocumented(method: &str, url: &str) -> (u16, Option<String>, Value) {
+    let response = match agent()
+        .request(method, url)
+        .set("Authorization", &format!("Bearer {ADMIN}"))
+        .call()
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let allow = response.header("allow").map(str::to_string);
+    (status, allow, response.into_json().unwrap())
+}
+
+#[test]
+fn conventions_404_405_415_location_and_unknown_accounts() {
+    let server = Server::start("");
+    // Every error has the error body, the router's own included.
+    let (status, _, body) = undocumented("GET", &server.url("/v1/nowhere"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    assert!(body["request_id"].is_string(), "{body}");
+    let (status, allow, body) = undocumented("DELETE", &server.url("/healthz"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{body}"
+    );
+    assert!(
+        allow.is_some_and(|a| a.contains("GET")),
+        "405 without Allow"
+    );
+    // A body of the wrong type is 415, not 400.
+    let url = server.url("/v1/accounts/acc-c/documents");
+    let json_upload = send(
+        "POST",
+        &url,
+        Some(UPLOADER),
+        Body::Raw("application/json", b"{}".to_vec()),
+    );
+    assert_eq!(json_upload.status, 415, "{}", json_upload.json());
+    let profile = server.url("/v1/accounts/acc-c/profile");
+    let form_profile = send(
+        "PUT",
+        &profile,
+        Some(UPLOADER),
+        Body::Raw("text/plain", b"{}".to_vec()),
+    );
+    assert_eq!(form_profile.status, 415);
+    // An account no upload was made for is 404; once one is, it exists.
+    let account = server.url("/v1/accounts/acc-c");
+    assert_eq!(
+        send("GET", &account, Some(UPLOADER), Body::None).status,
+        404
+    );
+    let accepted = upload(&server, UPLOADER, "acc-c", "passport", "passport.jpg", None);
+    assert_eq!(accepted.status, 202);
+    let job = accepted.json()["job_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        accepted.header("location"),
+        Some(format!("/v1/jobs/{job}").as_str())
+    );
+    let known = send("GET", &account, Some(UPLOADER), Body::None);
+    assert_eq!(known.status, 200);
+    assert_eq!(known.json()["account"], "acc-c");
 }
 
 #[test]

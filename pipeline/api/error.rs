@@ -69,6 +69,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("this route does not take that method; the routes are in /openapi.json")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("the upload is larger than {limit} bytes; reduce it and upload again")]
     TooLarge { limit: u64 },
     #[error("{0}; send the request again")]
@@ -95,6 +99,8 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -111,6 +117,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::TimedOut(_) => "timeout",
             ApiError::Busy { .. } => "busy",

@@ -65,6 +65,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(routes::readyz))
         .route("/openapi.json", get(routes::openapi))
         .route("/review", get(routes::console))
+        .fallback(routes::no_such_route)
+        .method_not_allowed_fallback(routes::wrong_method)
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

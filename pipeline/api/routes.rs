@@ -213,6 +213,7 @@ pub async fn upload(
     if declared.is_some_and(|n| n > limit + super::MULTIPART_SLACK) {
         return Err(ApiError::TooLarge { limit });
     }
+    require_content_type(&headers, "multipart/form-data")?;
     let mut form = form.map_err(|e| {
         ApiError::BadRequest(format!(
             "send the upload as multipart/form-data with file, kind and profile ({})",
@@ -269,7 +270,45 @@ pub async fn upload(
         "state": job_state(job),
         "resubmitted": resubmitted,
     });
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    let location = format!("/v1/jobs/{}", job.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `415` unless the request's `Content-Type` is `expected` (parameters
+/// such as a boundary or a charset aside).
+fn require_content_type(headers: &HeaderMap, expected: &str) -> ApiResult<()> {
+    let sent = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = sent.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "send the body as {expected}, not {}",
+            if media_type.is_empty() {
+                "without a Content-Type"
+            } else {
+                media_type
+            }
+        )))
+    }
+}
+
+/// Any path the API does not have.
+pub async fn no_such_route() -> ApiError {
+    ApiError::NotFound("no such route; the routes are in /openapi.json".into())
+}
+
+/// A route asked with a method it does not take.
+pub async fn wrong_method() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// `PUT /v1/accounts/{account}/profile`: a JSON profile whose fields replace
@@ -279,9 +318,11 @@ pub async fn update_profile(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(account): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     principal.require(&[Role::Uploader])?;
+    require_content_type(&headers, "application/json")?;
     checked_account(&account)?;
     principal.require_account(&account)?;
     if body.len() > 16 * 1024 {
@@ -416,6 +457,11 @@ pub async fn account(
     principal.require_account(&account)?;
     blocking(&state, move |intake| {
         let stored = intake.status(&account)?;
+        if stored.is_none() && !intake.knows_account(&account)? {
+            return Err(ApiError::NotFound(format!(
+                "no upload was ever made for account {account}"
+            )));
+        }
         Ok(Json(account_body(&account, stored)))
     })
     .await
@@ -624,11 +670,14 @@ pub async fn decide(
 ) -> ApiResult<Json<Value>> {
     principal.require(&[Role::Reviewer])?;
     let id = job_id(&raw)?;
-    let Json(body) = body.map_err(|e| {
-        ApiError::BadRequest(format!(
+    let Json(body) = body.map_err(|e| match e {
+        axum::extract::rejection::JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("send the decision as application/json".into())
+        }
+        e => ApiError::BadRequest(format!(
             "the decision is not valid: {}; send {{\"decision\": \"accept|correct|reject\", \"items\": [...], \"comment\": \"...\"}}",
             e.body_text()
-        ))
+        )),
     })?;
     let comment = body.comment.map(|c| c.chars().take(2000).collect());
     let resolution = Resolution {
