@@ -732,6 +732,50 @@ fn conventions_404_405_415_location_and_unknown_accounts() {
     let known = send("GET", &account, Some(UPLOADER), Body::None);
     assert_eq!(known.status, 200);
     assert_eq!(known.json()["account"], "acc-c");
+
+    // What an operator checks while the service holds the store.
+    decided(&server, UPLOADER, &job);
+    let queue = send(
+        "GET",
+        &server.url("/v1/queue?from=0&limit=1"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(queue.json()["entries"][0]["job"], job.as_str());
+    let next = queue.json()["next"].as_u64().unwrap();
+    let rest = send(
+        "GET",
+        &server.url(&format!("/v1/queue?from={next}")),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(rest.json()["entries"], json!([]));
+    let bad_page = send(
+        "GET",
+        &server.url("/v1/queue?from=first"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(bad_page.status, 400);
+    let audit = send(
+        "GET",
+        &server.url("/v1/admin/audit/verify"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert!(
+        audit.json()["entries"].as_u64().unwrap() >= 2,
+        "{}",
+        audit.json()
+    );
+    assert_eq!(audit.json()["broken"], Value::Null);
+    let accounts = send(
+        "GET",
+        &server.url("/v1/admin/accounts/verify"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(accounts.json()["differences"], json!([]));
 }
 
 #[test]
@@ -931,6 +975,9 @@ fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
         ("POST", format!("/v1/review/{job}/claim"), &["reviewer"]),
         ("POST", format!("/v1/review/{job}/decision"), &["reviewer"]),
         ("GET", "/metrics".into(), &["auditor"]),
+        ("GET", "/v1/queue".into(), &["auditor"]),
+        ("GET", "/v1/admin/audit/verify".into(), &["auditor"]),
+        ("GET", "/v1/admin/accounts/verify".into(), &["auditor"]),
     ]
 }
 

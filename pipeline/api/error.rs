@@ -166,6 +166,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `Query`, its rejection in the error body: a `400` that names the
+/// parameter that did not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(query)| ApiQuery(query))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e.unavailable() {

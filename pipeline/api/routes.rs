@@ -1,7 +1,7 @@
 //! The handlers: check the role, parse, call the service, shape the answer.
 
 use super::auth::Principal;
-use super::error::ApiError;
+use super::error::{ApiError, ApiQuery};
 use super::image::{render, ImageRegion};
 use super::{AppState, BodyTimedOut};
 use crate::crypto::CHUNK_BYTES;
@@ -10,7 +10,7 @@ use crate::notify::{event_name, Feed};
 use crate::review::{parse_items, Resolution};
 use crate::store::{ReceivedUpload, Submitted, UploadWriter};
 use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -543,7 +543,7 @@ pub async fn all_events(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
     let next = resume_from(&headers, query.after);
@@ -558,7 +558,7 @@ pub async fn events(
     principal: Principal,
     Path(account): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
     checked_account(&account)?;
@@ -579,7 +579,7 @@ pub async fn image(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(raw): Path<String>,
-    Query(query): Query<ImageQuery>,
+    ApiQuery(query): ApiQuery<ImageQuery>,
 ) -> ApiResult<Response> {
     principal.require(&[Role::Uploader, Role::Reviewer])?;
     let id = job_id(&raw)?;
@@ -697,6 +697,61 @@ pub async fn decide(
             "job_id": id,
             "account": account_body(&job.account, account),
         })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct QueuePage {
+    /// The first sequence number wanted (0: from the start).
+    #[serde(default)]
+    from: u64,
+    /// At most this many entries (1 to 1000; 100 if not given).
+    limit: Option<usize>,
+}
+
+/// `GET /v1/queue?from=SEQ&limit=N`: the verdict queue, oldest first, with
+/// the `from` of the next page.
+pub async fn verdict_queue(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    ApiQuery(page): ApiQuery<QueuePage>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Auditor])?;
+    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    blocking(&state, move |intake| {
+        let entries = intake.verdicts(page.from, limit)?;
+        let next = entries.last().map_or(page.from, |e| e.seq + 1);
+        Ok(Json(json!({"entries": entries, "next": next})))
+    })
+    .await
+}
+
+/// `GET /v1/admin/audit/verify`: the audit log's hash chain walked.
+pub async fn verify_audit(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Auditor])?;
+    blocking(&state, move |intake| {
+        let check = intake.verify_audit()?;
+        let broken = check
+            .broken
+            .map(|(seq, reason)| json!({"seq": seq, "reason": reason}));
+        Ok(Json(json!({"entries": check.entries, "broken": broken})))
+    })
+    .await
+}
+
+/// `GET /v1/admin/accounts/verify`: every stored status against the one
+/// the verdicts give.
+pub async fn verify_accounts(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Auditor])?;
+    blocking(&state, move |intake| {
+        Ok(Json(json!({"differences": intake.verify_accounts()?})))
     })
     .await
 }
