@@ -53,38 +53,51 @@ const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
 
 /// Why the store could not do what was asked.
+///
+/// Each message carries its cause's text, so no variant also gives the cause
+/// as `source()`: `{:#}` and other printers of the chain would repeat it
+/// ("...: No such file or directory (os error 2): No such file or
+/// directory (os error 2)"). Hence fields named `cause`, not `source`
+/// (which thiserror makes the source), and `From` written out, not `#[from]`.
+/// The other error types of the workspace follow the same rule.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store at {path} cannot be opened: {source}")]
-    Open { path: String, source: sled::Error },
+    #[error("the store at {path} cannot be opened: {cause}")]
+    Open { path: String, cause: sled::Error },
     #[error(
         "the store was written by a newer intake (schema {found}, this one knows {SCHEMA_VERSION}); upgrade intake"
     )]
     NewerSchema { found: u64 },
     #[error("storage error: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     // serde's own message may quote the value read: only where it broke.
-    #[error("a stored record cannot be read ({what}): {:?} error at line {} column {}", .source.classify(), .source.line(), .source.column())]
+    #[error("a stored record cannot be read ({what}): {:?} error at line {} column {}", .cause.classify(), .cause.line(), .cause.column())]
     Corrupt {
         what: &'static str,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("job {0} is not in the store")]
     UnknownJob(JobId),
-    #[error("a stored record does not open ({what}): {source}")]
+    #[error("a stored record does not open ({what}): {cause}")]
     Sealed {
         what: &'static str,
-        source: SealError,
+        cause: SealError,
     },
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("upload file {path}: {source}")]
+    #[error("upload file {path}: {cause}")]
     Upload {
         path: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("the job names upload {job}, but the upload received is {received}")]
     BlobMismatch { job: String, received: String },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        StoreError::Sled(e)
+    }
 }
 
 /// What `submit` did.
@@ -317,14 +330,14 @@ impl SledStore {
         let private = |path: &Path| {
             private_dir(path).map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
-                source,
+                cause: source,
             })
         };
         // Before sled creates it with the umask's mode.
         private(dir)?;
         let db = open_db(dir, cache_bytes).map_err(|source| StoreError::Open {
             path: dir.display().to_string(),
-            source,
+            cause: source,
         })?;
         private(&uploads)?;
         let meta = db.open_tree("meta")?;
@@ -433,7 +446,7 @@ impl SledStore {
     fn sweep_uploads(&self, at_open: bool) -> Result<(usize, usize), StoreError> {
         let failed = |path: &Path, source| StoreError::Upload {
             path: path.display().to_string(),
-            source,
+            cause: source,
         };
         let (mut temporary, mut orphans) = (0, 0);
         let shards = std::fs::read_dir(&self.uploads).map_err(|e| failed(&self.uploads, e))?;
@@ -550,11 +563,11 @@ impl SledStore {
                 .seal_chunked(&place("upload", &key), &plain)
                 .map_err(|source| StoreError::Sealed {
                     what: "upload",
-                    source,
+                    cause: source,
                 })?;
             replace_file(&path, &sealed).map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
-                source,
+                cause: source,
             })?;
             resealed += 1;
         }
@@ -602,7 +615,7 @@ impl SledStore {
             Err(source) => {
                 return Err(StoreError::Upload {
                     path: path.display().to_string(),
-                    source,
+                    cause: source,
                 })
             }
         };
@@ -618,7 +631,7 @@ impl SledStore {
         let Some(path) = self.upload_path(&upload.sha256) else {
             return Err(StoreError::Upload {
                 path: upload.sha256.chars().take(80).collect(),
-                source: std::io::Error::other("not a SHA-256"),
+                cause: std::io::Error::other("not a SHA-256"),
             });
         };
         // Already there and intact (same content, same key): nothing to keep.
@@ -631,7 +644,7 @@ impl SledStore {
             .and_then(|()| std::fs::File::open(dir)?.sync_all())
             .map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
-                source,
+                cause: source,
             })?;
         upload.temporary.keep();
         Ok(())
@@ -700,7 +713,7 @@ impl UploadWriter {
         let path = temporary_path(uploads, "incoming");
         let failed = |source| StoreError::Upload {
             path: path.display().to_string(),
-            source,
+            cause: source,
         };
         let mut file = private_file(&path).map_err(failed)?;
         let temporary = Temporary(Some(path.clone()));
@@ -720,14 +733,14 @@ impl UploadWriter {
     fn failed(&self, source: std::io::Error) -> StoreError {
         StoreError::Upload {
             path: self.temporary.path().display().to_string(),
-            source,
+            cause: source,
         }
     }
 
     fn sealing_failed(source: SealError) -> StoreError {
         StoreError::Sealed {
             what: "upload",
-            source,
+            cause: source,
         }
     }
 
@@ -773,7 +786,7 @@ impl UploadWriter {
             .and_then(|()| self.file.sync_all())
             .map_err(|e| StoreError::Upload {
                 path: self.temporary.path().display().to_string(),
-                source: e,
+                cause: e,
             })?;
         Ok(ReceivedUpload {
             sha256,
@@ -901,7 +914,7 @@ impl Codec {
     fn open(&self, what: &'static str, key: &[u8], bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.sealer
             .open(&place(what, key), bytes)
-            .map_err(|source| StoreError::Sealed { what, source })
+            .map_err(|source| StoreError::Sealed { what, cause: source })
     }
 
     fn encode<T: serde::Serialize>(
@@ -911,7 +924,7 @@ impl Codec {
         value: &T,
     ) -> Result<Vec<u8>, StoreError> {
         let plain =
-            serde_json::to_vec(value).map_err(|source| StoreError::Corrupt { what, source })?;
+            serde_json::to_vec(value).map_err(|source| StoreError::Corrupt { what, cause: source })?;
         Ok(self.sealer.seal(&place(what, key), &plain))
     }
 
@@ -922,7 +935,7 @@ impl Codec {
         bytes: &[u8],
     ) -> Result<T, StoreError> {
         let plain = self.open(what, key, bytes)?;
-        serde_json::from_slice(&plain).map_err(|source| StoreError::Corrupt { what, source })
+        serde_json::from_slice(&plain).map_err(|source| StoreError::Corrupt { what, cause: source })
     }
 }
 
@@ -958,7 +971,7 @@ fn append_audit<E: From<StoreError>>(
         let plain = serde_json::to_vec(&entry).map_err(|source| {
             abort(StoreError::Corrupt {
                 what: "audit",
-                source,
+                cause: source,
             })
         })?;
         meta.insert(LAST_AUDIT_HASH, sha256_hex(&plain).as_bytes())?;
@@ -1331,7 +1344,7 @@ impl Store for SledStore {
                 if let Some(path) = self.upload_path(&blob) {
                     remove_if_there(&path).map_err(|source| StoreError::Upload {
                         path: path.display().to_string(),
-                        source,
+                        cause: source,
                     })?;
                 }
             }
