@@ -504,8 +504,9 @@ impl SledStore {
     /// Re-seals every record and upload file under `new`, flushed; returns
     /// how many were re-sealed. A record that already opens with `new` is
     /// left as it is, so an interrupted rekey is finished by running it
-    /// again with the same two keys.
-    pub fn rekey(&self, new: &Sealer) -> Result<usize, StoreError> {
+    /// again with the same two keys. `visited` is called once per record
+    /// or upload looked at (for a progress display).
+    pub fn rekey(&self, new: &Sealer, visited: &mut dyn FnMut()) -> Result<usize, StoreError> {
         let fresh = Codec {
             sealer: new.clone(),
         };
@@ -520,6 +521,7 @@ impl SledStore {
         for (what, tree) in trees {
             for item in tree.iter() {
                 let (key, value) = item?;
+                visited();
                 if fresh.open(what, &key, &value).is_ok() {
                     continue;
                 }
@@ -531,6 +533,7 @@ impl SledStore {
         // An account's key is named under the store key too: it moves.
         for item in self.accounts.iter() {
             let (key, value) = item?;
+            visited();
             if fresh.open("account", &key, &value).is_ok() {
                 continue;
             }
@@ -547,6 +550,7 @@ impl SledStore {
         }
         for item in self.blobs.iter() {
             let (key, _) = item?;
+            visited();
             let sha256 = String::from_utf8_lossy(&key).into_owned();
             let Some(path) = self.upload_path(&sha256) else {
                 continue;
@@ -1942,8 +1946,10 @@ mod tests {
             store
                 .save_accounts(std::slice::from_ref(&account), None, Vec::new(), Vec::new())
                 .unwrap();
-            assert_eq!(store.rekey(&new).unwrap(), 1);
-            assert_eq!(store.rekey(&new).unwrap(), 0, "done once");
+            let mut visited = 0;
+            assert_eq!(store.rekey(&new, &mut || visited += 1).unwrap(), 1);
+            assert_eq!(visited, 1);
+            assert_eq!(store.rekey(&new, &mut || {}).unwrap(), 0, "done once");
         }
         let store = SledStore::open_sealed(dir.path(), 1 << 20, new).unwrap();
         assert_eq!(store.account("acc-1").unwrap(), Some(account));
