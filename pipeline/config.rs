@@ -33,7 +33,10 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         path: path.clone(),
         cause: source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse { path, cause: source })
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path,
+        cause: source,
+    })
 }
 
 #[cfg(test)]

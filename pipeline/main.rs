@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use intake::accounts::finding_label;
 use intake::clock::Clock;
 use intake::engines::{release_thread_engines, with_thread_engines};
@@ -10,7 +11,6 @@ use intake::store::{SledStore, Submitted};
 use intake::{config, CheckRequest, Checker, Intake};
 use intake_models::{Decision, DocumentKind, JobId, JobState, Profile, Report, Upload};
 use intake_stages::dates::Date;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -86,10 +86,7 @@ pub enum StoreError {
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("upload file {path}: {cause}")]
-    Upload {
-        path: String,
-        cause: std::io::Error,
-    },
+    Upload { path: String, cause: std::io::Error },
     #[error("the job names upload {job}, but the upload received is {received}")]
     BlobMismatch { job: String, received: String },
 }
@@ -918,7 +915,10 @@ impl Codec {
     fn open(&self, what: &'static str, key: &[u8], bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.sealer
             .open(&place(what, key), bytes)
-            .map_err(|source| StoreError::Sealed { what, cause: source })
+            .map_err(|source| StoreError::Sealed {
+                what,
+                cause: source,
+            })
     }
 
     fn encode<T: serde::Serialize>(
@@ -927,8 +927,10 @@ impl Codec {
         key: &[u8],
         value: &T,
     ) -> Result<Vec<u8>, StoreError> {
-        let plain =
-            serde_json::to_vec(value).map_err(|source| StoreError::Corrupt { what, cause: source })?;
+        let plain = serde_json::to_vec(value).map_err(|source| StoreError::Corrupt {
+            what,
+            cause: source,
+        })?;
         Ok(self.sealer.seal(&place(what, key), &plain))
     }
 
@@ -939,7 +941,10 @@ impl Codec {
         bytes: &[u8],
     ) -> Result<T, StoreError> {
         let plain = self.open(what, key, bytes)?;
-        serde_json::from_slice(&plain).map_err(|source| StoreError::Corrupt { what, cause: source })
+        serde_json::from_slice(&plain).map_err(|source| StoreError::Corrupt {
+            what,
+            cause: source,
+        })
     }
 }
 

@@ -185,7 +185,10 @@ fn a_missing_file_gets_an_error_line_and_the_files_after_it_their_verdicts() {
     assert_eq!(lines[2]["error"]["code"], "not_a_file", "{}", lines[2]);
     assert_eq!(codes(&lines[3]), ["format_unsupported"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("2 of 4 files could not be checked"), "{stderr}");
+    assert!(
+        stderr.contains("2 of 4 files could not be checked"),
+        "{stderr}"
+    );
 
     // For people: one line naming the file and the cause, once.
     let out = args(&[]);

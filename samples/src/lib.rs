@@ -627,7 +627,10 @@ fn write(out: &Path, name: &str, bytes: &[u8]) -> Result<(), SamplesError> {
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(&path, bytes));
-    written.map_err(|source| SamplesError::Write { path, cause: source })
+    written.map_err(|source| SamplesError::Write {
+        path,
+        cause: source,
+    })
 }
 
 #[cfg(test)]

@@ -38,8 +38,10 @@ pub struct Fonts {
 impl Fonts {
     pub fn load() -> Result<Fonts, FontError> {
         let load = |path: &'static str| -> Result<FontVec, FontError> {
-            let bytes = std::fs::read(Path::new(path))
-                .map_err(|source| FontError::Read { path, cause: source })?;
+            let bytes = std::fs::read(Path::new(path)).map_err(|source| FontError::Read {
+                path,
+                cause: source,
+            })?;
             FontVec::try_from_vec(bytes).map_err(|_| FontError::Invalid(path))
         };
         Ok(Fonts {
