@@ -449,12 +449,15 @@ fn check(args: CheckArgs) -> Result<()> {
     // The pool takes the files in order (FIFO); each result is printed as
     // soon as every file before it is, so nothing waits for the slowest.
     let (done, results) = std::sync::mpsc::channel();
+    // Set when stdout is gone (a closed pipe): the files not started are skipped.
+    let stopped = std::sync::atomic::AtomicBool::new(false);
     let printed = pool.in_place_scope_fifo(|scope| -> std::io::Result<()> {
         for (i, path) in args.files.iter().enumerate() {
-            let done = done.clone();
-            let check_one = &check_one;
+            let (done, check_one, stopped) = (done.clone(), &check_one, &stopped);
             scope.spawn_fifo(move |_| {
-                let _ = done.send((i, check_one(path)));
+                if !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = done.send((i, check_one(path)));
+                }
             });
         }
         drop(done);
@@ -465,7 +468,11 @@ fn check(args: CheckArgs) -> Result<()> {
             waiting[i] = Some(result);
             while let Some(result) = waiting.get_mut(next).and_then(Option::take) {
                 let file = args.files[next].display().to_string();
-                progress.suspend(|| print_checked(&mut out, &file, &result, &args))?;
+                let line = progress.suspend(|| print_checked(&mut out, &file, &result, &args));
+                if line.is_err() {
+                    stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return line;
+                }
                 not_checked += usize::from(result.is_err());
                 progress.inc(1);
                 next += 1;
