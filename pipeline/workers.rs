@@ -36,11 +36,19 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("OCR engine: {0}")]
-    Engine(#[from] OcrError),
+    Engine(OcrError),
     #[error("cannot start a worker thread: {0}")]
     Thread(std::io::Error),
     #[error("{} job(s) stay pending: {}", .0.len(), .0.join("; "))]
     Pending(Vec<String>),
+}
+
+// Written out rather than `#[from]`, which would also make the engine's
+// error the source, printed twice after the message that quotes it.
+impl From<OcrError> for RunError {
+    fn from(e: OcrError) -> RunError {
+        RunError::Engine(e)
+    }
 }
 
 /// The pipeline is full: nothing was stored; try again later.

@@ -239,7 +239,7 @@ mod tests {
     fn answer(kind: ErrorKind) -> Response {
         let error = StoreError::Upload {
             path: "/srv/intake.db/uploads/ab/abcd".into(),
-            source: Error::from(kind),
+            cause: Error::from(kind),
         };
         ApiError::from(error).into_response()
     }
