@@ -11,6 +11,7 @@
 //! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (sled).
 //! - [`bench`]: end-to-end throughput of the pipeline (`intake bench`).
 //! - [`engines`]: per-thread Tesseract instances.
+//! - [`remote`]: the running service, for operator commands while it holds the store.
 //! - [`sandbox`]: PDF parsing in a resource-limited child process.
 //! - [`clock`]: the real clock or one started at `--today`.
 //! - [`crypto`]: encryption at rest (ChaCha20-Poly1305).
@@ -27,6 +28,7 @@ pub mod engines;
 pub mod intake;
 pub mod ledger;
 pub mod notify;
+pub mod remote;
 pub mod review;
 pub mod sandbox;
 pub mod store;

@@ -66,6 +66,10 @@ pub enum StoreError {
     #[error("the store at {path} cannot be opened: {cause}")]
     Open { path: String, cause: sled::Error },
     #[error(
+        "the store at {path} is held by another process (a running `intake serve` or `intake run --follow`)"
+    )]
+    Held { path: String },
+    #[error(
         "the store was written by a newer intake (schema {found}, this one knows {SCHEMA_VERSION}); upgrade intake"
     )]
     NewerSchema { found: u64 },
@@ -283,9 +287,10 @@ struct Trees {
 
 impl Trees {
     fn open(dir: &Path, cache_bytes: u64) -> Result<Trees, StoreError> {
-        let db = open_db(dir, cache_bytes).map_err(|source| StoreError::Open {
-            path: dir.display().to_string(),
-            cause: source,
+        let path = dir.display().to_string();
+        let db = open_db(dir, cache_bytes).map_err(|cause| match cause {
+            sled::Error::Io(e) if is_lock_held(&e) => StoreError::Held { path },
+            cause => StoreError::Open { path, cause },
         })?;
         Ok(Trees {
             blobs: db.open_tree("blobs")?,
@@ -1103,8 +1108,7 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
     loop {
         match config.open() {
             Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && waited < std::time::Duration::from_secs(1) =>
+                if is_lock_held(&e) && waited < std::time::Duration::from_secs(1) =>
             {
                 let pause = std::time::Duration::from_millis(50);
                 std::thread::sleep(pause);
@@ -1113,6 +1117,11 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
             opened => return opened,
         }
     }
+}
+
+/// sled's way of saying another process has the directory.
+fn is_lock_held(error: &std::io::Error) -> bool {
+    error.to_string().contains("could not acquire lock")
 }
 
 fn read_u64(bytes: &[u8]) -> u64 {
