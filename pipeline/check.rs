@@ -421,7 +421,8 @@ impl Checker {
         });
         // Quality scales the image it is given: that image's own resolution.
         let image_dpi = dpi.effective.or(dpi.metadata).map(|d| d / scale);
-        let mut q: Quality = timings.time("quality", || quality::measure(&image, region, image_dpi));
+        let mut q: Quality =
+            timings.time("quality", || quality::measure(&image, region, image_dpi));
         q.rotation = read.as_ref().map_or(0, |r| r.location.rotation);
         report.checks.quality = Some(q);
         let unreadable = quality::judge(&q, &self.config.quality);

@@ -94,7 +94,9 @@ impl<T> FairSender<T> {
         match state.waiting.get_mut(account) {
             Some(queue) => queue.push_back(item),
             None => {
-                state.waiting.insert(account.to_string(), VecDeque::from([item]));
+                state
+                    .waiting
+                    .insert(account.to_string(), VecDeque::from([item]));
                 state.turns.push_back(account.to_string());
             }
         }

@@ -191,8 +191,8 @@ impl Slot<'_> {
             &account,
             InFlight {
                 job,
-            admitted: now,
-            queued: now,
+                admitted: now,
+                queued: now,
                 waits_ms: BTreeMap::new(),
                 payload: (),
             },

@@ -81,7 +81,11 @@ fn a_79_mp_blank_png_gets_its_verdict_and_a_job_budget_gets_image_too_large() {
     let dir = tempfile::tempdir().unwrap();
     // 10240 x 7720, white but for a bar: a few hundred KB of PNG.
     let blank = GrayImage::from_fn(10_240, 7_720, |x, y| {
-        Luma([if (100..300).contains(&y) && x < 800 { 0 } else { 255 }])
+        Luma([if (100..300).contains(&y) && x < 800 {
+            0
+        } else {
+            255
+        }])
     });
     let path = dir.path().join("blank.png");
     write_png(&blank, &path);
@@ -96,7 +100,12 @@ fn a_79_mp_blank_png_gets_its_verdict_and_a_job_budget_gets_image_too_large() {
     std::fs::write(&budget, "[limits]\nmax_job_pixels = 40000000\n").unwrap();
     let report = &check_json(
         &[&path],
-        &["--today", "2026-06-01", "--config", budget.to_str().unwrap()],
+        &[
+            "--today",
+            "2026-06-01",
+            "--config",
+            budget.to_str().unwrap(),
+        ],
     )[0];
     assert_eq!(codes(report), ["image_too_large"], "{report}");
     let message = report["findings"][0]["message"].as_str().unwrap_or("");
@@ -118,7 +127,11 @@ fn one_accounts_burst_does_not_hold_back_another_accounts_verdict() {
     for i in 0..HEAVY {
         // 20 MP each, each a different file (so a different job).
         let heavy = GrayImage::from_fn(5_000, 4_000, |x, y| {
-            Luma([if y < 40 && x < 40 * (i as u32 + 1) { 0 } else { 255 }])
+            Luma([if y < 40 && x < 40 * (i as u32 + 1) {
+                0
+            } else {
+                255
+            }])
         });
         let path = dir.path().join(format!("heavy{i}.png"));
         write_png(&heavy, &path);

@@ -384,7 +384,11 @@ mod tests {
         // 79 MP of white with a black bar: a few hundred KB of PNG.
         let (w, h) = (10_240, 7_720);
         let page = GrayImage::from_fn(w, h, |x, y| {
-            image::Luma([if (1_000..1_400).contains(&y) && x < 4_000 { 0 } else { 255 }])
+            image::Luma([if (1_000..1_400).contains(&y) && x < 4_000 {
+                0
+            } else {
+                255
+            }])
         });
         let mut png = Vec::new();
         page.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
@@ -393,7 +397,10 @@ mod tests {
         let limits = Limits::default();
         let decoded = decode(&png, FileFormat::Png, &InProcessPdf, &limits).unwrap();
         let (dw, dh) = decoded.image.dimensions();
-        assert!(u64::from(dw) * u64::from(dh) <= limits.work_pixels, "{dw}x{dh}");
+        assert!(
+            u64::from(dw) * u64::from(dh) <= limits.work_pixels,
+            "{dw}x{dh}"
+        );
         let expected = (79_052_800.0f32 / 25_000_000.0).sqrt();
         assert!((decoded.scale - expected).abs() < 0.01, "{}", decoded.scale);
         assert!((dw as f32 * decoded.scale - w as f32).abs() < 2.0);
@@ -410,7 +417,10 @@ mod tests {
             .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
             .unwrap();
         let decoded = decode(&png, FileFormat::Png, &InProcessPdf, &limits).unwrap();
-        assert_eq!((decoded.image.dimensions(), decoded.scale), ((1_500, 1_000), 1.0));
+        assert_eq!(
+            (decoded.image.dimensions(), decoded.scale),
+            ((1_500, 1_000), 1.0)
+        );
     }
 
     #[test]
@@ -428,18 +438,18 @@ mod tests {
         };
         let refused = decode(&png, FileFormat::Png, &InProcessPdf, &limits).unwrap_err();
         assert_eq!(refused.code, ReasonCode::ImageTooLarge);
-        assert!(refused.message.contains("300–600 dpi"), "{}", refused.message);
+        assert!(
+            refused.message.contains("300–600 dpi"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]
     fn a_pdf_page_is_shrunk_and_keeps_its_placement_at_its_own_size() {
         // 3000 x 2000 px placed at 5 x 3.33 inch: 600 dpi.
         let samples: Vec<u8> = (0..3000 * 2000).map(|i| (i % 7 * 30) as u8).collect();
-        let pdf = pdf_with_image(
-            gray_image_stream(3000, 2000, samples, true),
-            360.0,
-            240.0,
-        );
+        let pdf = pdf_with_image(gray_image_stream(3000, 2000, samples, true), 360.0, 240.0);
         let limits = Limits {
             work_pixels: 1_500_000,
             ..Limits::default()

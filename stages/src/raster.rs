@@ -97,8 +97,8 @@ pub fn reduce(image: GrayImage, max_pixels: u64) -> (GrayImage, f32) {
         .max(1);
     let small = shrink(&image, (0, 0, w, h), width, height);
     // The two sides' ratios differ by less than a pixel's worth: their mean.
-    let scale = (f64::from(w) / f64::from(small.width()) + f64::from(h) / f64::from(small.height()))
-        / 2.0;
+    let scale =
+        (f64::from(w) / f64::from(small.width()) + f64::from(h) / f64::from(small.height())) / 2.0;
     (small, scale as f32)
 }
 
