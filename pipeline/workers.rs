@@ -11,9 +11,10 @@
 //! committed, so memory is bounded whatever the backlog: a full pipeline
 //! makes [`Admission::reserve`] wait, then answer [`Busy`]. Admitted jobs
 //! wait for the decode stage in a [`fair`](crate::fair) queue that serves
-//! the accounts in turn: one uploader's burst cannot hold back the others'. Each read worker
-//! owns its Tesseract instances, created once. A stage that panics gives its
-//! job a `processing_failed` verdict and the worker carries on.
+//! the accounts in turn: one uploader's burst cannot hold back the others'.
+//! Each read worker owns its Tesseract instances, created once. A stage
+//! that panics gives its job a `processing_failed` verdict and the worker
+//! carries on.
 
 use crate::check::{CheckRequest, Checker, Declared, DecodedUpload};
 use crate::clock::Clock;
