@@ -4,6 +4,7 @@
 //! - [`check`]: one file through every stage to one report.
 //! - [`intake`]: the service: submit uploads, run the pipeline, statuses, review.
 //! - [`workers`]: the staged worker threads on bounded channels.
+//! - [`fair`]: the queue to the decode stage that serves accounts in turn.
 //! - [`ledger`]: who each account's documents name; duplicate and cross-document flags.
 //! - [`accounts`]: the account-status consumer of the verdict queue and the sweep.
 //! - [`review`]: the review queue's decisions (claim, resolve, lease expiry).
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod engines;
+pub mod fair;
 pub mod intake;
 pub mod ledger;
 pub mod notify;
