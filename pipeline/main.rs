@@ -7,7 +7,7 @@ use intake::accounts::finding_label;
 use intake::clock::Clock;
 use intake::engines::{release_thread_engines, with_thread_engines};
 use intake::review::Resolution;
-use intake::store::{SledStore, Submitted};
+use intake::store::{SledStore, StoreError, Submitted};
 use intake::{config, CheckRequest, Checker, Intake};
 use intake_models::{Decision, DocumentKind, JobId, JobState, Profile, Report, Upload};
 use intake_stages::dates::Date;
@@ -624,6 +624,79 @@ fn open_intake(service: &ServiceArgs) -> Result<Intake> {
     Ok(Intake::new(Box::new(store), checker, clock))
 }
 
+/// Where the read and verify commands read: the store itself, or the
+/// running service that holds it.
+enum Reader {
+    Store(Box<Intake>),
+    Service(intake::remote::Remote),
+}
+
+impl Reader {
+    fn open(service: &ServiceArgs) -> Result<Reader> {
+        match open_intake(service) {
+            Ok(intake) => Ok(Reader::Store(Box::new(intake))),
+            Err(e) if matches!(e.downcast_ref(), Some(StoreError::Held { .. })) => {
+                let config = config::load(service.config.as_deref())?;
+                Ok(Reader::Service(intake::remote::Remote::from_config(
+                    &config.server,
+                )?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// "Now" for the review leases: the service sends only the claims that
+    /// hold at its own now, so every one it sent holds.
+    fn now_ms(&self) -> u64 {
+        match self {
+            Reader::Store(intake) => intake.now_ms(),
+            Reader::Service(_) => 0,
+        }
+    }
+
+    fn account(&self, id: &str) -> Result<Option<intake_models::Account>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.status(id)?,
+            Reader::Service(remote) => remote.account(id)?,
+        })
+    }
+
+    fn verdicts(&self, from: u64, limit: usize) -> Result<Vec<intake_models::VerdictEntry>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.verdicts(from, limit)?,
+            Reader::Service(remote) => remote.verdicts(from, limit)?,
+        })
+    }
+
+    fn review_queue(&self) -> Result<Vec<intake_models::ReviewItem>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.review_queue()?,
+            Reader::Service(remote) => remote.review_queue()?,
+        })
+    }
+
+    fn audit_log(&self, account: &str) -> Result<Vec<intake_models::AuditEntry>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.audit(account)?,
+            Reader::Service(remote) => remote.audit_log(account)?,
+        })
+    }
+
+    fn verify_audit(&self) -> Result<intake::store::AuditCheck> {
+        Ok(match self {
+            Reader::Store(intake) => intake.verify_audit()?,
+            Reader::Service(remote) => remote.verify_audit()?,
+        })
+    }
+
+    fn verify_accounts(&self) -> Result<Vec<String>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.verify_accounts()?,
+            Reader::Service(remote) => remote.verify_accounts()?,
+        })
+    }
+}
+
 fn submit(args: SubmitArgs) -> Result<()> {
     let kind: DocumentKind = args.kind.parse().map_err(anyhow::Error::msg)?;
     let profile = args.profile.as_deref().map(read_profile).transpose()?;
@@ -759,8 +832,7 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
 }
 
 fn status(service: &ServiceArgs, account: &str, json: bool) -> Result<()> {
-    let intake = open_intake(service)?;
-    let Some(account) = intake.status(account)? else {
+    let Some(account) = Reader::open(service)?.account(account)? else {
         bail!("no verdict for account {account:?} yet (nothing submitted, or not run)");
     };
     let mut out = std::io::stdout().lock();
@@ -796,11 +868,11 @@ fn sweep(service: &ServiceArgs) -> Result<()> {
 }
 
 fn queue_tail(service: &ServiceArgs, from: u64, brief: bool) -> Result<()> {
-    let intake = open_intake(service)?;
+    let reader = Reader::open(service)?;
     let mut out = std::io::stdout().lock();
     let mut next = from;
     loop {
-        let batch = intake.store().verdicts_from(next, 256)?;
+        let batch = reader.verdicts(next, 256)?;
         let Some(last) = batch.last() else { break };
         next = last.seq + 1;
         for entry in &batch {
@@ -829,10 +901,10 @@ fn queue_tail(service: &ServiceArgs, from: u64, brief: bool) -> Result<()> {
 fn review(command: ReviewCommand) -> Result<()> {
     match command {
         ReviewCommand::List { json, service } => {
-            let intake = open_intake(&service)?;
-            let now = intake.now_ms();
+            let reader = Reader::open(&service)?;
+            let now = reader.now_ms();
             let mut out = std::io::stdout().lock();
-            for item in intake.review_queue()? {
+            for item in reader.review_queue()? {
                 if json {
                     serde_json::to_writer(&mut out, &item)?;
                     writeln!(out)?;
@@ -896,9 +968,9 @@ fn review(command: ReviewCommand) -> Result<()> {
 }
 
 fn audit(service: &ServiceArgs, account: &str) -> Result<()> {
-    let intake = open_intake(service)?;
+    let entries = Reader::open(service)?.audit_log(account)?;
     let mut out = std::io::stdout().lock();
-    for entry in intake.audit(account)? {
+    for entry in entries {
         serde_json::to_writer(&mut out, &entry)?;
         writeln!(out)?;
     }
@@ -959,8 +1031,7 @@ fn bench(
 }
 
 fn audit_verify(service: &ServiceArgs) -> Result<()> {
-    let intake = open_intake(service)?;
-    let check = intake.store().verify_audit()?;
+    let check = Reader::open(service)?.verify_audit()?;
     match check.broken {
         None => {
             println!(
@@ -1013,8 +1084,7 @@ fn rekey(service: &ServiceArgs, new_key_file: &Path) -> Result<()> {
 }
 
 fn verify_accounts(service: &ServiceArgs) -> Result<()> {
-    let intake = open_intake(service)?;
-    let differences = intake.verify_accounts()?;
+    let differences = Reader::open(service)?.verify_accounts()?;
     for d in &differences {
         println!("{d}");
     }

@@ -779,6 +779,62 @@ fn conventions_404_405_415_location_and_unknown_accounts() {
 }
 
 #[test]
+fn operator_commands_ask_the_running_service_that_holds_the_store() {
+    let server = Server::start("");
+    let accepted = upload(
+        &server,
+        UPLOADER,
+        "acc-op",
+        "passport",
+        "passport.jpg",
+        Some("passport.mismatch_surname.json"),
+    );
+    let job = accepted.json()["job_id"].as_str().unwrap().to_string();
+    decided(&server, UPLOADER, &job);
+    let config = server.config.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--config", config]);
+        let out = crate::intake(&args);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (ok, out, err) = run(&["status", "acc-op"]);
+    assert!(ok && out.starts_with("acc-op: "), "{out}{err}");
+    let (ok, out, err) = run(&["review", "list"]);
+    assert!(
+        ok && out.contains(&job) && out.contains("field_mismatch"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = run(&["queue", "tail", "--brief"]);
+    assert!(ok && out.contains(&job), "{out}{err}");
+    let (ok, out, err) = run(&["audit", "acc-op"]);
+    assert!(ok && out.contains("job_submitted"), "{out}{err}");
+    let (ok, out, err) = run(&["audit", "verify"]);
+    assert!(ok && out.contains("hash chain holds"), "{out}{err}");
+    let (ok, out, err) = run(&["accounts", "verify"]);
+    assert!(
+        ok && out.contains("every account status equals"),
+        "{out}{err}"
+    );
+    // An account nobody uploaded for: said once, with what to do.
+    let (ok, _, err) = run(&["status", "nobody"]);
+    assert!(!ok && err.matches("no verdict").count() == 1, "{err}");
+    // Without a usable token the command says how to give one.
+    let no_tokens = server.config.with_file_name("no-tokens.toml");
+    let text = std::fs::read_to_string(&server.config).unwrap();
+    let cut = text.find("[[server.tokens]]").unwrap();
+    std::fs::write(&no_tokens, &text[..cut]).unwrap();
+    let out = crate::intake(&["audit", "verify", "--config", no_tokens.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("INTAKE_TOKEN"),
+        "{err}"
+    );
+    assert_eq!(err.matches("held by").count(), 1, "{err}");
+}
+
+#[test]
 fn bad_uploads_get_clear_refusals() {
     let server = Server::start("");
     let url = server.url("/v1/accounts/acc-1/documents");
