@@ -107,13 +107,26 @@ fn documents(dir: &Path, docs: usize) -> Result<(Vec<Doc>, Date)> {
 
 /// Runs the bench once with `workers` per heavy stage (decode and read) on
 /// the first `docs` documents generated in `samples`. Run each count in a
-/// process of its own: peak RSS is the process's.
-pub fn run(config: &Config, samples: &Path, docs: usize, workers: usize) -> Result<BenchRun> {
+/// process of its own: peak RSS is the process's. `verdicts` is told how
+/// many verdicts are committed so far (for a progress display).
+pub fn run(
+    config: &Config,
+    samples: &Path,
+    docs: usize,
+    workers: usize,
+    verdicts: &dyn Fn(usize),
+) -> Result<BenchRun> {
     let (documents, today) = documents(samples, docs)?;
-    run_once(config, &documents, today, workers)
+    run_once(config, &documents, today, workers, verdicts)
 }
 
-fn run_once(config: &Config, docs: &[Doc], today: Date, workers: usize) -> Result<BenchRun> {
+fn run_once(
+    config: &Config,
+    docs: &[Doc],
+    today: Date,
+    workers: usize,
+    verdicts: &dyn Fn(usize),
+) -> Result<BenchRun> {
     let dir = tempfile::tempdir()?;
     let mut config = config.clone();
     config.workers.decode_workers = workers;
@@ -129,6 +142,11 @@ fn run_once(config: &Config, docs: &[Doc], today: Date, workers: usize) -> Resul
     reset_peak_rss();
     intake.start(vec![observer], false)?;
     let started = Instant::now();
+    let mut events: Vec<Committed> = Vec::with_capacity(docs.len());
+    let take_committed = |events: &mut Vec<Committed>, event: Committed| {
+        events.push(event);
+        verdicts(events.len());
+    };
     for (i, doc) in docs.iter().enumerate() {
         let upload = Upload {
             account: format!("bench-{i}"),
@@ -144,6 +162,18 @@ fn run_once(config: &Config, docs: &[Doc], today: Date, workers: usize) -> Resul
                 Err(e) => return Err(e.into()),
             }
         }
+        for event in committed.try_iter() {
+            take_committed(&mut events, event);
+        }
+    }
+    // Verdicts as they come, until the last or until nothing is left in
+    // flight (a job that failed has none).
+    while events.len() < docs.len() {
+        match committed.recv_timeout(Duration::from_millis(100)) {
+            Ok(event) => take_committed(&mut events, event),
+            Err(_) if intake.in_flight() == 0 => break,
+            Err(_) => {}
+        }
     }
     let errors = intake.wait_idle();
     let seconds = started.elapsed().as_secs_f64();
@@ -152,7 +182,7 @@ fn run_once(config: &Config, docs: &[Doc], today: Date, workers: usize) -> Resul
     if let Some(e) = errors.first() {
         bail!("{} jobs failed, the first: {e}", errors.len());
     }
-    let events: Vec<Committed> = committed.try_iter().collect();
+    events.extend(committed.try_iter());
     if events.len() != docs.len() {
         bail!("{} verdicts for {} documents", events.len(), docs.len());
     }

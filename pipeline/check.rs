@@ -400,14 +400,16 @@ impl Checker {
         };
 
         // Resolution: the MRZ pitch where there is one, else the document's
-        // edges over its kind's physical size, else the PDF placement.
+        // edges over its kind's physical size, else the PDF placement. What
+        // is measured on a shrunk image counts at the scan's own size.
+        let scale = decoded.scale;
         let measured = match &read {
-            Some(r) => Some((r.location.effective_dpi(), DpiSource::MrzPitch)),
+            Some(r) => Some((r.location.effective_dpi() * scale, DpiSource::MrzPitch)),
             None => timings
                 .time("resolution", || {
                     resolution::document_size::measure(&image, request.kind)
                 })
-                .map(|(d, _)| (d, DpiSource::DocumentSize))
+                .map(|(d, _)| (d * scale, DpiSource::DocumentSize))
                 .or(decoded.placement_dpi.map(|d| (d, DpiSource::PdfPlacement))),
         };
         let (dpi, low_dpi) = resolution::decide(metadata_dpi, measured, &self.config.resolution);
@@ -417,9 +419,10 @@ impl Checker {
         let region = read.as_ref().map_or(Region::whole(&image), |r| {
             document_region(&image, &r.location)
         });
-        let mut q: Quality = timings.time("quality", || {
-            quality::measure(&image, region, dpi.effective.or(dpi.metadata))
-        });
+        // Quality scales the image it is given: that image's own resolution.
+        let image_dpi = dpi.effective.or(dpi.metadata).map(|d| d / scale);
+        let mut q: Quality =
+            timings.time("quality", || quality::measure(&image, region, image_dpi));
         q.rotation = read.as_ref().map_or(0, |r| r.location.rotation);
         report.checks.quality = Some(q);
         let unreadable = quality::judge(&q, &self.config.quality);

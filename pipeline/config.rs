@@ -9,15 +9,15 @@ pub const DEFAULT_CONFIG: &str = "pipeline.toml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("invalid config {path}: {source}")]
+    #[error("invalid config {path}: {cause}")]
     Parse {
         path: PathBuf,
-        source: toml::de::Error,
+        cause: toml::de::Error,
     },
 }
 
@@ -31,9 +31,12 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     };
     let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
         path: path.clone(),
-        source,
+        cause: source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path,
+        cause: source,
+    })
 }
 
 #[cfg(test)]

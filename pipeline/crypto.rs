@@ -41,19 +41,19 @@ pub const CHUNK_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("the encryption key file {path} cannot be read ({source}); create one with `intake keygen --out {path}`")]
+    #[error("the encryption key file {path} cannot be read ({cause}); create one with `intake keygen --out {path}`")]
     File {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("the environment variable {0} named by store.key_env is not set; the service will not start without its key")]
     Env(String),
     #[error("the encryption key from {0} is not 64 hexadecimal digits (32 bytes)")]
     Malformed(String),
-    #[error("cannot write the key file {path}: {source}")]
+    #[error("cannot write the key file {path}: {cause}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -112,7 +112,7 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
 pub fn read_key_file(path: &Path) -> Result<[u8; 32], KeyError> {
     let text = std::fs::read_to_string(path).map_err(|source| KeyError::File {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     parse_key(&text, &path.display().to_string())
 }
@@ -126,7 +126,7 @@ pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
     let hex = crate::check::to_hex(&key);
     let failed = |source| KeyError::Write {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let mut file = std::fs::OpenOptions::new()
         .write(true)

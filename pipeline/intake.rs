@@ -455,6 +455,30 @@ impl Intake {
         self.store.account(account)
     }
 
+    /// Walks the audit log's hash chain.
+    pub fn verify_audit(&self) -> Result<crate::store::AuditCheck, StoreError> {
+        self.store.verify_audit()
+    }
+
+    /// The verdict queue from `from` on, at most `limit` entries.
+    pub fn verdicts(&self, from: u64, limit: usize) -> Result<Vec<VerdictEntry>, StoreError> {
+        self.store.verdicts_from(from, limit)
+    }
+
+    /// Whether the service has heard of `account`: a status stored, or a
+    /// job still waiting for its first verdict. (The pending jobs are
+    /// walked only for an account without a status.)
+    pub fn knows_account(&self, account: &str) -> Result<bool, StoreError> {
+        if self.store.account(account)?.is_some() {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .pending()?
+            .iter()
+            .any(|job| job.account == account))
+    }
+
     /// Applies the time rules now: correction deadlines, stay expiry, review leases.
     pub fn sweep(&self) -> Result<Swept, ReviewError> {
         self.projector.sweep(self.clock.now_ms())

@@ -2,16 +2,16 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use intake::accounts::finding_label;
 use intake::clock::Clock;
 use intake::engines::{release_thread_engines, with_thread_engines};
 use intake::review::Resolution;
-use intake::store::{SledStore, Submitted};
+use intake::store::{SledStore, StoreError, Submitted};
 use intake::{config, CheckRequest, Checker, Intake};
 use intake_models::{Decision, DocumentKind, JobId, JobState, Profile, Report, Upload};
 use intake_stages::dates::Date;
-use rayon::prelude::*;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -277,6 +277,17 @@ struct CheckArgs {
     /// Print one JSON object per file (JSON Lines).
     #[arg(long)]
     json: bool,
+    /// The language of the findings' messages in the human-readable output
+    /// (JSON always carries both).
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    lang: Lang,
+}
+
+/// The language of messages printed for people.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Lang {
+    En,
+    Ru,
 }
 
 fn main() -> ExitCode {
@@ -373,7 +384,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("intake: {e:#}");
-            ExitCode::from(2)
+            match e.is::<NotAllChecked>() {
+                true => ExitCode::from(NOT_ALL_CHECKED),
+                false => ExitCode::from(FAILED),
+            }
         }
     }
 }
@@ -392,7 +406,7 @@ fn restart_with_one_omp_thread() -> ExitCode {
     eprintln!(
         "intake: cannot restart with {OMP_THREAD_LIMIT}=1 ({error}); set it in the environment"
     );
-    ExitCode::from(2)
+    ExitCode::from(FAILED)
 }
 
 fn check(args: CheckArgs) -> Result<()> {
@@ -409,9 +423,9 @@ fn check(args: CheckArgs) -> Result<()> {
         .build()
         .context("cannot start worker threads")?;
     let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
-    let check_one = |path: &PathBuf| -> Result<Report> {
+    let check_one = |path: &Path| -> Result<Report, FileError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        let bytes = std::fs::read(path).map_err(FileError::unreadable)?;
         let request = CheckRequest {
             file_name: &name,
             bytes: &bytes,
@@ -419,24 +433,169 @@ fn check(args: CheckArgs) -> Result<()> {
             profile: profile.as_ref(),
             today,
         };
-        with_thread_engines(|engines| checker.check(engines, &request))
-            .with_context(|| format!("{name}: OCR engine failed to start"))
+        // A panic is this file's internal error; the other files go on.
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            with_thread_engines(|engines| checker.check(engines, &request))
+        }));
+        match checked {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(e)) => Err(FileError::internal(format!("OCR engine: {e}"))),
+            Err(_) => Err(FileError::internal("the check stopped unexpectedly".into())),
+        }
     };
-    let reports: Vec<Result<Report>> =
-        pool.install(|| args.files.par_iter().map(check_one).collect());
+    let progress = progress_bar(Some(args.files.len() as u64), "checked");
+    let mut out = std::io::stdout().lock();
+    let mut not_checked = 0;
+    // The pool takes the files in order (FIFO); each result is printed as
+    // soon as every file before it is, so nothing waits for the slowest.
+    let (done, results) = std::sync::mpsc::channel();
+    // Set when stdout is gone (a closed pipe): the files not started are skipped.
+    let stopped = std::sync::atomic::AtomicBool::new(false);
+    let printed = pool.in_place_scope_fifo(|scope| -> std::io::Result<()> {
+        for (i, path) in args.files.iter().enumerate() {
+            let (done, check_one, stopped) = (done.clone(), &check_one, &stopped);
+            scope.spawn_fifo(move |_| {
+                if !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = done.send((i, check_one(path)));
+                }
+            });
+        }
+        drop(done);
+        let mut waiting: Vec<Option<Result<Report, FileError>>> =
+            args.files.iter().map(|_| None).collect();
+        let mut next = 0;
+        for (i, result) in results {
+            waiting[i] = Some(result);
+            while let Some(result) = waiting.get_mut(next).and_then(Option::take) {
+                let file = args.files[next].display().to_string();
+                let line = progress.suspend(|| print_checked(&mut out, &file, &result, &args));
+                if line.is_err() {
+                    stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return line;
+                }
+                not_checked += usize::from(result.is_err());
+                progress.inc(1);
+                next += 1;
+            }
+        }
+        Ok(())
+    });
+    progress.finish_and_clear();
     pool.broadcast(|_| release_thread_engines());
     release_thread_engines();
-    let mut out = std::io::stdout().lock();
-    for report in reports {
-        let report = report?;
-        if args.json {
-            serde_json::to_writer(&mut out, &report)?;
-            writeln!(out)?;
-        } else {
-            print_human(&mut out, &report)?;
+    printed?;
+    if not_checked > 0 {
+        return Err(NotAllChecked {
+            not_checked,
+            files: args.files.len(),
         }
+        .into());
     }
     Ok(())
+}
+
+/// Some files of `intake check` got an error line instead of a verdict
+/// (exit code [`NOT_ALL_CHECKED`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{not_checked} of {files} files could not be checked; their lines say why")]
+struct NotAllChecked {
+    not_checked: usize,
+    files: usize,
+}
+
+/// The exit code when some files could not be checked (the rest were).
+const NOT_ALL_CHECKED: u8 = 1;
+/// The exit code of a usage error or of a command that failed.
+const FAILED: u8 = 2;
+
+/// Why one file of `intake check` has no verdict; its line says so:
+/// `{"file": …, "error": {"code": …, "message": …}}`.
+#[derive(Debug, serde::Serialize)]
+struct FileError {
+    /// `file_not_found`, `permission_denied`, `not_a_file`, `read_failed` or `internal`.
+    code: &'static str,
+    message: String,
+}
+
+/// The JSON line of a file that could not be checked.
+#[derive(serde::Serialize)]
+struct ErrorLine<'a> {
+    file: &'a str,
+    error: &'a FileError,
+}
+
+impl FileError {
+    fn unreadable(e: std::io::Error) -> FileError {
+        use std::io::ErrorKind;
+        let code = match e.kind() {
+            ErrorKind::NotFound => "file_not_found",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::IsADirectory => "not_a_file",
+            _ => "read_failed",
+        };
+        FileError {
+            code,
+            message: e.to_string(),
+        }
+    }
+
+    fn internal(message: String) -> FileError {
+        FileError {
+            code: "internal",
+            message,
+        }
+    }
+}
+
+/// One file's line(s): its report, or its error.
+fn print_checked(
+    out: &mut impl Write,
+    file: &str,
+    result: &Result<Report, FileError>,
+    args: &CheckArgs,
+) -> std::io::Result<()> {
+    match result {
+        Ok(report) if args.json => {
+            serde_json::to_writer(&mut *out, report)?;
+            writeln!(out)?;
+        }
+        Ok(report) => print_human(out, report, args.lang)?,
+        Err(error) if args.json => {
+            serde_json::to_writer(&mut *out, &ErrorLine { file, error })?;
+            writeln!(out)?;
+        }
+        Err(error) => writeln!(
+            out,
+            "{file}: not checked ({}): {}",
+            error.code, error.message
+        )?,
+    }
+    out.flush()
+}
+
+/// A progress bar on stderr when it is a terminal, else one that draws
+/// nothing (pipes, logs and tests get only the results). Without a length,
+/// a counter.
+fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (bar, template) = match len {
+        Some(len) => (
+            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()),
+            "[{bar:30}] {pos}/{len} {msg} ({elapsed}, ~{eta} left)",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} {pos} {msg} ({elapsed})",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 /// The store of the configuration, opened with its key.
@@ -463,6 +622,79 @@ fn open_intake(service: &ServiceArgs) -> Result<Intake> {
     let store = open_store(&config)?;
     let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
     Ok(Intake::new(Box::new(store), checker, clock))
+}
+
+/// Where the read and verify commands read: the store itself, or the
+/// running service that holds it.
+enum Reader {
+    Store(Box<Intake>),
+    Service(intake::remote::Remote),
+}
+
+impl Reader {
+    fn open(service: &ServiceArgs) -> Result<Reader> {
+        match open_intake(service) {
+            Ok(intake) => Ok(Reader::Store(Box::new(intake))),
+            Err(e) if matches!(e.downcast_ref(), Some(StoreError::Held { .. })) => {
+                let config = config::load(service.config.as_deref())?;
+                Ok(Reader::Service(intake::remote::Remote::from_config(
+                    &config.server,
+                )?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// "Now" for the review leases: the service sends only the claims that
+    /// hold at its own now, so every one it sent holds.
+    fn now_ms(&self) -> u64 {
+        match self {
+            Reader::Store(intake) => intake.now_ms(),
+            Reader::Service(_) => 0,
+        }
+    }
+
+    fn account(&self, id: &str) -> Result<Option<intake_models::Account>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.status(id)?,
+            Reader::Service(remote) => remote.account(id)?,
+        })
+    }
+
+    fn verdicts(&self, from: u64, limit: usize) -> Result<Vec<intake_models::VerdictEntry>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.verdicts(from, limit)?,
+            Reader::Service(remote) => remote.verdicts(from, limit)?,
+        })
+    }
+
+    fn review_queue(&self) -> Result<Vec<intake_models::ReviewItem>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.review_queue()?,
+            Reader::Service(remote) => remote.review_queue()?,
+        })
+    }
+
+    fn audit_log(&self, account: &str) -> Result<Vec<intake_models::AuditEntry>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.audit(account)?,
+            Reader::Service(remote) => remote.audit_log(account)?,
+        })
+    }
+
+    fn verify_audit(&self) -> Result<intake::store::AuditCheck> {
+        Ok(match self {
+            Reader::Store(intake) => intake.verify_audit()?,
+            Reader::Service(remote) => remote.verify_audit()?,
+        })
+    }
+
+    fn verify_accounts(&self) -> Result<Vec<String>> {
+        Ok(match self {
+            Reader::Store(intake) => intake.verify_accounts()?,
+            Reader::Service(remote) => remote.verify_accounts()?,
+        })
+    }
 }
 
 fn submit(args: SubmitArgs) -> Result<()> {
@@ -600,8 +832,7 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
 }
 
 fn status(service: &ServiceArgs, account: &str, json: bool) -> Result<()> {
-    let intake = open_intake(service)?;
-    let Some(account) = intake.status(account)? else {
+    let Some(account) = Reader::open(service)?.account(account)? else {
         bail!("no verdict for account {account:?} yet (nothing submitted, or not run)");
     };
     let mut out = std::io::stdout().lock();
@@ -612,7 +843,7 @@ fn status(service: &ServiceArgs, account: &str, json: bool) -> Result<()> {
     }
     writeln!(out, "{}: {}", account.id, account.status)?;
     for item in &account.items {
-        writeln!(out, "  to fix: {}", item.message)?;
+        writeln!(out, "  to fix: {}: {}", finding_label(item), item.message)?;
     }
     for (kind, doc) in &account.documents {
         writeln!(
@@ -637,11 +868,11 @@ fn sweep(service: &ServiceArgs) -> Result<()> {
 }
 
 fn queue_tail(service: &ServiceArgs, from: u64, brief: bool) -> Result<()> {
-    let intake = open_intake(service)?;
+    let reader = Reader::open(service)?;
     let mut out = std::io::stdout().lock();
     let mut next = from;
     loop {
-        let batch = intake.store().verdicts_from(next, 256)?;
+        let batch = reader.verdicts(next, 256)?;
         let Some(last) = batch.last() else { break };
         next = last.seq + 1;
         for entry in &batch {
@@ -670,10 +901,10 @@ fn queue_tail(service: &ServiceArgs, from: u64, brief: bool) -> Result<()> {
 fn review(command: ReviewCommand) -> Result<()> {
     match command {
         ReviewCommand::List { json, service } => {
-            let intake = open_intake(&service)?;
-            let now = intake.now_ms();
+            let reader = Reader::open(&service)?;
+            let now = reader.now_ms();
             let mut out = std::io::stdout().lock();
-            for item in intake.review_queue()? {
+            for item in reader.review_queue()? {
                 if json {
                     serde_json::to_writer(&mut out, &item)?;
                     writeln!(out)?;
@@ -737,9 +968,9 @@ fn review(command: ReviewCommand) -> Result<()> {
 }
 
 fn audit(service: &ServiceArgs, account: &str) -> Result<()> {
-    let intake = open_intake(service)?;
+    let entries = Reader::open(service)?.audit_log(account)?;
     let mut out = std::io::stdout().lock();
-    for entry in intake.audit(account)? {
+    for entry in entries {
         serde_json::to_writer(&mut out, &entry)?;
         writeln!(out)?;
     }
@@ -758,7 +989,15 @@ fn bench(
         let &[count] = workers else {
             bail!("--one-run takes one worker count");
         };
-        let run = intake::bench::run(&config, samples, docs, count)?;
+        let progress = progress_bar(
+            Some(docs as u64),
+            &format!("verdicts, {count} worker(s) per heavy stage"),
+        );
+        let run = intake::bench::run(&config, samples, docs, count, &|committed| {
+            progress.set_position(committed as u64)
+        });
+        progress.finish_and_clear();
+        let run = run?;
         println!("{}", serde_json::to_string(&run)?);
         return Ok(());
     }
@@ -792,8 +1031,7 @@ fn bench(
 }
 
 fn audit_verify(service: &ServiceArgs) -> Result<()> {
-    let intake = open_intake(service)?;
-    let check = intake.store().verify_audit()?;
+    let check = Reader::open(service)?.verify_audit()?;
     match check.broken {
         None => {
             println!(
@@ -834,7 +1072,10 @@ fn rekey(service: &ServiceArgs, new_key_file: &Path) -> Result<()> {
     let config = config::load(service.config.as_deref())?;
     let store = open_store(&config)?;
     let new = intake::crypto::Sealer::with_key(&intake::crypto::read_key_file(new_key_file)?);
-    let resealed = store.rekey(&new)?;
+    let progress = progress_bar(None, "records and uploads looked at");
+    let resealed = store.rekey(&new, &mut || progress.inc(1));
+    progress.finish_and_clear();
+    let resealed = resealed?;
     println!(
         "{resealed} records and uploads re-encrypted; now set store.key_file = {:?}",
         new_key_file.display().to_string()
@@ -843,8 +1084,7 @@ fn rekey(service: &ServiceArgs, new_key_file: &Path) -> Result<()> {
 }
 
 fn verify_accounts(service: &ServiceArgs) -> Result<()> {
-    let intake = open_intake(service)?;
-    let differences = intake.verify_accounts()?;
+    let differences = Reader::open(service)?.verify_accounts()?;
     for d in &differences {
         println!("{d}");
     }
@@ -887,14 +1127,14 @@ fn today_utc() -> Date {
     Date::from_unix_days((secs / 86_400) as i64)
 }
 
-fn print_human(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
+fn print_human(out: &mut impl Write, report: &Report, lang: Lang) -> std::io::Result<()> {
     writeln!(out, "{}: {}", report.file, report.verdict.as_str())?;
     for f in &report.findings {
-        let field = f
-            .field
-            .map(|x| format!(" [{}]", x.as_str()))
-            .unwrap_or_default();
-        writeln!(out, "  {:?}{field}: {}", f.code, f.message)?;
+        let message = match lang {
+            Lang::En => &f.message,
+            Lang::Ru => &f.message_ru,
+        };
+        writeln!(out, "  {}: {message}", finding_label(f))?;
     }
     if let Some(doc) = &report.document {
         if let Some(mrz) = &doc.mrz {

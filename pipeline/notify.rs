@@ -40,10 +40,10 @@ pub enum WebhookError {
     Url(String),
     #[error("webhooks.url is set but there is no secret: set webhooks.secret_file or webhooks.secret_env")]
     NoSecret,
-    #[error("cannot read the webhook secret file {path}: {source}")]
+    #[error("cannot read the webhook secret file {path}: {cause}")]
     SecretFile {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("the environment variable {0} (webhooks.secret_env) is not set")]
     SecretEnv(String),
@@ -186,7 +186,7 @@ impl Webhook {
                 let text =
                     std::fs::read_to_string(path).map_err(|source| WebhookError::SecretFile {
                         path: path.clone(),
-                        source,
+                        cause: source,
                     })?;
                 (text, path.display().to_string())
             }

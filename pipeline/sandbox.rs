@@ -65,8 +65,8 @@ impl PdfExtractor for SandboxedPdf {
             .spawn()
             .map_err(|_| corrupt())?;
 
-        // The grey pixels of every page: twice one image's limit (the child's budget).
-        let cap = limits.max_pixels.saturating_mul(2).saturating_add(1 << 20);
+        // The grey pixels of every page: the job's budget (the child's).
+        let cap = limits.max_job_pixels.saturating_add(1 << 20);
         let cap = cap.max(limits.max_bytes + (1 << 20));
         let deadline = Instant::now() + Duration::from_millis(limits.pdf_timeout_ms);
         let output = run_bounded(child, bytes.to_vec(), cap, deadline).ok_or_else(corrupt)?;

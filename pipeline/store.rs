@@ -54,36 +54,44 @@ const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
 
 /// Why the store could not do what was asked.
+///
+/// Each message carries its cause's text, so no variant also gives the cause
+/// as `source()`: `{:#}` and other printers of the chain would repeat it
+/// ("...: No such file or directory (os error 2): No such file or
+/// directory (os error 2)"). Hence fields named `cause`, not `source`
+/// (which thiserror makes the source), and `From` written out, not `#[from]`.
+/// The other error types of the workspace follow the same rule.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store at {path} cannot be opened: {source}")]
-    Open { path: String, source: sled::Error },
+    #[error("the store at {path} cannot be opened: {cause}")]
+    Open { path: String, cause: sled::Error },
+    #[error(
+        "the store at {path} is held by another process (a running `intake serve` or `intake run --follow`)"
+    )]
+    Held { path: String },
     #[error(
         "the store was written by a newer intake (schema {found}, this one knows {SCHEMA_VERSION}); upgrade intake"
     )]
     NewerSchema { found: u64 },
     #[error("storage error: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     // serde's own message may quote the value read: only where it broke.
-    #[error("a stored record cannot be read ({what}): {:?} error at line {} column {}", .source.classify(), .source.line(), .source.column())]
+    #[error("a stored record cannot be read ({what}): {:?} error at line {} column {}", .cause.classify(), .cause.line(), .cause.column())]
     Corrupt {
         what: &'static str,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("job {0} is not in the store")]
     UnknownJob(JobId),
-    #[error("a stored record does not open ({what}): {source}")]
+    #[error("a stored record does not open ({what}): {cause}")]
     Sealed {
         what: &'static str,
-        source: SealError,
+        cause: SealError,
     },
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("upload file {path}: {source}")]
-    Upload {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("upload file {path}: {cause}")]
+    Upload { path: String, cause: std::io::Error },
     #[error("the job names upload {job}, but the upload received is {received}")]
     BlobMismatch { job: String, received: String },
     #[error("the store is out of service: {0}")]
@@ -96,14 +104,20 @@ impl StoreError {
     pub fn unavailable(&self) -> Option<Unavailable> {
         match self {
             StoreError::Open {
-                source: sled::Error::Io(e),
+                cause: sled::Error::Io(e),
                 ..
             }
             | StoreError::Sled(sled::Error::Io(e))
-            | StoreError::Upload { source: e, .. } => Unavailable::of(e),
+            | StoreError::Upload { cause: e, .. } => Unavailable::of(e),
             StoreError::Unavailable(cause) => Some(*cause),
             _ => None,
         }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        StoreError::Sled(e)
     }
 }
 
@@ -273,9 +287,10 @@ struct Trees {
 
 impl Trees {
     fn open(dir: &Path, cache_bytes: u64) -> Result<Trees, StoreError> {
-        let db = open_db(dir, cache_bytes).map_err(|source| StoreError::Open {
-            path: dir.display().to_string(),
-            source,
+        let path = dir.display().to_string();
+        let db = open_db(dir, cache_bytes).map_err(|cause| match cause {
+            sled::Error::Io(e) if is_lock_held(&e) => StoreError::Held { path },
+            cause => StoreError::Open { path, cause },
         })?;
         Ok(Trees {
             blobs: db.open_tree("blobs")?,
@@ -464,7 +479,7 @@ impl SledStore {
         let private = |path: &Path| {
             private_dir(path).map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
-                source,
+                cause: source,
             })
         };
         // Before sled creates it with the umask's mode.
@@ -572,7 +587,7 @@ impl SledStore {
         let t = self.trees()?;
         let failed = |path: &Path, source| StoreError::Upload {
             path: path.display().to_string(),
-            source,
+            cause: source,
         };
         let (mut temporary, mut orphans) = (0, 0);
         let shards = std::fs::read_dir(&self.uploads).map_err(|e| failed(&self.uploads, e))?;
@@ -630,8 +645,9 @@ impl SledStore {
     /// Re-seals every record and upload file under `new`, flushed; returns
     /// how many were re-sealed. A record that already opens with `new` is
     /// left as it is, so an interrupted rekey is finished by running it
-    /// again with the same two keys.
-    pub fn rekey(&self, new: &Sealer) -> Result<usize, StoreError> {
+    /// again with the same two keys. `visited` is called once per record
+    /// or upload looked at (for a progress display).
+    pub fn rekey(&self, new: &Sealer, visited: &mut dyn FnMut()) -> Result<usize, StoreError> {
         let t = self.trees()?;
         let fresh = Codec {
             sealer: new.clone(),
@@ -647,6 +663,7 @@ impl SledStore {
         for (what, tree) in trees {
             for item in tree.iter() {
                 let (key, value) = item?;
+                visited();
                 if fresh.open(what, &key, &value).is_ok() {
                     continue;
                 }
@@ -658,6 +675,7 @@ impl SledStore {
         // An account's key is named under the store key too: it moves.
         for item in t.accounts.iter() {
             let (key, value) = item?;
+            visited();
             if fresh.open("account", &key, &value).is_ok() {
                 continue;
             }
@@ -674,6 +692,7 @@ impl SledStore {
         }
         for item in t.blobs.iter() {
             let (key, _) = item?;
+            visited();
             let sha256 = String::from_utf8_lossy(&key).into_owned();
             let Some(path) = self.upload_path(&sha256) else {
                 continue;
@@ -690,11 +709,11 @@ impl SledStore {
                 .seal_chunked(&place("upload", &key), &plain)
                 .map_err(|source| StoreError::Sealed {
                     what: "upload",
-                    source,
+                    cause: source,
                 })?;
             replace_file(&path, &sealed).map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
-                source,
+                cause: source,
             })?;
             resealed += 1;
         }
@@ -740,7 +759,7 @@ impl SledStore {
             })
             .map_err(|source| StoreError::Upload {
                 path: probe.display().to_string(),
-                source,
+                cause: source,
             });
         let _ = std::fs::remove_file(&probe);
         written?;
@@ -813,7 +832,7 @@ impl SledStore {
             Err(source) => {
                 return Err(StoreError::Upload {
                     path: path.display().to_string(),
-                    source,
+                    cause: source,
                 })
             }
         };
@@ -829,7 +848,7 @@ impl SledStore {
         let Some(path) = self.upload_path(&upload.sha256) else {
             return Err(StoreError::Upload {
                 path: upload.sha256.chars().take(80).collect(),
-                source: std::io::Error::other("not a SHA-256"),
+                cause: std::io::Error::other("not a SHA-256"),
             });
         };
         // Already there and intact (same content, same key): nothing to keep.
@@ -842,7 +861,7 @@ impl SledStore {
             .and_then(|()| std::fs::File::open(dir)?.sync_all())
             .map_err(|source| StoreError::Upload {
                 path: path.display().to_string(),
-                source,
+                cause: source,
             })?;
         upload.temporary.keep();
         Ok(())
@@ -917,7 +936,7 @@ impl UploadWriter {
         let path = temporary_path(uploads, "incoming");
         let failed = |source| StoreError::Upload {
             path: path.display().to_string(),
-            source,
+            cause: source,
         };
         let mut file = private_file(&path).map_err(failed)?;
         let temporary = Temporary(Some(path.clone()));
@@ -938,7 +957,7 @@ impl UploadWriter {
     fn failed(&self, source: std::io::Error) -> StoreError {
         let error = StoreError::Upload {
             path: self.temporary.path().display().to_string(),
-            source,
+            cause: source,
         };
         self.outage.note(&error);
         error
@@ -947,7 +966,7 @@ impl UploadWriter {
     fn sealing_failed(source: SealError) -> StoreError {
         StoreError::Sealed {
             what: "upload",
-            source,
+            cause: source,
         }
     }
 
@@ -996,7 +1015,7 @@ impl UploadWriter {
             // `failed`'s work: the sealer is spent, so `self` is not whole.
             let error = StoreError::Upload {
                 path: self.temporary.path().display().to_string(),
-                source,
+                cause: source,
             };
             self.outage.note(&error);
             return Err(error);
@@ -1089,8 +1108,7 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
     loop {
         match config.open() {
             Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && waited < std::time::Duration::from_secs(1) =>
+                if is_lock_held(&e) && waited < std::time::Duration::from_secs(1) =>
             {
                 let pause = std::time::Duration::from_millis(50);
                 std::thread::sleep(pause);
@@ -1099,6 +1117,11 @@ fn open_db(dir: &Path, cache_bytes: u64) -> Result<sled::Db, sled::Error> {
             opened => return opened,
         }
     }
+}
+
+/// sled's way of saying another process has the directory.
+fn is_lock_held(error: &std::io::Error) -> bool {
+    error.to_string().contains("could not acquire lock")
 }
 
 fn read_u64(bytes: &[u8]) -> u64 {
@@ -1127,7 +1150,10 @@ impl Codec {
     fn open(&self, what: &'static str, key: &[u8], bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.sealer
             .open(&place(what, key), bytes)
-            .map_err(|source| StoreError::Sealed { what, source })
+            .map_err(|source| StoreError::Sealed {
+                what,
+                cause: source,
+            })
     }
 
     fn encode<T: serde::Serialize>(
@@ -1136,8 +1162,10 @@ impl Codec {
         key: &[u8],
         value: &T,
     ) -> Result<Vec<u8>, StoreError> {
-        let plain =
-            serde_json::to_vec(value).map_err(|source| StoreError::Corrupt { what, source })?;
+        let plain = serde_json::to_vec(value).map_err(|source| StoreError::Corrupt {
+            what,
+            cause: source,
+        })?;
         Ok(self.sealer.seal(&place(what, key), &plain))
     }
 
@@ -1148,7 +1176,10 @@ impl Codec {
         bytes: &[u8],
     ) -> Result<T, StoreError> {
         let plain = self.open(what, key, bytes)?;
-        serde_json::from_slice(&plain).map_err(|source| StoreError::Corrupt { what, source })
+        serde_json::from_slice(&plain).map_err(|source| StoreError::Corrupt {
+            what,
+            cause: source,
+        })
     }
 }
 
@@ -1184,7 +1215,7 @@ fn append_audit<E: From<StoreError>>(
         let plain = serde_json::to_vec(&entry).map_err(|source| {
             abort(StoreError::Corrupt {
                 what: "audit",
-                source,
+                cause: source,
             })
         })?;
         meta.insert(LAST_AUDIT_HASH, sha256_hex(&plain).as_bytes())?;
@@ -1590,7 +1621,7 @@ impl Store for SledStore {
                     if let Some(path) = self.upload_path(&blob) {
                         remove_if_there(&path).map_err(|source| StoreError::Upload {
                             path: path.display().to_string(),
-                            source,
+                            cause: source,
                         })?;
                     }
                 }
@@ -2223,8 +2254,10 @@ mod tests {
             store
                 .save_accounts(std::slice::from_ref(&account), None, Vec::new(), Vec::new())
                 .unwrap();
-            assert_eq!(store.rekey(&new).unwrap(), 1);
-            assert_eq!(store.rekey(&new).unwrap(), 0, "done once");
+            let mut visited = 0;
+            assert_eq!(store.rekey(&new, &mut || visited += 1).unwrap(), 1);
+            assert_eq!(visited, 1);
+            assert_eq!(store.rekey(&new, &mut || {}).unwrap(), 0, "done once");
         }
         let store = SledStore::open_sealed(dir.path(), 1 << 20, new).unwrap();
         assert_eq!(store.account("acc-1").unwrap(), Some(account));
@@ -2250,7 +2283,7 @@ mod tests {
         );
         let read_only = StoreError::Upload {
             path: "x".into(),
-            source: Error::from(ErrorKind::ReadOnlyFilesystem),
+            cause: Error::from(ErrorKind::ReadOnlyFilesystem),
         };
         assert_eq!(read_only.unavailable(), Some(Unavailable::ReadOnly));
         assert_eq!(io(ErrorKind::PermissionDenied).unavailable(), None);

@@ -9,13 +9,17 @@
 //!
 //! A job holds one of `in_flight` slots from admission until its verdict is
 //! committed, so memory is bounded whatever the backlog: a full pipeline
-//! makes [`Admission::reserve`] wait, then answer [`Busy`]. Each read worker
-//! owns its Tesseract instances, created once. A stage that panics gives its
-//! job a `processing_failed` verdict and the worker carries on.
+//! makes [`Admission::reserve`] wait, then answer [`Busy`]. Admitted jobs
+//! wait for the decode stage in a [`fair`](crate::fair) queue that serves
+//! the accounts in turn: one uploader's burst cannot hold back the others'.
+//! Each read worker owns its Tesseract instances, created once. A stage
+//! that panics gives its job a `processing_failed` verdict and the worker
+//! carries on.
 
 use crate::check::{CheckRequest, Checker, Declared, DecodedUpload};
 use crate::clock::Clock;
 use crate::engines::Engines;
+use crate::fair::{fair_queue, FairSender};
 use crate::ledger::Ledger;
 use crate::store::{Store, StoreError};
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -36,11 +40,19 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("OCR engine: {0}")]
-    Engine(#[from] OcrError),
+    Engine(OcrError),
     #[error("cannot start a worker thread: {0}")]
     Thread(std::io::Error),
     #[error("{} job(s) stay pending: {}", .0.len(), .0.join("; "))]
     Pending(Vec<String>),
+}
+
+// Written out rather than `#[from]`, which would also make the engine's
+// error the source, printed twice after the message that quotes it.
+impl From<OcrError> for RunError {
+    fn from(e: OcrError) -> RunError {
+        RunError::Engine(e)
+    }
 }
 
 /// The pipeline is full: nothing was stored; try again later.
@@ -149,7 +161,7 @@ enum AfterDecode {
 /// another thread.
 #[derive(Clone)]
 pub struct Admission {
-    jobs: Sender<InFlight<()>>,
+    jobs: FairSender<InFlight<()>>,
     slots: Sender<()>,
     free: Receiver<()>,
     progress: Arc<Progress>,
@@ -186,13 +198,17 @@ impl Slot<'_> {
         let now = Instant::now();
         let admission = self.admission;
         admission.progress.update(|c| c.admitted += 1);
-        let sent = admission.jobs.send(InFlight {
-            job,
-            admitted: now,
-            queued: now,
-            waits_ms: BTreeMap::new(),
-            payload: (),
-        });
+        let account = job.account.clone();
+        let sent = admission.jobs.send(
+            &account,
+            InFlight {
+                job,
+                admitted: now,
+                queued: now,
+                waits_ms: BTreeMap::new(),
+                payload: (),
+            },
+        );
         // Only a pipeline shutting down refuses: the job stays pending in the
         // store and is recovered at the next start.
         if sent.is_err() {
@@ -259,7 +275,8 @@ impl Pipeline {
     ) -> Result<Pipeline, RunError> {
         let in_flight = workers.in_flight.max(1);
         let (slots, free) = bounded(in_flight);
-        let (jobs, to_decode) = bounded(in_flight);
+        // Holds at most `in_flight` jobs: each holds a slot.
+        let (jobs, to_decode) = fair_queue();
         let (decoded, to_read) = bounded(workers.stage_queue.max(1));
         let (checked, to_commit) = bounded(workers.stage_queue.max(1));
         let progress = Arc::new(Progress::default());
@@ -276,7 +293,7 @@ impl Pipeline {
         threads.extend(spawn_stage(
             "decode",
             workers.decode_workers,
-            to_decode,
+            move || to_decode.recv(),
             decoded,
             || (),
             move |_, job| decode_stage(&s, job),
@@ -285,7 +302,7 @@ impl Pipeline {
         threads.extend(spawn_stage(
             "read",
             workers.read_workers,
-            to_read,
+            move || to_read.recv().ok(),
             checked,
             Engines::default,
             move |engines, job| read_stage(&s, engines, job),
@@ -374,12 +391,12 @@ pub(crate) fn spawn(
 }
 
 /// Starts `workers` threads of one stage: each makes its own state with
-/// `init` (a Tesseract instance, say) and maps its input to its output
-/// until the input closes.
+/// `init` (a Tesseract instance, say) and maps what `input` gives to its
+/// output until `input` gives `None` (its queue closed and drained).
 fn spawn_stage<I, O, S>(
     name: &str,
     workers: usize,
-    input: Receiver<I>,
+    input: impl Fn() -> Option<I> + Send + Sync + 'static,
     output: Sender<O>,
     init: impl Fn() -> S + Send + Sync + 'static,
     work: impl Fn(&mut S, I) -> O + Send + Sync + 'static,
@@ -390,13 +407,14 @@ where
 {
     let init = Arc::new(init);
     let work = Arc::new(work);
+    let input = Arc::new(input);
     (0..workers.max(1))
         .map(|i| {
             let (input, output) = (input.clone(), output.clone());
             let (init, work) = (init.clone(), work.clone());
             spawn(&format!("{name}-{i}"), move || {
                 let mut state = init();
-                for item in input.iter() {
+                while let Some(item) = input() {
                     if output.send(work(&mut state, item)).is_err() {
                         break;
                     }

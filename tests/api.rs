@@ -271,6 +271,9 @@ pub fn send_with(
                 &format!("multipart/form-data; boundary={BOUNDARY}"),
             )
             .send_bytes(&bytes),
+        Body::Raw(content_type, bytes) => {
+            request.set("Content-Type", content_type).send_bytes(&bytes)
+        }
     };
     let response = match result {
         Ok(r) => r,
@@ -304,6 +307,8 @@ pub enum Body {
     None,
     Json(Value),
     Multipart(Vec<u8>),
+    /// Bytes with the content type given.
+    Raw(&'static str, Vec<u8>),
 }
 
 pub const BOUNDARY: &str = "intake-test-boundary-7d1f";
@@ -690,6 +695,178 @@ fn sse_events(
     events
 }
 
+/// An exchange outside the documented routes: status, `Allow`, JSON body.
+fn undocumented(method: &str, url: &str) -> (u16, Option<String>, Value) {
+    let response = match agent()
+        .request(method, url)
+        .set("Authorization", &format!("Bearer {ADMIN}"))
+        .call()
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = response.status();
+    let allow = response.header("allow").map(str::to_string);
+    (status, allow, response.into_json().unwrap())
+}
+
+#[test]
+fn conventions_404_405_415_location_and_unknown_accounts() {
+    let server = Server::start("");
+    // Every error has the error body, the router's own included.
+    let (status, _, body) = undocumented("GET", &server.url("/v1/nowhere"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    assert!(body["request_id"].is_string(), "{body}");
+    let (status, allow, body) = undocumented("DELETE", &server.url("/healthz"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{body}"
+    );
+    assert!(
+        allow.is_some_and(|a| a.contains("GET")),
+        "405 without Allow"
+    );
+    // A body of the wrong type is 415, not 400.
+    let url = server.url("/v1/accounts/acc-c/documents");
+    let json_upload = send(
+        "POST",
+        &url,
+        Some(UPLOADER),
+        Body::Raw("application/json", b"{}".to_vec()),
+    );
+    assert_eq!(json_upload.status, 415, "{}", json_upload.json());
+    let profile = server.url("/v1/accounts/acc-c/profile");
+    let form_profile = send(
+        "PUT",
+        &profile,
+        Some(UPLOADER),
+        Body::Raw("text/plain", b"{}".to_vec()),
+    );
+    assert_eq!(form_profile.status, 415);
+    // An account no upload was made for is 404; once one is, it exists.
+    let account = server.url("/v1/accounts/acc-c");
+    assert_eq!(
+        send("GET", &account, Some(UPLOADER), Body::None).status,
+        404
+    );
+    let accepted = upload(&server, UPLOADER, "acc-c", "passport", "passport.jpg", None);
+    assert_eq!(accepted.status, 202);
+    let job = accepted.json()["job_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        accepted.header("location"),
+        Some(format!("/v1/jobs/{job}").as_str())
+    );
+    let known = send("GET", &account, Some(UPLOADER), Body::None);
+    assert_eq!(known.status, 200);
+    assert_eq!(known.json()["account"], "acc-c");
+
+    // What an operator checks while the service holds the store.
+    decided(&server, UPLOADER, &job);
+    let queue = send(
+        "GET",
+        &server.url("/v1/queue?from=0&limit=1"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(queue.json()["entries"][0]["job"], job.as_str());
+    let next = queue.json()["next"].as_u64().unwrap();
+    let rest = send(
+        "GET",
+        &server.url(&format!("/v1/queue?from={next}")),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(rest.json()["entries"], json!([]));
+    let bad_page = send(
+        "GET",
+        &server.url("/v1/queue?from=first"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(bad_page.status, 400);
+    let audit = send(
+        "GET",
+        &server.url("/v1/admin/audit/verify"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert!(
+        audit.json()["entries"].as_u64().unwrap() >= 2,
+        "{}",
+        audit.json()
+    );
+    assert_eq!(audit.json()["broken"], Value::Null);
+    let accounts = send(
+        "GET",
+        &server.url("/v1/admin/accounts/verify"),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(accounts.json()["differences"], json!([]));
+}
+
+#[test]
+fn operator_commands_ask_the_running_service_that_holds_the_store() {
+    let server = Server::start("");
+    let accepted = upload(
+        &server,
+        UPLOADER,
+        "acc-op",
+        "passport",
+        "passport.jpg",
+        Some("passport.mismatch_surname.json"),
+    );
+    let job = accepted.json()["job_id"].as_str().unwrap().to_string();
+    decided(&server, UPLOADER, &job);
+    let config = server.config.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--config", config]);
+        let out = crate::intake(&args);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (ok, out, err) = run(&["status", "acc-op"]);
+    assert!(ok && out.starts_with("acc-op: "), "{out}{err}");
+    let (ok, out, err) = run(&["review", "list"]);
+    assert!(
+        ok && out.contains(&job) && out.contains("field_mismatch"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = run(&["queue", "tail", "--brief"]);
+    assert!(ok && out.contains(&job), "{out}{err}");
+    let (ok, out, err) = run(&["audit", "acc-op"]);
+    assert!(ok && out.contains("job_submitted"), "{out}{err}");
+    let (ok, out, err) = run(&["audit", "verify"]);
+    assert!(ok && out.contains("hash chain holds"), "{out}{err}");
+    let (ok, out, err) = run(&["accounts", "verify"]);
+    assert!(
+        ok && out.contains("every account status equals"),
+        "{out}{err}"
+    );
+    // An account nobody uploaded for: said once, with what to do.
+    let (ok, _, err) = run(&["status", "nobody"]);
+    assert!(!ok && err.matches("no verdict").count() == 1, "{err}");
+    // Without a usable token the command says how to give one.
+    let no_tokens = server.config.with_file_name("no-tokens.toml");
+    let text = std::fs::read_to_string(&server.config).unwrap();
+    let cut = text.find("[[server.tokens]]").unwrap();
+    std::fs::write(&no_tokens, &text[..cut]).unwrap();
+    let out = crate::intake(&["audit", "verify", "--config", no_tokens.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("INTAKE_TOKEN"),
+        "{err}"
+    );
+    assert_eq!(err.matches("held by").count(), 1, "{err}");
+}
+
 #[test]
 fn bad_uploads_get_clear_refusals() {
     let server = Server::start("");
@@ -893,6 +1070,9 @@ fn routes(job: &str) -> Vec<(&'static str, String, &'static [&'static str])> {
         ("POST", format!("/v1/review/{job}/release"), &["reviewer"]),
         ("POST", format!("/v1/review/{job}/decision"), &["reviewer"]),
         ("GET", "/metrics".into(), &["auditor"]),
+        ("GET", "/v1/queue".into(), &["auditor"]),
+        ("GET", "/v1/admin/audit/verify".into(), &["auditor"]),
+        ("GET", "/v1/admin/accounts/verify".into(), &["auditor"]),
     ]
 }
 

@@ -14,6 +14,7 @@ mod leftovers;
 mod load;
 mod notify;
 mod phone_jpegs;
+mod pixels;
 mod producers;
 mod protection;
 mod samples;

@@ -217,6 +217,17 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest side of a decoded image, in pixels.
     pub max_side: u32,
+    /// Pixels one job may decode, all its pages together: a PDF's pages past
+    /// it are not examined, and an upload whose first image alone exceeds
+    /// it gets `image_too_large` (scan at 300–600 dpi). Bounds the decode
+    /// work of one job, whatever its page count.
+    pub max_job_pixels: u64,
+    /// A decoded page above this many pixels is shrunk (area averaging) to
+    /// it before the checks: they need no more (an A4 page at 600 dpi has
+    /// 35 MP, a passport page at 1200 dpi 27 MP), and each later pass costs
+    /// a worker time in proportion to the pixels. Resolution is still judged
+    /// at the scan's own size. 0: never shrink.
+    pub work_pixels: u64,
     /// PDF pages examined; the page holding the declared document is checked.
     pub max_pdf_pages: u32,
     /// PDF objects allowed in one file.
@@ -235,6 +246,8 @@ impl Default for Limits {
             max_bytes: 5 * 1024 * 1024,
             max_pixels: 80_000_000,
             max_side: 20_000,
+            max_job_pixels: 160_000_000,
+            work_pixels: 25_000_000,
             max_pdf_pages: 16,
             max_pdf_objects: 20_000,
             max_pdf_stream_bytes: 256 * 1024 * 1024,

@@ -69,6 +69,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("this route does not take that method; the routes are in /openapi.json")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("the upload is larger than {limit} bytes; reduce it and upload again")]
     TooLarge { limit: u64 },
     #[error("{0}; send the request again")]
@@ -95,6 +99,8 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -111,6 +117,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::TimedOut(_) => "timeout",
             ApiError::Busy { .. } => "busy",
@@ -155,6 +163,28 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+/// `Query`, its rejection in the error body: a `400` that names the
+/// parameter that did not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(query)| ApiQuery(query))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
     }
 }
 
@@ -209,7 +239,7 @@ mod tests {
     fn answer(kind: ErrorKind) -> Response {
         let error = StoreError::Upload {
             path: "/srv/intake.db/uploads/ab/abcd".into(),
-            source: Error::from(kind),
+            cause: Error::from(kind),
         };
         ApiError::from(error).into_response()
     }

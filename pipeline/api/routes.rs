@@ -1,7 +1,7 @@
 //! The handlers: check the role, parse, call the service, shape the answer.
 
 use super::auth::Principal;
-use super::error::ApiError;
+use super::error::{ApiError, ApiQuery};
 use super::image::{render, ImageRegion};
 use super::{AppState, BodyTimedOut};
 use crate::crypto::CHUNK_BYTES;
@@ -10,7 +10,7 @@ use crate::notify::{event_name, Feed};
 use crate::review::{parse_items, Resolution};
 use crate::store::{ReceivedUpload, Submitted, UploadWriter};
 use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -213,6 +213,7 @@ pub async fn upload(
     if declared.is_some_and(|n| n > limit + super::MULTIPART_SLACK) {
         return Err(ApiError::TooLarge { limit });
     }
+    require_content_type(&headers, "multipart/form-data")?;
     let mut form = form.map_err(|e| {
         ApiError::BadRequest(format!(
             "send the upload as multipart/form-data with file, kind and profile ({})",
@@ -269,7 +270,45 @@ pub async fn upload(
         "state": job_state(job),
         "resubmitted": resubmitted,
     });
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    let location = format!("/v1/jobs/{}", job.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `415` unless the request's `Content-Type` is `expected` (parameters
+/// such as a boundary or a charset aside).
+fn require_content_type(headers: &HeaderMap, expected: &str) -> ApiResult<()> {
+    let sent = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = sent.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "send the body as {expected}, not {}",
+            if media_type.is_empty() {
+                "without a Content-Type"
+            } else {
+                media_type
+            }
+        )))
+    }
+}
+
+/// Any path the API does not have.
+pub async fn no_such_route() -> ApiError {
+    ApiError::NotFound("no such route; the routes are in /openapi.json".into())
+}
+
+/// A route asked with a method it does not take.
+pub async fn wrong_method() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// `PUT /v1/accounts/{account}/profile`: a JSON profile whose fields replace
@@ -279,9 +318,11 @@ pub async fn update_profile(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(account): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     principal.require(&[Role::Uploader])?;
+    require_content_type(&headers, "application/json")?;
     checked_account(&account)?;
     principal.require_account(&account)?;
     if body.len() > 16 * 1024 {
@@ -416,6 +457,11 @@ pub async fn account(
     principal.require_account(&account)?;
     blocking(&state, move |intake| {
         let stored = intake.status(&account)?;
+        if stored.is_none() && !intake.knows_account(&account)? {
+            return Err(ApiError::NotFound(format!(
+                "no upload was ever made for account {account}"
+            )));
+        }
         Ok(Json(account_body(&account, stored)))
     })
     .await
@@ -498,7 +544,7 @@ pub async fn all_events(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
     let next = resume_from(&headers, query.after);
@@ -513,7 +559,7 @@ pub async fn events(
     principal: Principal,
     Path(account): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
     checked_account(&account)?;
@@ -534,7 +580,7 @@ pub async fn image(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(raw): Path<String>,
-    Query(query): Query<ImageQuery>,
+    ApiQuery(query): ApiQuery<ImageQuery>,
 ) -> ApiResult<Response> {
     principal.require(&[Role::Uploader, Role::Reviewer])?;
     let id = job_id(&raw)?;
@@ -653,11 +699,14 @@ pub async fn decide(
 ) -> ApiResult<Json<Value>> {
     principal.require(&[Role::Reviewer])?;
     let id = job_id(&raw)?;
-    let Json(body) = body.map_err(|e| {
-        ApiError::BadRequest(format!(
+    let Json(body) = body.map_err(|e| match e {
+        axum::extract::rejection::JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("send the decision as application/json".into())
+        }
+        e => ApiError::BadRequest(format!(
             "the decision is not valid: {}; send {{\"decision\": \"accept|correct|reject\", \"items\": [...], \"comment\": \"...\"}}",
             e.body_text()
-        ))
+        )),
     })?;
     let comment = body.comment.map(|c| c.chars().take(2000).collect());
     let resolution = Resolution {
@@ -677,6 +726,61 @@ pub async fn decide(
             "job_id": id,
             "account": account_body(&job.account, account),
         })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct QueuePage {
+    /// The first sequence number wanted (0: from the start).
+    #[serde(default)]
+    from: u64,
+    /// At most this many entries (1 to 1000; 100 if not given).
+    limit: Option<usize>,
+}
+
+/// `GET /v1/queue?from=SEQ&limit=N`: the verdict queue, oldest first, with
+/// the `from` of the next page.
+pub async fn verdict_queue(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+    ApiQuery(page): ApiQuery<QueuePage>,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Auditor])?;
+    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    blocking(&state, move |intake| {
+        let entries = intake.verdicts(page.from, limit)?;
+        let next = entries.last().map_or(page.from, |e| e.seq + 1);
+        Ok(Json(json!({"entries": entries, "next": next})))
+    })
+    .await
+}
+
+/// `GET /v1/admin/audit/verify`: the audit log's hash chain walked.
+pub async fn verify_audit(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Auditor])?;
+    blocking(&state, move |intake| {
+        let check = intake.verify_audit()?;
+        let broken = check
+            .broken
+            .map(|(seq, reason)| json!({"seq": seq, "reason": reason}));
+        Ok(Json(json!({"entries": check.entries, "broken": broken})))
+    })
+    .await
+}
+
+/// `GET /v1/admin/accounts/verify`: every stored status against the one
+/// the verdicts give.
+pub async fn verify_accounts(
+    State(state): State<Arc<AppState>>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    principal.require(&[Role::Auditor])?;
+    blocking(&state, move |intake| {
+        Ok(Json(json!({"differences": intake.verify_accounts()?})))
     })
     .await
 }

@@ -10,9 +10,23 @@ use lopdf::{dictionary, Document, Object, Stream};
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error("image encoding failed: {0}")]
-    Image(#[from] image::ImageError),
+    Image(image::ImageError),
     #[error("writing failed: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+// Written out rather than `#[from]`, which would also make the cause the
+// error's source: printed chains would repeat what the message quotes.
+impl From<image::ImageError> for EncodeError {
+    fn from(e: image::ImageError) -> EncodeError {
+        EncodeError::Image(e)
+    }
+}
+
+impl From<std::io::Error> for EncodeError {
+    fn from(e: std::io::Error) -> EncodeError {
+        EncodeError::Io(e)
+    }
 }
 
 /// JPEG at `quality`, with a JFIF density of `dpi` or none.

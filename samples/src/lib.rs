@@ -38,10 +38,10 @@ pub enum SamplesError {
     Fonts(#[from] render::FontError),
     #[error(transparent)]
     Encode(#[from] encode::EncodeError),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -259,7 +259,7 @@ fn write_manifest(out: &Path, seed: u64, entries: Vec<Entry>) -> Result<Manifest
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| SamplesError::Write {
         path: out.join("manifest.json"),
-        source: e.into(),
+        cause: e.into(),
     })?;
     write(out, "manifest.json", &json)?;
     Ok(manifest)
@@ -592,7 +592,7 @@ fn write_profiles(
         let file = format!("profiles/{stem}.{name}.json");
         let json = serde_json::to_vec_pretty(&profile).map_err(|e| SamplesError::Write {
             path: out.join(&file),
-            source: e.into(),
+            cause: e.into(),
         })?;
         write(out, &file, &json)?;
         files.push(ProfileFile {
@@ -627,7 +627,10 @@ fn write(out: &Path, name: &str, bytes: &[u8]) -> Result<(), SamplesError> {
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(&path, bytes));
-    written.map_err(|source| SamplesError::Write { path, source })
+    written.map_err(|source| SamplesError::Write {
+        path,
+        cause: source,
+    })
 }
 
 #[cfg(test)]

@@ -19,10 +19,10 @@ const DEJAVU_BOLD: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 /// Why the fonts could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum FontError {
-    #[error("cannot read font {path} ({source}); install fonts-ocr-b and fonts-dejavu-core (`make setup`)")]
+    #[error("cannot read font {path} ({cause}); install fonts-ocr-b and fonts-dejavu-core (`make setup`)")]
     Read {
         path: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0} is not a font file ab_glyph can read")]
     Invalid(&'static str),
@@ -38,8 +38,10 @@ pub struct Fonts {
 impl Fonts {
     pub fn load() -> Result<Fonts, FontError> {
         let load = |path: &'static str| -> Result<FontVec, FontError> {
-            let bytes = std::fs::read(Path::new(path))
-                .map_err(|source| FontError::Read { path, source })?;
+            let bytes = std::fs::read(Path::new(path)).map_err(|source| FontError::Read {
+                path,
+                cause: source,
+            })?;
             FontVec::try_from_vec(bytes).map_err(|_| FontError::Invalid(path))
         };
         Ok(Fonts {

@@ -8,6 +8,11 @@
 //! `catch_unwind` stops, so the pipeline runs it behind a [`PdfExtractor`]
 //! in a resource-limited child process; [`InProcessPdf`] runs it directly
 //! (tests, fuzzing).
+//!
+//! A page far larger than the checks need (`limits.work_pixels`) is shrunk
+//! right after decoding: every later pass over it costs in proportion to its
+//! pixels. Its scale is kept, so that resolution is judged at the scan's
+//! own size.
 
 use crate::limits::{check_pixels, image_dimensions};
 use crate::messages::finding;
@@ -26,7 +31,8 @@ pub struct Decoded {
     pub image: GrayImage,
     /// Pages in the file (1 for JPEG and PNG).
     pub pages: u32,
-    /// For a PDF: the image's pixels per inch as placed on its page.
+    /// For a PDF: the image's pixels per inch as placed on its page, at
+    /// the image's own size (not `image`'s when it was shrunk).
     pub placement_dpi: Option<f32>,
     /// The 1-based number of the page in `image`.
     pub page: u32,
@@ -34,6 +40,10 @@ pub struct Decoded {
     pub other_pages: Vec<PageScan>,
     /// A JPEG that ends before its image does: the share of rows it holds.
     pub truncated: Option<f32>,
+    /// Pixels of the scan per pixel of `image` along a side: above 1 when
+    /// the scan was shrunk to `limits.work_pixels`. A resolution measured on
+    /// `image` times this is the scan's.
+    pub scale: f32,
 }
 
 /// A page of a PDF besides the one being checked.
@@ -42,8 +52,11 @@ pub struct PageScan {
     pub number: u32,
     /// Its image, upright as shown; `None` for a page without one.
     pub image: Option<GrayImage>,
+    /// The pixels per inch of the page's image as placed, at its own size.
     pub placement_dpi: Option<f32>,
     pub content: PageContent,
+    /// As [`Decoded::scale`], for `image`.
+    pub scale: f32,
 }
 
 impl Decoded {
@@ -66,6 +79,7 @@ impl Decoded {
             image: Some(std::mem::replace(&mut self.image, image)),
             placement_dpi: std::mem::replace(&mut self.placement_dpi, chosen.placement_dpi),
             content: chosen.content,
+            scale: std::mem::replace(&mut self.scale, chosen.scale),
         };
         self.page = number;
         let at = self
@@ -92,7 +106,8 @@ impl PdfExtractor for InProcessPdf {
     }
 }
 
-/// Decodes a JPEG, PNG or PDF upload to grey, every size checked first.
+/// Decodes a JPEG, PNG or PDF upload to grey, every size checked first,
+/// each page shrunk to `limits.work_pixels`.
 pub fn decode(
     bytes: &[u8],
     format: FileFormat,
@@ -102,6 +117,7 @@ pub fn decode(
     match format {
         FileFormat::Jpeg | FileFormat::Png => {
             let (image, truncated) = decode_raster(bytes, format, limits)?;
+            let (image, scale) = raster::reduce(image, limits.work_pixels);
             Ok(Decoded {
                 image,
                 pages: 1,
@@ -109,38 +125,44 @@ pub fn decode(
                 page: 1,
                 other_pages: Vec::new(),
                 truncated,
+                scale,
             })
         }
-        FileFormat::Pdf => from_pages(pdf.extract(bytes, limits)?),
+        FileFormat::Pdf => from_pages(pdf.extract(bytes, limits)?, limits.work_pixels),
         _ => Err(finding(ReasonCode::FormatUnsupported, None)),
     }
 }
 
-/// The first page with an image to check, the others beside it.
-fn from_pages(extracted: PdfPages) -> Result<Decoded, Finding> {
+/// The first page with an image to check, the others beside it; each
+/// image shrunk to `work_pixels`.
+fn from_pages(extracted: PdfPages, work_pixels: u64) -> Result<Decoded, Finding> {
     if !extracted.consistent() {
         return Err(finding(ReasonCode::FileCorrupt, None));
     }
-    let mut first: Option<(u32, GrayImage, Option<f32>)> = None;
+    let mut first: Option<(u32, GrayImage, Option<f32>, f32)> = None;
     let mut others = Vec::new();
     for (page, (number, image)) in extracted.pages.iter().zip(extracted.images()) {
+        let image = image.map(|(image, dpi)| (raster::reduce(image, work_pixels), dpi));
         match image {
-            Some((image, dpi)) if first.is_none() => first = Some((number, image, dpi)),
+            Some(((image, scale), dpi)) if first.is_none() => {
+                first = Some((number, image, dpi, scale))
+            }
             image => {
-                let (image, placement_dpi) = match image {
-                    Some((i, d)) => (Some(i), d),
-                    None => (None, None),
+                let (image, placement_dpi, scale) = match image {
+                    Some(((i, s), d)) => (Some(i), d, s),
+                    None => (None, None, 1.0),
                 };
                 others.push(PageScan {
                     number,
                     image,
                     placement_dpi,
                     content: page.content.clone(),
+                    scale,
                 });
             }
         }
     }
-    let (page, image, placement_dpi) =
+    let (page, image, placement_dpi, scale) =
         first.ok_or_else(|| finding(ReasonCode::PdfNoImage, None))?;
     Ok(Decoded {
         image,
@@ -149,6 +171,7 @@ fn from_pages(extracted: PdfPages) -> Result<Decoded, Finding> {
         page,
         other_pages: others,
         truncated: None,
+        scale,
     })
 }
 
@@ -162,6 +185,9 @@ fn decode_raster(
     let corrupt = || finding(ReasonCode::FileCorrupt, None);
     let (w, h) = image_dimensions(bytes, format)?;
     check_pixels(w, h, limits)?;
+    if u64::from(w) * u64::from(h) > limits.max_job_pixels {
+        return Err(finding(ReasonCode::ImageTooLarge, None));
+    }
     let image_format = match format {
         FileFormat::Png => ImageFormat::Png,
         _ => ImageFormat::Jpeg,
@@ -351,6 +377,87 @@ mod tests {
         let sos = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
         let stub = &jpeg[..sos + 16];
         assert!(decode(stub, FileFormat::Jpeg, &InProcessPdf, &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn a_huge_mostly_white_png_is_shrunk_to_the_working_size_with_its_scale() {
+        // 79 MP of white with a black bar: a few hundred KB of PNG.
+        let (w, h) = (10_240, 7_720);
+        let page = GrayImage::from_fn(w, h, |x, y| {
+            image::Luma([if (1_000..1_400).contains(&y) && x < 4_000 {
+                0
+            } else {
+                255
+            }])
+        });
+        let mut png = Vec::new();
+        page.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        assert!(png.len() < 2_000_000, "{}", png.len());
+        let limits = Limits::default();
+        let decoded = decode(&png, FileFormat::Png, &InProcessPdf, &limits).unwrap();
+        let (dw, dh) = decoded.image.dimensions();
+        assert!(
+            u64::from(dw) * u64::from(dh) <= limits.work_pixels,
+            "{dw}x{dh}"
+        );
+        let expected = (79_052_800.0f32 / 25_000_000.0).sqrt();
+        assert!((decoded.scale - expected).abs() < 0.01, "{}", decoded.scale);
+        assert!((dw as f32 * decoded.scale - w as f32).abs() < 2.0);
+        // The bar is where it was, at the working scale.
+        let at = |x: f32, y: f32| {
+            let s = decoded.scale;
+            decoded.image.get_pixel((x / s) as u32, (y / s) as u32)[0]
+        };
+        assert_eq!((at(2_000.0, 1_200.0), at(6_000.0, 1_200.0)), (0, 255));
+        // Small scans are kept as they are.
+        let small = GrayImage::from_pixel(1_500, 1_000, image::Luma([200]));
+        let mut png = Vec::new();
+        small
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let decoded = decode(&png, FileFormat::Png, &InProcessPdf, &limits).unwrap();
+        assert_eq!(
+            (decoded.image.dimensions(), decoded.scale),
+            ((1_500, 1_000), 1.0)
+        );
+    }
+
+    #[test]
+    fn a_file_past_the_job_budget_is_too_large_before_decoding() {
+        let png = {
+            let page = GrayImage::from_pixel(4_000, 3_000, image::Luma([255]));
+            let mut png = Vec::new();
+            page.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+                .unwrap();
+            png
+        };
+        let limits = Limits {
+            max_job_pixels: 10_000_000,
+            ..Limits::default()
+        };
+        let refused = decode(&png, FileFormat::Png, &InProcessPdf, &limits).unwrap_err();
+        assert_eq!(refused.code, ReasonCode::ImageTooLarge);
+        assert!(
+            refused.message.contains("300–600 dpi"),
+            "{}",
+            refused.message
+        );
+    }
+
+    #[test]
+    fn a_pdf_page_is_shrunk_and_keeps_its_placement_at_its_own_size() {
+        // 3000 x 2000 px placed at 5 x 3.33 inch: 600 dpi.
+        let samples: Vec<u8> = (0..3000 * 2000).map(|i| (i % 7 * 30) as u8).collect();
+        let pdf = pdf_with_image(gray_image_stream(3000, 2000, samples, true), 360.0, 240.0);
+        let limits = Limits {
+            work_pixels: 1_500_000,
+            ..Limits::default()
+        };
+        let decoded = decode(&pdf, FileFormat::Pdf, &InProcessPdf, &limits).unwrap();
+        assert_eq!(decoded.image.dimensions(), (1500, 1000));
+        assert!((decoded.scale - 2.0).abs() < 1e-3);
+        assert!((decoded.placement_dpi.unwrap() - 600.0).abs() < 1.0);
     }
 
     proptest::proptest! {

@@ -1,6 +1,7 @@
 //! Grey pixels as the stages want them: colour to grey ([`grey`], [`luma`]),
 //! and shrinking by area averaging ([`shrink`]), the one resampling that the
-//! locate, quality and QR stages share before they look at a page.
+//! locate, quality and QR stages share before they look at a page, and that
+//! [`reduce`] applies to a scan far larger than the checks need.
 //!
 //! `image::imageops::thumbnail` averages the same areas with a floating-point
 //! weight per source pixel; here each output pixel sums whole source pixels
@@ -79,6 +80,28 @@ pub fn shrink(image: &GrayImage, from: (u32, u32, u32, u32), width: u32, height:
     GrayImage::from_raw(width, height, out).unwrap_or_else(|| GrayImage::new(width, height))
 }
 
+/// `image` shrunk by area averaging to at most `max_pixels` pixels (kept
+/// as it is when it has no more, or when `max_pixels` is 0), with the
+/// scale: source pixels per pixel of the result along a side (1 when kept).
+pub fn reduce(image: GrayImage, max_pixels: u64) -> (GrayImage, f32) {
+    let (w, h) = image.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    if max_pixels == 0 || pixels <= max_pixels {
+        return (image, 1.0);
+    }
+    let factor = (pixels as f64 / max_pixels as f64).sqrt();
+    let height = ((f64::from(h) / factor) as u32).max(1);
+    // A side held at 1 pixel leaves the other fewer to stay within the count.
+    let width = ((f64::from(w) / factor) as u32)
+        .min(u32::try_from(max_pixels / u64::from(height)).unwrap_or(u32::MAX))
+        .max(1);
+    let small = shrink(&image, (0, 0, w, h), width, height);
+    // The two sides' ratios differ by less than a pixel's worth: their mean.
+    let scale =
+        (f64::from(w) / f64::from(small.width()) + f64::from(h) / f64::from(small.height())) / 2.0;
+    (small, scale as f32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +130,23 @@ mod tests {
         assert!(worst.is_some_and(|d| d <= 6), "{worst:?}");
         let mean = |i: &GrayImage| i.pixels().map(|p| f64::from(p[0])).sum::<f64>() / 184_000.0;
         assert!((mean(&ours) - mean(&theirs)).abs() < 1.0);
+    }
+
+    #[test]
+    fn reduces_to_the_pixel_count_and_says_by_how_much() {
+        let page = GrayImage::from_fn(4000, 3000, |x, _| Luma([if x < 2000 { 0 } else { 255 }]));
+        let (small, scale) = reduce(page.clone(), 3_000_000);
+        assert!(u64::from(small.width()) * u64::from(small.height()) <= 3_000_000);
+        assert_eq!(small.dimensions(), (2000, 1500));
+        assert!((scale - 2.0).abs() < 1e-3, "{scale}");
+        assert_eq!(small.get_pixel(10, 10)[0], 0);
+        assert_eq!(small.get_pixel(1990, 10)[0], 255);
+        let (kept, one) = reduce(page.clone(), 12_000_000);
+        assert_eq!((kept.dimensions(), one), ((4000, 3000), 1.0));
+        assert_eq!(reduce(page, 0).1, 1.0);
+        // Any bound, however odd: at most that many pixels, never empty.
+        let (tiny, _) = reduce(GrayImage::new(10_000, 3), 7);
+        assert!(tiny.width() * tiny.height() <= 7 && tiny.width() >= 1);
     }
 
     #[test]

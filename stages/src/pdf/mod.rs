@@ -135,8 +135,8 @@ pub fn extract_pdf(bytes: &[u8], limits: &Limits) -> Result<PdfPages, Finding> {
     }
     let all = doc.get_pages();
     let page_count = u32::try_from(all.len()).unwrap_or(u32::MAX);
-    // Pixels of all pages together: twice what one image may have.
-    let mut budget = limits.max_pixels.saturating_mul(2);
+    // Pixels of all pages together.
+    let mut budget = limits.max_job_pixels;
     let mut out = PdfPages {
         page_count,
         pages: Vec::new(),
