@@ -152,6 +152,8 @@ impl Remote {
             since: u64,
             findings: Vec<Finding>,
             claimed_by: Option<String>,
+            #[serde(default)]
+            claimed_since: Option<u64>,
             claimed_until: Option<u64>,
         }
         let items: Vec<Item> = self.get_found("/v1/review")?;
@@ -167,7 +169,11 @@ impl Remote {
                 claim: i
                     .claimed_by
                     .zip(i.claimed_until)
-                    .map(|(reviewer, until)| Claim { reviewer, until }),
+                    .map(|(reviewer, until)| Claim {
+                        reviewer,
+                        since: i.claimed_since.unwrap_or(0),
+                        until,
+                    }),
             })
             .collect())
     }
