@@ -915,11 +915,11 @@ fn bad_uploads_get_clear_refusals() {
         &server.url("/v1/accounts/nobody"),
         Some(UPLOADER),
         Body::None,
-    )
-    .json();
+    );
     assert_eq!(
-        account["status"], "pending",
-        "an account with nothing decided is pending"
+        (account.status, account.json()["error"].as_str()),
+        (404, Some("not_found")),
+        "an account no upload was made for is not found"
     );
     let missing = send(
         "GET",
