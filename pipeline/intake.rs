@@ -47,7 +47,7 @@ struct Running {
     recovery: Option<JoinHandle<()>>,
     consumer: JoinHandle<()>,
     /// Brings the store back into service; dropping `stop_watch` ends it.
-    store_watch: JoinHandle<()>,
+    store_watch: Option<JoinHandle<()>>,
     stop_watch: Sender<()>,
 }
 
@@ -208,15 +208,13 @@ impl Intake {
             follow.then(|| Duration::from_secs(self.config().accounts.sweep_interval_s.max(1)));
         let consumer = consume(self.projector.clone(), self.clock, woken, sweep_every)?;
         let (stop_watch, stopped) = bounded(0);
-        let store_watch = match pipeline.admission() {
-            Some(admission) => watch_store(
-                self.store.clone(),
-                admission.clone(),
-                pipeline.parked(),
-                stopped,
-            )?,
-            None => spawn("store-watch", || {})?,
-        };
+        let store_watch = pipeline
+            .admission()
+            .map(|admission| {
+                let parked = pipeline.parked();
+                watch_store(self.store.clone(), admission.clone(), parked, stopped)
+            })
+            .transpose()?;
         self.running = Some(Running {
             pipeline,
             recovery,
@@ -259,7 +257,9 @@ impl Intake {
         }
         // It holds an admission: the workers end only once it has gone.
         drop(running.stop_watch);
-        let _ = running.store_watch.join();
+        if let Some(store_watch) = running.store_watch {
+            let _ = store_watch.join();
+        }
         let committed = running.pipeline.committed();
         let errors = running.pipeline.shutdown();
         // The pipeline's wake sender is gone: the consumer catches up and ends.
