@@ -4,7 +4,7 @@
 use intake_stages::dates::Date;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-pub const MS_PER_DAY: u64 = 86_400_000;
+pub use intake_models::time::MS_PER_DAY;
 
 /// Unix milliseconds now, by the system clock.
 pub fn system_ms() -> u64 {

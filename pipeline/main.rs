@@ -100,6 +100,9 @@ enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Print the HTTP API's OpenAPI 3.1 document (generated from the code;
+    /// `intake serve` also serves it at /openapi.json).
+    Openapi,
     /// Write a new random encryption key (64 hex digits) to a file, owner-only.
     Keygen {
         #[arg(long)]
@@ -340,6 +343,10 @@ fn main() -> ExitCode {
         Command::Audit { account, service } if account == "verify" => audit_verify(&service),
         Command::Audit { account, service } => audit(&service, &account),
         Command::Purge { service } => purge(&service),
+        Command::Openapi => {
+            println!("{:#}", intake::api::openapi::document());
+            Ok(())
+        }
         Command::Keygen { out } => keygen(&out),
         Command::Rekey {
             new_key_file,

@@ -3,15 +3,13 @@
 //! it): `status`, `review list`, `queue tail`, `audit`, `audit verify`,
 //! `accounts verify` answer the same either way.
 
+use crate::api::bodies::{
+    AccountBody, AccountsVerified, AuditPage, AuditVerified, ReviewEntry, ReviewPage, VerdictPage,
+};
 use crate::store::AuditCheck;
 use intake_models::config::{Role, Server};
-use intake_models::{
-    Account, AccountStatus, AuditEntry, Claim, DocumentKind, DocumentState, Finding, JobId,
-    ReviewItem, VerdictEntry,
-};
+use intake_models::{Account, AuditEntry, ReviewItem, VerdictEntry};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The environment variable that gives the token to ask the service with.
@@ -114,88 +112,53 @@ impl Remote {
 
     /// The account's status; `None` if no upload was made for it.
     pub fn account(&self, id: &str) -> Result<Option<Account>, RemoteError> {
-        #[derive(Deserialize)]
-        struct Body {
-            account: String,
-            status: AccountStatus,
-            items: Vec<Finding>,
-            documents: BTreeMap<DocumentKind, DocumentState>,
+        let body: Option<AccountBody> = self.get(&format!("/v1/accounts/{id}"))?;
+        Ok(body.map(AccountBody::into_account))
+    }
+
+    /// Every item of a paged list at `path`, following the cursors.
+    fn all_pages<P: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, RemoteError> {
+        let mut all = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page: P = self.get_found(&format!("{path}?limit=1000&cursor={cursor}"))?;
+            let (items, next) = split(page);
+            all.extend(items);
+            match next {
+                Some(next) => cursor = next,
+                None => return Ok(all),
+            }
         }
-        let body: Option<Body> = self.get(&format!("/v1/accounts/{id}"))?;
-        Ok(body.map(|b| Account {
-            id: b.account,
-            documents: b.documents,
-            status: b.status,
-            items: b.items,
-            status_at: 0,
-        }))
     }
 
     /// The verdict queue from `from` on, at most `limit` entries.
     pub fn verdicts(&self, from: u64, limit: usize) -> Result<Vec<VerdictEntry>, RemoteError> {
-        #[derive(Deserialize)]
-        struct Page {
-            entries: Vec<VerdictEntry>,
-        }
-        let page: Page = self.get_found(&format!("/v1/queue?from={from}&limit={limit}"))?;
-        Ok(page.entries)
+        // A cursor is the seq the page starts after.
+        let after = from.saturating_sub(1);
+        let page: VerdictPage =
+            self.get_found(&format!("/v1/queue?cursor={after}&limit={limit}"))?;
+        Ok(page.items)
     }
 
     /// The review queue, with each item's current holder.
     pub fn review_queue(&self) -> Result<Vec<ReviewItem>, RemoteError> {
-        #[derive(Deserialize)]
-        struct Item {
-            job_id: JobId,
-            account: String,
-            kind: DocumentKind,
-            seq: u64,
-            since: u64,
-            findings: Vec<Finding>,
-            claimed_by: Option<String>,
-            #[serde(default)]
-            claimed_since: Option<u64>,
-            claimed_until: Option<u64>,
-        }
-        let items: Vec<Item> = self.get_found("/v1/review")?;
-        Ok(items
-            .into_iter()
-            .map(|i| ReviewItem {
-                job: i.job_id,
-                account: i.account,
-                kind: i.kind,
-                seq: i.seq,
-                findings: i.findings,
-                since: i.since,
-                claim: i
-                    .claimed_by
-                    .zip(i.claimed_until)
-                    .map(|(reviewer, until)| Claim {
-                        reviewer,
-                        since: i.claimed_since.unwrap_or(0),
-                        until,
-                    }),
-            })
-            .collect())
+        let entries = self.all_pages("/v1/review", |p: ReviewPage| (p.items, p.next_cursor))?;
+        Ok(entries.into_iter().map(ReviewEntry::into_item).collect())
     }
 
     /// The account's audit log, oldest first.
     pub fn audit_log(&self, account: &str) -> Result<Vec<AuditEntry>, RemoteError> {
-        self.get_found(&format!("/v1/accounts/{account}/audit"))
+        let path = format!("/v1/accounts/{account}/audit");
+        self.all_pages(&path, |p: AuditPage| (p.items, p.next_cursor))
     }
 
     /// The audit log's hash chain, walked by the service.
     pub fn verify_audit(&self) -> Result<AuditCheck, RemoteError> {
-        #[derive(Deserialize)]
-        struct Broken {
-            seq: u64,
-            reason: String,
-        }
-        #[derive(Deserialize)]
-        struct Check {
-            entries: u64,
-            broken: Option<Broken>,
-        }
-        let check: Check = self.get_found("/v1/admin/audit/verify")?;
+        let check: AuditVerified = self.get_found("/v1/admin/audit/verify")?;
         Ok(AuditCheck {
             entries: check.entries,
             broken: check.broken.map(|b| (b.seq, b.reason)),
@@ -204,11 +167,7 @@ impl Remote {
 
     /// The differences between stored statuses and the verdicts'.
     pub fn verify_accounts(&self) -> Result<Vec<String>, RemoteError> {
-        #[derive(Deserialize)]
-        struct Differences {
-            differences: Vec<String>,
-        }
-        let found: Differences = self.get_found("/v1/admin/accounts/verify")?;
+        let found: AccountsVerified = self.get_found("/v1/admin/accounts/verify")?;
         Ok(found.differences)
     }
 }

@@ -20,7 +20,7 @@ pub enum ReviewError {
     },
     #[error("job {job} is not claimed by {reviewer}: claim it first (a claim ends when its lease runs out)")]
     NotClaimant { job: JobId, reviewer: String },
-    #[error("a correction needs the items the applicant must fix (--items surname,birth_date or reason codes such as resolution_too_low)")]
+    #[error("a correction needs the items the applicant must fix: form fields such as surname or birth_date, or reason codes such as resolution_too_low")]
     NoItems,
     #[error("unknown item {0:?}: give a field (surname, given_names, birth_date, document_number, expiry_date, nationality, sex, ...) or a reason code (resolution_too_low, image_unreadable, ...)")]
     UnknownItem(String),

@@ -1,5 +1,5 @@
 //! The HTTP API through a real `intake serve` on loopback: every response is
-//! checked against `pipeline/api/openapi.json`; every route refuses a
+//! checked against the OpenAPI document `intake openapi` generates; every route refuses a
 //! missing token (401) and the wrong role (403).
 
 use serde_json::{json, Value};
@@ -387,13 +387,15 @@ pub fn pending_jobs(server: &Server) -> u64 {
         .expect("the pending gauge")
 }
 
-/// The OpenAPI document, with its component schemas as `$defs` so that a
-/// JSON Schema validator resolves the references.
+/// The OpenAPI document as `intake openapi` generates it from the code,
+/// with its component schemas as `$defs` so that a JSON Schema validator
+/// resolves the references.
 fn openapi() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipeline/api/openapi.json");
-        let text = std::fs::read_to_string(path).unwrap();
+        let out = crate::intake(&["openapi"]);
+        assert!(out.status.success(), "intake openapi failed");
+        let text = String::from_utf8(out.stdout).unwrap();
         serde_json::from_str(&text.replace("#/components/schemas/", "#/$defs/")).unwrap()
     })
 }
@@ -524,8 +526,9 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
     assert_eq!(account["status"], "in_review");
 
     let queue = send("GET", &server.url("/v1/review"), Some(REVIEWER), Body::None).json();
-    assert_eq!(queue.as_array().unwrap().len(), 1);
-    assert_eq!(queue[0]["job_id"], job.as_str());
+    assert_eq!(queue["items"].as_array().unwrap().len(), 1);
+    assert_eq!(queue["items"][0]["job_id"], job.as_str());
+    assert_eq!(queue["next_cursor"], Value::Null);
     let claim = server.url(&format!("/v1/review/{job}/claim"));
     assert_eq!(send("POST", &claim, Some(REVIEWER), Body::None).status, 200);
     assert_eq!(
@@ -539,8 +542,15 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         Body::None,
     )
     .json();
-    assert_eq!(held[0]["claimed_by"], "r1");
-    assert!(held[0]["claimed_since"].as_u64().unwrap() > 0);
+    let held = &held["items"][0];
+    assert_eq!(held["claimed_by"], "r1");
+    for instant in ["since", "claimed_since", "claimed_until"] {
+        let text = held[instant].as_str().unwrap_or_default();
+        assert!(
+            text.starts_with("2026-") && text.ends_with('Z'),
+            "{instant}: {held}"
+        );
+    }
     // Only the claimant releases; the item is then free for another.
     let release = server.url(&format!("/v1/review/{job}/release"));
     assert_eq!(
@@ -633,7 +643,7 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         Body::None,
     )
     .json();
-    let actions: Vec<&str> = audit
+    let actions: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -721,8 +731,10 @@ fn conventions_404_405_415_location_and_unknown_accounts() {
         (404, Some("not_found")),
         "{body}"
     );
-    assert!(body["request_id"].is_string(), "{body}");
+    let error_body = json!({"$ref": "#/$defs/ErrorBody"});
+    assert_eq!(schema_errors(&error_body, &body), Vec::<String>::new());
     let (status, allow, body) = undocumented("DELETE", &server.url("/healthz"));
+    assert_eq!(schema_errors(&error_body, &body), Vec::<String>::new());
     assert_eq!(
         (status, body["error"].as_str()),
         (405, Some("method_not_allowed")),
@@ -770,26 +782,52 @@ fn conventions_404_405_415_location_and_unknown_accounts() {
     decided(&server, UPLOADER, &job);
     let queue = send(
         "GET",
-        &server.url("/v1/queue?from=0&limit=1"),
+        &server.url("/v1/queue?limit=1"),
         Some(AUDITOR),
         Body::None,
     );
-    assert_eq!(queue.json()["entries"][0]["job"], job.as_str());
-    let next = queue.json()["next"].as_u64().unwrap();
-    let rest = send(
-        "GET",
-        &server.url(&format!("/v1/queue?from={next}")),
-        Some(AUDITOR),
-        Body::None,
-    );
-    assert_eq!(rest.json()["entries"], json!([]));
-    let bad_page = send(
-        "GET",
-        &server.url("/v1/queue?from=first"),
-        Some(AUDITOR),
-        Body::None,
-    );
-    assert_eq!(bad_page.status, 400);
+    assert_eq!(queue.json()["items"][0]["job"], job.as_str());
+    assert!(queue.json()["items"][0]["at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    // Lists come a page at a time: walking the audit log one entry per page
+    // gives every entry once, in order, and the last page says so.
+    let audit = server.url("/v1/accounts/acc-c/audit");
+    let whole = send("GET", &audit, Some(AUDITOR), Body::None).json();
+    let mut walked = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!("{audit}?limit=1&cursor={cursor}");
+        let page = send("GET", &url, Some(AUDITOR), Body::None).json();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        walked.push(page["items"][0]["seq"].clone());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    let seqs: Vec<Value> = whole["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].clone())
+        .collect();
+    assert!(seqs.len() >= 2, "{whole}");
+    assert_eq!(walked, seqs);
+    for bad in [
+        "/v1/queue?cursor=first",
+        "/v1/review?cursor=-1",
+        "/v1/queue?limit=many",
+    ] {
+        let token = if bad.starts_with("/v1/review") {
+            REVIEWER
+        } else {
+            AUDITOR
+        };
+        let refused = send("GET", &server.url(bad), Some(token), Body::None);
+        assert_eq!(refused.status, 400, "{bad}");
+    }
     let audit = send(
         "GET",
         &server.url("/v1/admin/audit/verify"),

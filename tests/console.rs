@@ -95,9 +95,9 @@ fn two_officers_work_the_queue_in_the_console_in_russian() {
 
     // What the officers did, as the service recorded it.
     let queue = get(&server, "/v1/review");
-    assert_eq!(queue.as_array().unwrap().len(), 1, "{queue}");
-    assert_eq!(queue[0]["account"], LONG_ACCOUNT);
-    assert_eq!(queue[0]["claimed_by"], Value::Null);
+    assert_eq!(queue["items"].as_array().unwrap().len(), 1, "{queue}");
+    assert_eq!(queue["items"][0]["account"], LONG_ACCOUNT);
+    assert_eq!(queue["items"][0]["claimed_by"], Value::Null);
     // An account's status and the job of its document of `kind`.
     let review_of = |account: &str, kind: &str| {
         let status = get(&server, &format!("/v1/accounts/{account}"));
@@ -130,7 +130,7 @@ fn two_officers_work_the_queue_in_the_console_in_russian() {
     assert_eq!(job["review"]["verdict"], "rejected");
     assert_eq!(job["review"]["items"][0]["code"], "document_refused");
     let audit = get(&server, "/v1/accounts/petrova-2/audit");
-    let resolved = audit
+    let resolved = audit["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -143,7 +143,7 @@ fn two_officers_work_the_queue_in_the_console_in_russian() {
     assert_eq!(job["review"]["verdict"], "accepted");
     assert_eq!(job["review"]["by"]["id"], "r2");
     let audit = get(&server, "/v1/accounts/sidorov-3/audit");
-    let actions: Vec<(String, String)> = audit
+    let actions: Vec<(String, String)> = audit["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -166,7 +166,7 @@ fn two_officers_work_the_queue_in_the_console_in_russian() {
 
     // Held by the first officer while the second worked, then released.
     let audit = get(&server, &format!("/v1/accounts/{LONG_ACCOUNT}/audit"));
-    let held: Vec<&str> = audit
+    let held: Vec<&str> = audit["items"]
         .as_array()
         .unwrap()
         .iter()

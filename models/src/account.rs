@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The status an applicant sees: a projection over the account's verdicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
     /// Nothing decided yet, or documents still missing.
@@ -66,7 +66,7 @@ impl fmt::Display for AccountStatus {
 }
 
 /// The latest decision on one kind of document of an account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentState {
     pub job: JobId,
     /// The verdict queue entry that decided it.
@@ -77,11 +77,13 @@ pub struct DocumentState {
     /// The document's expiry date (ISO), as read by the pipeline.
     pub expiry_date: Option<String>,
     /// When it was decided, Unix milliseconds.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: u64,
 }
 
 /// The stored projection of one account.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: String,
     /// The latest decision per kind of document.
@@ -91,11 +93,13 @@ pub struct Account {
     /// or the reasons of a refusal.
     pub items: Vec<Finding>,
     /// The clock (Unix ms) `status` was computed at.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub status_at: u64,
 }
 
 /// A document flagged for a reviewer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReviewItem {
     pub job: JobId,
     pub account: String,
@@ -104,19 +108,24 @@ pub struct ReviewItem {
     pub seq: u64,
     pub findings: Vec<Finding>,
     /// Unix ms it entered the queue.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub since: u64,
     pub claim: Option<Claim>,
 }
 
 /// A reviewer's lease on a review item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claim {
     pub reviewer: String,
     /// Unix ms the reviewer took the item (kept when they renew the lease);
     /// 0 for a claim stored before this was kept.
-    #[serde(default)]
+    #[serde(default, with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub since: u64,
     /// Unix ms the lease ends; after it the item is back in the queue.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub until: u64,
 }
 
@@ -131,7 +140,7 @@ impl ReviewItem {
 }
 
 /// A reviewer's decision on a flagged document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Accept,
@@ -164,11 +173,13 @@ impl std::str::FromStr for Decision {
 }
 
 /// One entry of the audit log: every state change, who made it, before and after.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Position in the log: strictly increasing.
     pub seq: u64,
     /// Unix milliseconds.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: u64,
     pub account: String,
     pub job: Option<JobId>,

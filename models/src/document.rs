@@ -5,7 +5,19 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What the applicant says the upload is (SPEC: the kinds `--kind` takes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     /// A foreign (travel) passport, TD3.
@@ -164,7 +176,7 @@ impl FromStr for DocumentKind {
 }
 
 /// The ICAO 9303 MRZ layouts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum MrzFormat {
     TD1,
     TD2,
@@ -197,7 +209,7 @@ impl MrzFormat {
 }
 
 /// What was read from the MRZ, before field extraction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MrzReading {
     pub format: MrzFormat,
     pub lines: Vec<String>,
@@ -207,7 +219,19 @@ pub struct MrzReading {
 }
 
 /// The fields compared with the declared profile, named as in the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     DocumentType,
@@ -285,7 +309,7 @@ impl Field {
 /// Document fields as strings, exactly as in the `document.fields` object of
 /// the JSON contract. Dates are ISO `YYYY-MM-DD`; names are upper-case Latin
 /// as in the MRZ, words separated by single spaces.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentFields {
     #[serde(default)]
@@ -352,7 +376,7 @@ impl DocumentFields {
 /// `DD.MM.YYYY`) and the form's others ([`Field::FORM`]): the names in
 /// Cyrillic, the patronymic in both scripts, place of birth, issue date,
 /// SNILS and INN. Any may be absent; an unknown key is an error.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -492,7 +516,7 @@ impl From<&DocumentFields> for Profile {
 }
 
 /// A structured payload decoded from a QR code on the document.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QrPayload {
     /// The raw decoded text, length-limited.
     pub text: String,

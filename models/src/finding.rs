@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 /// The outcome for one upload. Ordered by precedence: when findings call for
 /// different verdicts, the greatest wins (`Rejected` > `NeedsCorrection` >
 /// `NeedsReview` > `Accepted`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Accepted,
@@ -27,7 +39,19 @@ impl Verdict {
 }
 
 /// Stable machine codes (SPEC "Verdicts and reason codes"): extend, never rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
     // needs_correction
@@ -118,7 +142,7 @@ impl ReasonCode {
 }
 
 /// One reason behind a verdict, with a message telling the applicant what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub code: ReasonCode,
     pub field: Option<Field>,

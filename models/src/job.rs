@@ -19,7 +19,9 @@ pub struct Upload {
 /// A job's id: derived from account, kind, the file's SHA-256 and the
 /// declared profile, so the same upload submitted twice is the same job, and
 /// the same file with another profile is a new check.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct JobId(pub String);
 
@@ -40,7 +42,7 @@ impl fmt::Display for JobId {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Stored, waiting for (or in) the pipeline.
@@ -50,7 +52,7 @@ pub enum JobState {
 }
 
 /// The durable record of an accepted upload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: JobId,
     pub account: String,
@@ -60,6 +62,8 @@ pub struct Job {
     /// SHA-256 of the upload (hex): the key of its blob.
     pub blob: String,
     /// Unix milliseconds.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub received_at: u64,
     pub state: JobState,
     /// Sequence number of its verdict in the queue, once done.
@@ -68,15 +72,17 @@ pub struct Job {
     #[serde(default)]
     pub review_seq: Option<u64>,
     /// Unix ms of its pipeline verdict.
-    #[serde(default)]
+    #[serde(default, with = "crate::time::rfc3339_ms_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub done_at: Option<u64>,
     /// Unix ms its upload was deleted under the retention rule.
-    #[serde(default)]
+    #[serde(default, with = "crate::time::rfc3339_ms_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub purged_at: Option<u64>,
 }
 
 /// Who decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "type", content = "id")]
 pub enum Actor {
     Pipeline,
@@ -86,7 +92,7 @@ pub enum Actor {
 }
 
 /// One entry of the append-only verdict queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VerdictEntry {
     /// Position in the queue: strictly increasing, never reused.
     pub seq: u64,
@@ -98,6 +104,8 @@ pub struct VerdictEntry {
     pub findings: Vec<Finding>,
     pub by: Actor,
     /// Unix milliseconds.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: u64,
     /// A reviewer's comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]

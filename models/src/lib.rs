@@ -11,6 +11,7 @@ pub mod finding;
 pub mod job;
 pub mod notification;
 pub mod report;
+pub mod time;
 
 pub use account::{Account, AccountStatus, AuditEntry, Claim, Decision, DocumentState, ReviewItem};
 pub use config::Config;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A reason of a verdict or a status without its message: the code and the
 /// field it concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     pub code: ReasonCode,
     pub field: Option<Field>,
@@ -23,7 +23,7 @@ impl From<&Finding> for Reason {
 }
 
 /// What changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// A verdict on a document joined the verdict queue.
@@ -49,9 +49,11 @@ pub enum Change {
 }
 
 /// A change to announce, as the commit paths hand it to the store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notice {
     /// Unix milliseconds of the change.
+    #[serde(with = "crate::time::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: u64,
     pub account: String,
     pub job: Option<JobId>,
@@ -62,7 +64,7 @@ pub struct Notice {
 
 /// One event of the outbox: a notice with its place, written in the same
 /// transaction as the change it announces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutboxEvent {
     /// Position in the outbox: strictly increasing, never reused.
     pub seq: u64,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// File format judged by content (magic bytes), never by extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
     Jpeg,
@@ -38,7 +38,7 @@ impl FileFormat {
 }
 
 /// Which measurement decided the resolution verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DpiSource {
     /// Measured from the MRZ character pitch (2.54 mm per character).
@@ -53,7 +53,7 @@ pub enum DpiSource {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DpiCheck {
     pub metadata: Option<f32>,
     pub effective: Option<f32>,
@@ -61,7 +61,7 @@ pub struct DpiCheck {
 }
 
 /// Image quality on the document region, each in 0..=1 except rotation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quality {
     pub sharpness: f32,
     pub brightness: f32,
@@ -70,7 +70,7 @@ pub struct Quality {
     pub rotation: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Checks {
     pub format: FileFormat,
     pub bytes: u64,
@@ -83,7 +83,7 @@ pub struct Checks {
 }
 
 /// What one page of a PDF holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PageSummary {
     /// 1-based.
     pub page: u32,
@@ -93,7 +93,7 @@ pub struct PageSummary {
     pub kind: Option<DocumentKind>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PageRole {
     /// The page checked: it holds the declared document.
@@ -112,7 +112,7 @@ pub enum PageRole {
     NotExamined,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Document {
     pub kind: DocumentKind,
     pub mrz: Option<MrzReading>,
@@ -125,7 +125,7 @@ pub struct Document {
     pub passport_number: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchResult {
     Match,
@@ -133,7 +133,7 @@ pub enum MatchResult {
     Mismatch,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldMatch {
     pub field: Field,
     pub declared: String,
@@ -142,7 +142,7 @@ pub struct FieldMatch {
 }
 
 /// One file's report, printed as one JSON object (one line with several files).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     pub file: String,
     pub sha256: String,

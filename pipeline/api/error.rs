@@ -4,6 +4,7 @@
 //! it sent a sane one); an internal error tells the client only that id,
 //! and the log has the detail under it.
 
+use super::bodies::{ErrorBody, ErrorCode};
 use crate::intake::SubmitError;
 use crate::review::ReviewError;
 use crate::store::{StoreError, Unavailable};
@@ -110,20 +111,21 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::TooLarge { .. } => "too_large",
-            ApiError::TimedOut(_) => "timeout",
-            ApiError::Busy { .. } => "busy",
-            ApiError::StoreUnavailable(cause) => cause.as_str(),
-            ApiError::Internal(_) => "internal",
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::TooLarge { .. } => ErrorCode::TooLarge,
+            ApiError::TimedOut(_) => ErrorCode::Timeout,
+            ApiError::Busy { .. } => ErrorCode::Busy,
+            ApiError::StoreUnavailable(Unavailable::Full) => ErrorCode::StorageFull,
+            ApiError::StoreUnavailable(Unavailable::ReadOnly) => ErrorCode::StorageReadOnly,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -141,11 +143,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = serde_json::json!({
-            "error": self.code(),
-            "message": message,
-            "request_id": request_id,
-        });
+        let body = ErrorBody {
+            error: self.code(),
+            message,
+            request_id,
+        };
         let mut response = (self.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

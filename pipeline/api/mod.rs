@@ -4,12 +4,14 @@
 //! (sled and the pipeline are synchronous).
 
 mod auth;
+pub mod bodies;
 pub use auth::{credentials, Credential, TokenError, MIN_TOKEN_CHARS};
 mod conn;
 pub use conn::{BodyTimedOut, Limits};
 mod error;
 mod image;
 mod metrics;
+pub mod openapi;
 mod routes;
 
 pub use error::ApiError;

@@ -1,6 +1,7 @@
 //! The handlers: check the role, parse, call the service, shape the answer.
 
 use super::auth::Principal;
+use super::bodies::*;
 use super::error::{ApiError, ApiQuery};
 use super::image::{render, ImageRegion};
 use super::{AppState, BodyTimedOut};
@@ -8,7 +9,7 @@ use crate::crypto::CHUNK_BYTES;
 use crate::intake::{Declared, Intake};
 use crate::notify::{event_name, Feed};
 use crate::review::{parse_items, Resolution};
-use crate::store::{ReceivedUpload, Submitted, UploadWriter};
+use crate::store::{ReceivedUpload, Submitted, Unavailable, UploadWriter};
 use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -17,12 +18,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream};
 use intake_models::config::Role;
-use intake_models::{Account, Decision, DocumentKind, Job, JobId, JobState, OutboxEvent, Profile};
+use intake_models::{DocumentKind, Job, JobId, JobState, OutboxEvent, Profile};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
+use utoipa::IntoParams;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -79,7 +81,7 @@ async fn text_field(field: FormField<'_>, name: &str, max: usize, limit: u64) ->
 }
 
 /// The parts of an upload form, its file received into the store.
-struct UploadForm {
+struct UploadParts {
     received: ReceivedUpload,
     file_name: String,
     kind: DocumentKind,
@@ -129,7 +131,7 @@ async fn read_form(
     intake: &Arc<Intake>,
     form: &mut Multipart,
     limit: u64,
-) -> ApiResult<UploadForm> {
+) -> ApiResult<UploadParts> {
     let (mut file, mut file_name, mut kind, mut profile) = (None, String::new(), None, None);
     while let Some(mut field) = form
         .next_field()
@@ -179,7 +181,7 @@ async fn read_form(
             DocumentKind::listed()
         ))
     })?;
-    Ok(UploadForm {
+    Ok(UploadParts {
         received,
         file_name,
         kind,
@@ -195,7 +197,22 @@ async fn drain(form: &mut Multipart) {
     }
 }
 
-/// `POST /v1/accounts/{account}/documents`: multipart `file`, `kind`, `profile`.
+/// Upload a document scan for an account (uploader): multipart `file`,
+/// `kind`, `profile`.
+#[utoipa::path(post, path = "/v1/accounts/{account}/documents", operation_id = "uploadDocument", tag = "uploads",
+    params(("account" = String, Path, description = "The applicant's account id.")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Stored durably; the job will get exactly one verdict.", body = UploadAccepted,
+            headers(("Location" = String, description = "The job: `/v1/jobs/{job}`."))),
+        (status = 400, description = "A bad kind, profile, form or account id.", body = ErrorBody),
+        (status = 408, description = "The body stalled: nothing arrived for `server.body_timeout_ms`; nothing was stored.", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit (refused while streaming).", body = ErrorBody),
+        (status = 415, description = "The body is not multipart/form-data.", body = ErrorBody),
+        (status = 503, description = "The pipeline is full (`busy`), `server.max_receiving` uploads are being received already, or the store's disk is full (`storage_full`); nothing was stored. Retry after `Retry-After` seconds.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ),
+    security(("bearer" = [])))]
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     principal: Principal,
@@ -233,7 +250,7 @@ pub async fn upload(
         }
         Err(e) => Err(e),
     };
-    let UploadForm {
+    let UploadParts {
         received,
         file_name,
         kind,
@@ -265,11 +282,11 @@ pub async fn upload(
         Submitted::New(job) => (job, false),
         Submitted::Existing(job) => (job, true),
     };
-    let body = json!({
-        "job_id": job.id,
-        "state": job_state(job),
-        "resubmitted": resubmitted,
-    });
+    let body = UploadAccepted {
+        job_id: job.id.clone(),
+        state: job_state(job),
+        resubmitted,
+    };
     let location = format!("/v1/jobs/{}", job.id);
     Ok((
         StatusCode::ACCEPTED,
@@ -311,9 +328,20 @@ pub async fn wrong_method() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// `PUT /v1/accounts/{account}/profile`: a JSON profile whose fields replace
-/// those the account's documents were checked against; each document whose
-/// profile changes is checked again as a new job.
+/// Update the profile the applicant declared (uploader): the fields given
+/// replace those the account's documents were checked against, the others
+/// stay; every document whose profile changes is checked again as a new
+/// job. Audited (who, which fields).
+#[utoipa::path(put, path = "/v1/accounts/{account}/profile", operation_id = "updateProfile", tag = "uploads",
+    params(("account" = String, Path, description = "The applicant's account id.")),
+    request_body(content = Profile, content_type = "application/json"),
+    responses(
+        (status = 202, description = "The documents are queued to be checked again.", body = ProfileUpdated),
+        (status = 400, description = "The profile is not valid JSON of the profile's keys, or the account id is bad.", body = ErrorBody),
+        (status = 404, description = "The account has no checked document.", body = ErrorBody),
+        (status = 415, description = "The body is not application/json.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn update_profile(
     State(state): State<Arc<AppState>>,
     principal: Principal,
@@ -347,32 +375,32 @@ pub async fn update_profile(
             })
     })
     .await?;
-    let rechecked: Vec<Value> = outcome
+    let rechecked = outcome
         .rechecked
         .iter()
         .map(|(kind, submitted)| {
             let job = submitted.job();
-            json!({
-                "kind": kind,
-                "job_id": job.id,
-                "state": job_state(job),
-                "resubmitted": matches!(submitted, Submitted::Existing(_)),
-            })
+            Recheck {
+                kind: *kind,
+                job_id: job.id.clone(),
+                state: job_state(job),
+                resubmitted: matches!(submitted, Submitted::Existing(_)),
+            }
         })
         .collect();
-    let body = json!({
-        "rechecked": rechecked,
-        "unchanged": outcome.unchanged,
-        "upload_missing": outcome.upload_missing,
-    });
+    let body = ProfileUpdated {
+        rechecked,
+        unchanged: outcome.unchanged,
+        upload_missing: outcome.upload_missing,
+    };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-fn job_state(job: &Job) -> &'static str {
+fn job_state(job: &Job) -> JobStatus {
     match (job.state, job.review_seq) {
-        (JobState::Pending, _) => "pending",
-        (JobState::Done, Some(_)) => "reviewed",
-        (JobState::Done, None) => "done",
+        (JobState::Pending, _) => JobStatus::Pending,
+        (JobState::Done, Some(_)) => JobStatus::Reviewed,
+        (JobState::Done, None) => JobStatus::Done,
     }
 }
 
@@ -389,12 +417,20 @@ fn visible_job(intake: &Intake, principal: &Principal, id: &JobId) -> ApiResult<
     Ok(job)
 }
 
-/// `GET /v1/jobs/{job}`: the state and, once done, the verdict.
+/// A job's state and, once done, its verdict in the `intake check --json`
+/// shape (uploader, reviewer, auditor).
+#[utoipa::path(get, path = "/v1/jobs/{job}", operation_id = "getJob", tag = "uploads",
+    params(("job" = String, Path, description = "The job id of the upload's `202`.")),
+    responses(
+        (status = 200, description = "The job.", body = JobBody),
+        (status = 404, description = "No such job (or not the caller's).", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn job(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobBody>> {
     principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
     let id = job_id(&raw)?;
     blocking(&state, move |intake| {
@@ -411,47 +447,46 @@ pub async fn job(
             .review_queue()?
             .into_iter()
             .any(|item| item.job == job.id);
-        Ok(Json(json!({
-            "job_id": job.id,
-            "account": job.account,
-            "kind": job.kind,
-            "file_name": job.file_name,
-            "received_at": job.received_at,
-            "state": if in_review { "in_review" } else { job_state(&job) },
-            "declared": job.profile,
-            "verdict": verdict.and_then(|e| e.report),
-            "review": review.map(|e| json!({
-                "seq": e.seq,
-                "verdict": e.verdict,
-                "by": e.by,
-                "at": e.at,
-                "items": e.findings,
-                "comment": e.comment,
-            })),
-        })))
+        Ok(Json(JobBody {
+            state: if in_review {
+                JobStatus::InReview
+            } else {
+                job_state(&job)
+            },
+            job_id: job.id,
+            account: job.account,
+            kind: job.kind,
+            file_name: job.file_name,
+            received_at: job.received_at,
+            declared: job.profile,
+            verdict: verdict.and_then(|e| e.report),
+            review: review.map(|e| Review {
+                seq: e.seq,
+                verdict: e.verdict,
+                by: e.by,
+                at: e.at,
+                items: e.findings,
+                comment: e.comment,
+            }),
+        }))
     })
     .await
 }
 
-fn account_body(id: &str, account: Option<Account>) -> Value {
-    let account = account.unwrap_or_else(|| Account {
-        id: id.to_string(),
-        ..Account::default()
-    });
-    json!({
-        "account": account.id,
-        "status": account.status,
-        "items": account.items,
-        "documents": account.documents,
-    })
-}
-
-/// `GET /v1/accounts/{account}`: the status and the items to fix.
+/// The account's status and the items to fix (uploader, reviewer, auditor).
+#[utoipa::path(get, path = "/v1/accounts/{account}", operation_id = "getAccount", tag = "accounts",
+    params(("account" = String, Path, description = "The applicant's account id.")),
+    responses(
+        (status = 200, description = "The status.", body = AccountBody),
+        (status = 400, description = "A bad account id.", body = ErrorBody),
+        (status = 404, description = "No upload was ever made for this account.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn account(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(account): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountBody>> {
     principal.require(&[Role::Uploader, Role::Reviewer, Role::Auditor])?;
     checked_account(&account)?;
     principal.require_account(&account)?;
@@ -462,22 +497,34 @@ pub async fn account(
                 "no upload was ever made for account {account}"
             )));
         }
-        Ok(Json(account_body(&account, stored)))
+        Ok(Json(AccountBody::new(&account, stored)))
     })
     .await
 }
 
-/// `GET /v1/accounts/{account}/audit`: the account's audit log (the
-/// reviewer's console shows it as the case history).
+/// The account's audit log, oldest first, a page at a time (reviewer,
+/// auditor): the console shows it as the case history.
+#[utoipa::path(get, path = "/v1/accounts/{account}/audit", operation_id = "listAccountAudit", tag = "accounts",
+    params(("account" = String, Path, description = "The applicant's account id."), PageQuery),
+    responses(
+        (status = 200, description = "One page, oldest first.", body = AuditPage),
+        (status = 400, description = "A bad account id or cursor.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(account): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<AuditPage>> {
     principal.require(&[Role::Reviewer, Role::Auditor])?;
     checked_account(&account)?;
+    page.after().map_err(ApiError::BadRequest)?;
     blocking(&state, move |intake| {
-        Ok(Json(json!(intake.audit(&account)?)))
+        let (items, next_cursor) = page
+            .take(intake.audit(&account)?, |e| e.seq)
+            .map_err(ApiError::BadRequest)?;
+        Ok(Json(AuditPage { items, next_cursor }))
     })
     .await
 }
@@ -493,8 +540,10 @@ fn resume_from(headers: &HeaderMap, after: Option<u64>) -> u64 {
         .map_or(0, |seen| seen.saturating_add(1))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Resume after this event id (the outbox seq); `Last-Event-ID` wins.
     after: Option<u64>,
 }
 
@@ -538,8 +587,18 @@ fn sse_event(event: &OutboxEvent) -> Event {
         .data(serde_json::to_string(event).unwrap_or_default())
 }
 
-/// `GET /v1/events`: every account's verdicts and status changes, in
-/// order (an uploader limited to some accounts sees only theirs).
+/// Server-sent events of every account (an uploader limited to some
+/// accounts sees theirs): each verdict and each status change in commit
+/// order; resumable by `Last-Event-ID` or `?after=`.
+#[utoipa::path(get, path = "/v1/events", operation_id = "streamEvents", tag = "events",
+    params(
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last event id seen: the stream resumes after it."),
+        EventsQuery),
+    responses(
+        (status = 200, description = "An event stream: id = outbox seq, event = `verdict` | `status`, data = an `OutboxEvent` as JSON.",
+            content_type = "text/event-stream", body = String),
+    ),
+    security(("bearer" = [])))]
 pub async fn all_events(
     State(state): State<Arc<AppState>>,
     principal: Principal,
@@ -553,7 +612,19 @@ pub async fn all_events(
     }))
 }
 
-/// `GET /v1/accounts/{account}/events`: the same stream, one account's events.
+/// Server-sent events of one account: the `/v1/events` feed filtered to it
+/// (same ids, names and data).
+#[utoipa::path(get, path = "/v1/accounts/{account}/events", operation_id = "streamAccountEvents", tag = "events",
+    params(
+        ("account" = String, Path, description = "The applicant's account id."),
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last event id seen: the stream resumes after it."),
+        EventsQuery),
+    responses(
+        (status = 200, description = "An event stream: id = outbox seq, event = `verdict` | `status`, data = an `OutboxEvent` as JSON.",
+            content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad account id.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn events(
     State(state): State<Arc<AppState>>,
     principal: Principal,
@@ -570,12 +641,23 @@ pub async fn events(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImageQuery {
+    /// `page` (the default: the page with the MRZ outlined) or `mrz` (the MRZ alone).
     region: Option<String>,
 }
 
-/// `GET /v1/jobs/{job}/image?region=mrz|page`: a PNG for the console.
+/// The scan as PNG for the console: the page with the MRZ outlined, or the
+/// MRZ alone (uploader, reviewer).
+#[utoipa::path(get, path = "/v1/jobs/{job}/image", operation_id = "getJobImage", tag = "review",
+    params(("job" = String, Path, description = "The job id."), ImageQuery),
+    responses(
+        (status = 200, description = "A PNG image.", content_type = "image/png", body = Vec<u8>),
+        (status = 400, description = "A bad region.", body = ErrorBody),
+        (status = 404, description = "No such job, or nothing to show.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn image(
     State(state): State<Arc<AppState>>,
     principal: Principal,
@@ -604,99 +686,123 @@ pub async fn image(
         .into_response())
 }
 
-/// `GET /v1/review`: the flagged documents, oldest first.
+/// The review queue, oldest first, a page at a time (reviewer): each
+/// flagged document with who holds it and until when.
+#[utoipa::path(get, path = "/v1/review", operation_id = "listReviewQueue", tag = "review",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of the flagged documents, oldest first.", body = ReviewPage),
+        (status = 400, description = "A bad cursor or limit.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn review_queue(
     State(state): State<Arc<AppState>>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<ReviewPage>> {
     principal.require(&[Role::Reviewer])?;
+    page.after().map_err(ApiError::BadRequest)?;
     blocking(&state, move |intake| {
         let now = intake.now_ms();
-        let items: Vec<Value> = intake
-            .review_queue()?
+        let (items, next_cursor) = page
+            .take(intake.review_queue()?, |item| item.seq)
+            .map_err(ApiError::BadRequest)?;
+        let items = items
             .into_iter()
-            .map(|item| {
-                let holder = item.holder(now);
-                let lease = item.claim.as_ref().filter(|_| holder.is_some());
-                json!({
-                    "job_id": item.job,
-                    "account": item.account,
-                    "kind": item.kind,
-                    "seq": item.seq,
-                    "since": item.since,
-                    "findings": item.findings,
-                    "claimed_by": holder,
-                    "claimed_since": lease.map(|c| c.since),
-                    "claimed_until": lease.map(|c| c.until),
-                })
-            })
+            .map(|item| ReviewEntry::new(item, now))
             .collect();
-        Ok(Json(json!(items)))
+        Ok(Json(ReviewPage { items, next_cursor }))
     })
     .await
 }
 
-/// `POST /v1/review/{job}/claim`: the caller takes the lease.
+/// Claim a flagged document (reviewer): a lease that returns it to the
+/// queue when it runs out.
+#[utoipa::path(post, path = "/v1/review/{job}/claim", operation_id = "claimReviewItem", tag = "review",
+    params(("job" = String, Path, description = "The flagged job.")),
+    responses(
+        (status = 200, description = "Claimed.", body = Claimed),
+        (status = 404, description = "Not in the review queue.", body = ErrorBody),
+        (status = 409, description = "Claimed by another reviewer.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn claim(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Claimed>> {
     principal.require(&[Role::Reviewer])?;
     let id = job_id(&raw)?;
     blocking(&state, move |intake| {
         let item = intake.claim(&id, &principal.name)?;
-        Ok(Json(json!({
-            "job_id": item.job,
-            "claimed_by": principal.name,
-            "claimed_until": item.claim.map(|c| c.until),
-        })))
+        Ok(Json(Claimed {
+            job_id: item.job,
+            claimed_by: principal.name,
+            claimed_until: item.claim.map(|c| c.until),
+        }))
     })
     .await
 }
 
-/// `POST /v1/review/{job}/release`: the claimant gives the item back.
+/// Release a claimed document (reviewer, the claimant): it is back in the
+/// queue for any reviewer at once.
+#[utoipa::path(post, path = "/v1/review/{job}/release", operation_id = "releaseReviewItem", tag = "review",
+    params(("job" = String, Path, description = "The flagged job.")),
+    responses(
+        (status = 200, description = "Released.", body = Released),
+        (status = 404, description = "Not in the review queue.", body = ErrorBody),
+        (status = 409, description = "The caller does not hold the item's lease.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn release(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Released>> {
     principal.require(&[Role::Reviewer])?;
     let id = job_id(&raw)?;
     blocking(&state, move |intake| {
         intake.release(&id, &principal.name)?;
-        Ok(Json(json!({"job_id": id, "released_by": principal.name})))
+        Ok(Json(Released {
+            job_id: id,
+            released_by: principal.name,
+        }))
     })
     .await
 }
 
-/// `GET /v1/me`: who the token is, for the console to say who is signed
-/// in, and the service's clock (which `--today` may set), to measure ages by.
-pub async fn me(State(state): State<Arc<AppState>>, principal: Principal) -> Json<Value> {
-    Json(json!({
-        "name": principal.name,
-        "role": principal.role.as_str(),
-        "now": state.intake.now_ms(),
-    }))
+/// Who the token is (any role), for the console to say who is signed in,
+/// and the service's clock (which `--today` may set), to measure ages by.
+#[utoipa::path(get, path = "/v1/me", operation_id = "getMe", tag = "review",
+    responses((status = 200, description = "The caller.", body = Me)),
+    security(("bearer" = [])))]
+pub async fn me(State(state): State<Arc<AppState>>, principal: Principal) -> Json<Me> {
+    Json(Me {
+        name: principal.name,
+        role: principal.role,
+        now: state.intake.now_ms(),
+    })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionBody {
-    decision: Decision,
-    #[serde(default)]
-    items: Vec<String>,
-    #[serde(default)]
-    comment: Option<String>,
-}
-
-/// `POST /v1/review/{job}/decision`: the claimant decides.
+/// The claimant's decision (reviewer); a reviewer's verdict joins the
+/// verdict queue and the account's status follows.
+#[utoipa::path(post, path = "/v1/review/{job}/decision", operation_id = "decideReviewItem", tag = "review",
+    params(("job" = String, Path, description = "The flagged job.")),
+    request_body(content = DecisionBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Decided; the account status followed.", body = Decided),
+        (status = 400, description = "A bad decision or item.", body = ErrorBody),
+        (status = 404, description = "Not in the review queue.", body = ErrorBody),
+        (status = 409, description = "Not claimed by the caller.", body = ErrorBody),
+        (status = 415, description = "The body is not application/json.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn decide(
     State(state): State<Arc<AppState>>,
     principal: Principal,
     Path(raw): Path<String>,
     body: Result<Json<DecisionBody>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Decided>> {
     principal.require(&[Role::Reviewer])?;
     let id = job_id(&raw)?;
     let Json(body) = body.map_err(|e| match e {
@@ -721,71 +827,84 @@ pub async fn decide(
             .job(&id)?
             .ok_or_else(|| ApiError::NotFound("no such job".into()))?;
         let account = intake.status(&job.account)?;
-        Ok(Json(json!({
-            "seq": seq,
-            "job_id": id,
-            "account": account_body(&job.account, account),
-        })))
+        Ok(Json(Decided {
+            seq,
+            job_id: id,
+            account: AccountBody::new(&job.account, account),
+        }))
     })
     .await
 }
 
-#[derive(Deserialize)]
-pub struct QueuePage {
-    /// The first sequence number wanted (0: from the start).
-    #[serde(default)]
-    from: u64,
-    /// At most this many entries (1 to 1000; 100 if not given).
-    limit: Option<usize>,
-}
-
-/// `GET /v1/queue?from=SEQ&limit=N`: the verdict queue, oldest first, with
-/// the `from` of the next page.
+/// The verdict queue, oldest first, a page at a time (auditor): `intake
+/// queue tail` against a running service.
+#[utoipa::path(get, path = "/v1/queue", operation_id = "listVerdicts", tag = "audit",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of the verdict queue, oldest first.", body = VerdictPage),
+        (status = 400, description = "A bad cursor or limit.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn verdict_queue(
     State(state): State<Arc<AppState>>,
     principal: Principal,
-    ApiQuery(page): ApiQuery<QueuePage>,
-) -> ApiResult<Json<Value>> {
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<VerdictPage>> {
     principal.require(&[Role::Auditor])?;
-    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let after = page.after().map_err(ApiError::BadRequest)?;
     blocking(&state, move |intake| {
-        let entries = intake.verdicts(page.from, limit)?;
-        let next = entries.last().map_or(page.from, |e| e.seq + 1);
-        Ok(Json(json!({"entries": entries, "next": next})))
+        // One more than the page, to know whether another follows.
+        let entries = intake.verdicts(after + 1, page.limit() + 1)?;
+        let (items, next_cursor) = page
+            .take(entries, |e| e.seq)
+            .map_err(ApiError::BadRequest)?;
+        Ok(Json(VerdictPage { items, next_cursor }))
     })
     .await
 }
 
-/// `GET /v1/admin/audit/verify`: the audit log's hash chain walked.
+/// Walks the audit log's hash chain (auditor): `intake audit verify`
+/// against a running service.
+#[utoipa::path(get, path = "/v1/admin/audit/verify", operation_id = "verifyAudit", tag = "audit",
+    responses((status = 200, description = "The entries that hold, and the first broken link if any.", body = AuditVerified)),
+    security(("bearer" = [])))]
 pub async fn verify_audit(
     State(state): State<Arc<AppState>>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditVerified>> {
     principal.require(&[Role::Auditor])?;
     blocking(&state, move |intake| {
         let check = intake.verify_audit()?;
-        let broken = check
-            .broken
-            .map(|(seq, reason)| json!({"seq": seq, "reason": reason}));
-        Ok(Json(json!({"entries": check.entries, "broken": broken})))
+        Ok(Json(AuditVerified {
+            entries: check.entries,
+            broken: check.broken.map(|(seq, reason)| BrokenLink { seq, reason }),
+        }))
     })
     .await
 }
 
-/// `GET /v1/admin/accounts/verify`: every stored status against the one
-/// the verdicts give.
+/// Every stored account status against the one the verdicts give
+/// (auditor): `intake accounts verify` against a running service.
+#[utoipa::path(get, path = "/v1/admin/accounts/verify", operation_id = "verifyAccounts", tag = "audit",
+    responses((status = 200, description = "The differences; none when all is well.", body = AccountsVerified)),
+    security(("bearer" = [])))]
 pub async fn verify_accounts(
     State(state): State<Arc<AppState>>,
     principal: Principal,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountsVerified>> {
     principal.require(&[Role::Auditor])?;
     blocking(&state, move |intake| {
-        Ok(Json(json!({"differences": intake.verify_accounts()?})))
+        Ok(Json(AccountsVerified {
+            differences: intake.verify_accounts()?,
+        }))
     })
     .await
 }
 
-/// `GET /metrics`: Prometheus text.
+/// Prometheus metrics (auditor).
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text.", content_type = "text/plain", body = String)),
+    security(("bearer" = [])))]
 pub async fn metrics(
     State(state): State<Arc<AppState>>,
     principal: Principal,
@@ -815,51 +934,70 @@ pub async fn metrics(
 }
 
 /// The store's state, for `/healthz` and `/readyz`: `None` when it writes.
-fn store_problem(intake: &Intake) -> Option<Value> {
-    intake.outage().map(|outage| {
-        json!({
-            "state": outage.cause.as_str(),
-            "message": outage.cause.to_string(),
-            "since_ms": outage.since_ms,
-        })
+fn store_problem(intake: &Intake) -> Option<StoreProblem> {
+    intake.outage().map(|outage| StoreProblem {
+        state: match outage.cause {
+            Unavailable::Full => StoreState::StorageFull,
+            Unavailable::ReadOnly => StoreState::StorageReadOnly,
+        },
+        message: outage.cause.to_string(),
+        since: outage.since_ms,
     })
 }
 
-/// `GET /healthz`: the process answers (always `200`); `status` is
-/// `degraded`, with the reason, while the store cannot write.
-pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
-    match store_problem(&state.intake) {
-        None => Json(json!({"status": "ok"})),
-        Some(store) => Json(json!({"status": "degraded", "store": store})),
-    }
+/// Liveness: the process answers (always `200`); `status` is `degraded`,
+/// with the reason, while the store cannot write.
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
+    responses((status = 200, description = "Alive; `degraded` with the reason while the store cannot write.", body = Health)))]
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Health> {
+    let store = store_problem(&state.intake);
+    let status = match store {
+        None => HealthStatus::Ok,
+        Some(_) => HealthStatus::Degraded,
+    };
+    Json(Health { status, store })
 }
 
-/// `GET /readyz`: `200` when uploads can be taken, else `503` with the
-/// reason, for load balancers to route around this instance.
+/// Readiness: `200` when uploads can be taken, else `503` with the reason,
+/// for load balancers to route around this instance.
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready.", body = Readiness),
+        (status = 503, description = "Not ready: the store cannot write, or the workers are stopped.", body = Readiness),
+    ))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let store = store_problem(&state.intake);
     let workers = state.intake.is_running();
     if store.is_none() && workers {
-        return Json(json!({"status": "ready"})).into_response();
+        let ready = Readiness {
+            status: ReadyStatus::Ready,
+            store: None,
+            workers: None,
+        };
+        return Json(ready).into_response();
     }
-    let body = json!({
-        "status": "not_ready",
-        "store": store,
-        "workers": if workers { "running" } else { "stopped" },
-    });
+    let body = Readiness {
+        status: ReadyStatus::NotReady,
+        store,
+        workers: Some(if workers {
+            WorkersState::Running
+        } else {
+            WorkersState::Stopped
+        }),
+    };
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
-/// `GET /openapi.json`: the contract the tests hold every response to.
-pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
-        .into_response()
+/// This document: OpenAPI 3.1, generated from the handlers and their types.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "getOpenApi", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1.", body = Object)))]
+pub async fn openapi() -> Json<Value> {
+    Json(super::openapi::document().clone())
 }
 
-/// `GET /review`: the reviewer console (one page; the token stays in the browser).
+/// The reviewer console (one page; the token stays in the browser).
+#[utoipa::path(get, path = "/review", operation_id = "getConsole", tag = "review",
+    responses((status = 200, description = "The page.", content_type = "text/html", body = String)))]
 pub async fn console() -> Html<&'static str> {
     Html(include_str!("console.html"))
 }

@@ -9,11 +9,10 @@
 use crate::dates::Date;
 use crate::messages::finding;
 use intake_models::config::Accounts;
+use intake_models::time::MS_PER_DAY;
 use intake_models::{
     Account, AccountStatus, Actor, DocumentState, Field, Finding, ReasonCode, Verdict, VerdictEntry,
 };
-
-const MS_PER_DAY: u64 = 86_400_000;
 
 /// Folds one verdict queue entry into `account`; returns whether it changed
 /// the documents. An entry at or below the sequence number already applied

@@ -132,30 +132,15 @@ impl Date {
         Date { year, month, day }
     }
 
-    /// The date `days` days after 1970-01-01 (civil-from-days, H. Hinnant).
+    /// The date `days` days after 1970-01-01.
     pub fn from_unix_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        let (year, month, day) = intake_models::time::civil_from_unix_days(days);
         Date { year, month, day }
     }
 
-    /// Days since 1970-01-01 (days-from-civil, H. Hinnant): the inverse of
-    /// [`Date::from_unix_days`].
+    /// Days since 1970-01-01: the inverse of [`Date::from_unix_days`].
     pub fn to_unix_days(self) -> i64 {
-        let year = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = year.div_euclid(400);
-        let yoe = year.rem_euclid(400);
-        let mp = (i64::from(self.month) + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        intake_models::time::unix_days_from_civil(self.year, self.month, self.day)
     }
 
     pub fn to_iso(self) -> String {

@@ -30,7 +30,7 @@ const WIDTH = 1366, HEIGHT = 768;
 async function queue() {
   const reply = await fetch(base + "/v1/review", { headers: { Authorization: "Bearer " + token1 } });
   assert.equal(reply.status, 200);
-  return reply.json();
+  return (await reply.json()).items;
 }
 const itemOf = async (account) => (await queue()).find((i) => i.account === account);
 
