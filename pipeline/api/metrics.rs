@@ -273,3 +273,38 @@ impl Process {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_service_in_the_process_shares_the_recorder() {
+        let first = Metrics::install().expect("the first install");
+        let second = Metrics::install().expect("a second install, no panic");
+        let extension = Method::from_bytes(b"BREW").expect("a method token");
+        record_request(&extension, "unmatched", 405, Duration::from_millis(3));
+        for metrics in [&first, &second] {
+            let text = metrics.handle.render();
+            // Any method outside the standard ones is one label value.
+            assert!(
+                text.contains(
+                    r#"http_requests_total{method="other",route="unmatched",status="405"} 1"#
+                ),
+                "{text}"
+            );
+            assert!(text.contains(r#"intake_build_info{version=""#), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_process_figures_are_read_from_proc() {
+        let process = read_process().expect("/proc/self");
+        assert!(process.resident_bytes > 0);
+        assert!(process.threads >= 1);
+        let open = process.open_fds.expect("/proc/self/fd");
+        assert!(open >= 3 && process.max_fds.is_none_or(|max| max >= open));
+        let now = crate::clock::system_ms() as f64 / 1000.0;
+        assert!(process.start_time_seconds > 1.0e9 && process.start_time_seconds <= now + 1.0);
+    }
+}
