@@ -507,6 +507,7 @@ impl Intake {
         self.store.change_review(job, &|item| {
             review::claim(item, job, reviewer, now, lease_ms)
         })?;
+        metrics::counter!("intake_review_claims_total").increment(1);
         self.store
             .review_items()?
             .into_iter()
@@ -519,6 +520,7 @@ impl Intake {
         let now = self.clock.now_ms();
         self.store
             .change_review(job, &|item| review::release(item, job, reviewer, now))?;
+        metrics::counter!("intake_review_releases_total").increment(1);
         Ok(())
     }
 
@@ -537,6 +539,9 @@ impl Intake {
                 review::resolve(item, job, reviewer, now, resolution)
             })?
             .ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+        // Counted once the verdict is stored, whatever the projection does next.
+        metrics::counter!("intake_review_decisions_total", "decision" => resolution.decision.as_str())
+            .increment(1);
         self.projector.catch_up(now)?;
         Ok(seq)
     }

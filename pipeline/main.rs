@@ -792,7 +792,7 @@ fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
         );
     }
     let webhook = intake::notify::Webhook::from_config(&intake.config().webhooks)?;
-    let metrics = std::sync::Arc::new(intake::api::Metrics::default());
+    let metrics = std::sync::Arc::new(intake::api::Metrics::install()?);
     let (observer, committed) = crossbeam_channel::unbounded();
     intake.start(vec![observer], true)?;
     let recorder = metrics.clone();

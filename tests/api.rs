@@ -377,14 +377,37 @@ pub fn decided(server: &Server, token: &str, job: &str) -> Value {
     }
 }
 
+/// `/metrics` as an auditor reads it.
+pub fn scrape(server: &Server) -> String {
+    let reply = send("GET", &server.url("/metrics"), Some(AUDITOR), Body::None);
+    assert_eq!(reply.status, 200);
+    String::from_utf8_lossy(&reply.body).into_owned()
+}
+
+/// The value of the first series `name` of a scrape whose labels include `labels`.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((n, l)) => (n, l.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let wanted = series_name == name
+                && labels.iter().all(|(key, want)| {
+                    series_labels
+                        .split(',')
+                        .any(|pair| pair == format!("{key}=\"{want}\""))
+                });
+            wanted.then(|| value.parse().ok()).flatten()
+        })
+}
+
 /// Jobs without a verdict, from `/metrics`.
 pub fn pending_jobs(server: &Server) -> u64 {
-    let reply = send("GET", &server.url("/metrics"), Some(ADMIN), Body::None);
-    let text = String::from_utf8_lossy(&reply.body).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix("intake_jobs_pending "))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .expect("the pending gauge")
+    let text = scrape(server);
+    sample(&text, "intake_jobs_pending", &[]).expect("the pending gauge") as u64
 }
 
 /// The OpenAPI document as `intake openapi` generates it from the code,
@@ -470,7 +493,9 @@ fn conforms(method: &str, url: &str, reply: &Reply) {
 
 #[test]
 fn an_upload_is_decided_reviewed_and_its_account_follows() {
+    let launched = std::time::SystemTime::now();
     let server = Server::start("");
+    let started = Instant::now();
     let first = upload(
         &server,
         UPLOADER,
@@ -529,6 +554,18 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
     assert_eq!(queue["items"].as_array().unwrap().len(), 1);
     assert_eq!(queue["items"][0]["job_id"], job.as_str());
     assert_eq!(queue["next_cursor"], Value::Null);
+    // The flagged document waits: its age, by the service's clock, is
+    // within the time since it was uploaded.
+    let waiting = scrape(&server);
+    assert_eq!(
+        sample(&waiting, "intake_review_queue_depth", &[]),
+        Some(1.0)
+    );
+    let age = sample(&waiting, "intake_review_oldest_age_seconds", &[]).expect("the age gauge");
+    assert!(
+        age > 0.0 && age <= started.elapsed().as_secs_f64(),
+        "{age} s"
+    );
     let claim = server.url(&format!("/v1/review/{job}/claim"));
     assert_eq!(send("POST", &claim, Some(REVIEWER), Body::None).status, 200);
     assert_eq!(
@@ -651,8 +688,9 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         .collect();
     assert!(actions.contains(&"review_resolved"), "{actions:?}");
     assert!(actions.contains(&"review_released"), "{actions:?}");
-    let metrics = send("GET", &server.url("/metrics"), Some(AUDITOR), Body::None);
-    let text = String::from_utf8_lossy(&metrics.body);
+    let unknown = undocumented("GET", &server.url("/v1/nowhere/acc-1"));
+    assert_eq!(unknown.0, 404);
+    let text = scrape(&server);
     assert!(
         text.contains("intake_verdicts_total{verdict=\"needs_review\"} 1"),
         "{text}"
@@ -665,8 +703,82 @@ fn an_upload_is_decided_reviewed_and_its_account_follows() {
         text.contains("intake_stage_duration_seconds_bucket{stage=\"ocr\""),
         "{text}"
     );
+    assert!(text.contains("# TYPE intake_job_duration_seconds histogram"));
     assert!(text.contains("intake_review_queue_depth 0"), "{text}");
-    for secret in ["KHODZHAEV", "ZHAKHONGIR", "OL4676496", "2001-08-07"] {
+    assert_eq!(
+        sample(&text, "intake_review_oldest_age_seconds", &[]),
+        Some(0.0)
+    );
+    let decisions = |decision| {
+        sample(
+            &text,
+            "intake_review_decisions_total",
+            &[("decision", decision)],
+        )
+    };
+    assert_eq!(
+        (decisions("correct"), decisions("accept")),
+        (Some(1.0), None)
+    );
+    // r1, r2 and r1 again claimed (r2 was refused once); r1 and r2 released.
+    assert_eq!(sample(&text, "intake_review_claims_total", &[]), Some(3.0));
+    assert_eq!(
+        sample(&text, "intake_review_releases_total", &[]),
+        Some(2.0)
+    );
+    // Requests by route template: the account and job ids stay out.
+    let requests = |method, route, status| {
+        sample(
+            &text,
+            "http_requests_total",
+            &[("method", method), ("route", route), ("status", status)],
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(
+        requests("GET", "/v1/accounts/{account}", "200") >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        requests("POST", "/v1/accounts/{account}/documents", "202"),
+        3.0
+    );
+    assert_eq!(requests("POST", "/v1/review/{job}/decision", "409"), 1.0);
+    assert_eq!(requests("POST", "/v1/review/{job}/decision", "400"), 1.0);
+    assert_eq!(requests("POST", "/v1/review/{job}/decision", "200"), 1.0);
+    assert_eq!(requests("GET", "unmatched", "404"), 1.0);
+    assert!(text.contains("http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/accounts/{account}/documents\",le=\"0.5\"}"), "{text}");
+    let process = |name| sample(&text, name, &[]).unwrap_or(0.0);
+    assert!(process("process_resident_memory_bytes") > 1e6, "{text}");
+    assert!(process("process_cpu_seconds_total") > 0.0, "{text}");
+    assert!(process("process_threads") >= 2.0, "{text}");
+    assert!(process("process_open_fds") >= 3.0, "{text}");
+    assert!(process("process_max_fds") >= process("process_open_fds"));
+    // The boot time it is counted from is in whole seconds.
+    let unix_seconds = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let start = process("process_start_time_seconds");
+    assert!(
+        unix_seconds(launched) - 1.0 <= start
+            && start <= unix_seconds(std::time::SystemTime::now()) + 1.0,
+        "{start}"
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        sample(&text, "intake_build_info", &[("version", version)]),
+        Some(1.0)
+    );
+    for secret in [
+        "KHODZHAEV",
+        "ZHAKHONGIR",
+        "OL4676496",
+        "2001-08-07",
+        "acc-1",
+        &job,
+    ] {
         assert!(!text.contains(secret), "{secret} in the metrics");
     }
     let spec = send("GET", &server.url("/openapi.json"), None, Body::None).json();

@@ -149,6 +149,15 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// As the JSON spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Accept => "accept",
+            Decision::Correct => "correct",
+            Decision::Reject => "reject",
+        }
+    }
+
     pub fn verdict(self) -> Verdict {
         match self {
             Decision::Accept => Verdict::Accepted,

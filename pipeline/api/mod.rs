@@ -93,7 +93,9 @@ async fn log_request(
     let request_id = error::request_id(request.headers());
     let started = std::time::Instant::now();
     let response = error::with_request_id(request_id.clone(), next.run(request)).await;
-    tracing::info!(%method, route, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, request_id, "request");
+    let (status, elapsed) = (response.status().as_u16(), started.elapsed());
+    metrics::record_request(&method, &route, status, elapsed);
+    tracing::info!(%method, route, status, ms = elapsed.as_millis() as u64, request_id, "request");
     response
 }
 
@@ -112,9 +114,22 @@ pub async fn serve(state: Arc<AppState>, listen: &str, limits: Limits) -> std::i
         stopping.closing.send_replace(true);
     });
     tokio::spawn(give_back_memory_after_bursts(state.clone()));
+    tokio::spawn(metrics_upkeep(state.clone()));
     let closing = state.closing.subscribe();
     conn::accept_loop(listener, router(state), limits, closing).await;
     Ok(())
+}
+
+/// Every few seconds, until the server stops: see [`Metrics::run_upkeep`].
+async fn metrics_upkeep(state: Arc<AppState>) {
+    let mut closing = state.closing.subscribe();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = closing.wait_for(|closing| *closing) => return,
+        }
+        state.metrics.run_upkeep();
+    }
 }
 
 /// After a burst of uploads (receiving or in the pipeline) has passed,

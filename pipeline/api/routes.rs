@@ -911,25 +911,7 @@ pub async fn metrics(
 ) -> ApiResult<Response> {
     principal.require(&[Role::Auditor])?;
     let metrics = state.metrics.clone();
-    let text = blocking(&state, move |intake| {
-        let pending = intake.store().pending()?.len() as u64;
-        let review = intake.review_queue()?.len() as u64;
-        let gauges = [
-            ("intake_jobs_pending", "Jobs without a verdict.", pending),
-            (
-                "intake_jobs_in_flight",
-                "Jobs admitted into the pipeline, not yet committed.",
-                intake.in_flight(),
-            ),
-            (
-                "intake_review_queue_depth",
-                "Documents waiting for a reviewer.",
-                review,
-            ),
-        ];
-        Ok(metrics.render(&gauges))
-    })
-    .await?;
+    let text = blocking(&state, move |intake| Ok(metrics.render(intake)?)).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
