@@ -228,6 +228,14 @@ enum ReviewCommand {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Give a claimed document back to the queue at once (its claimant only).
+    Release {
+        job: String,
+        #[arg(long)]
+        reviewer: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// Decide on a claimed document; the account status follows.
     Resolve {
         job: String,
@@ -944,6 +952,14 @@ fn review(command: ReviewCommand) -> Result<()> {
                 item.job,
                 intake::clock::display_ms(until)
             );
+        }
+        ReviewCommand::Release {
+            job,
+            reviewer,
+            service,
+        } => {
+            open_intake(&service)?.release(&JobId(job.clone()), &reviewer)?;
+            println!("job {job} released by {reviewer}: back in the queue");
         }
         ReviewCommand::Resolve {
             job,

@@ -266,6 +266,23 @@ fn a_flagged_document_is_reviewed_and_the_account_status_follows() {
         String::from_utf8_lossy(&taken.stdout)
     );
     assert!(String::from_utf8_lossy(&taken.stderr).contains("claimed by r1"));
+    // Only the claimant gives it back; then it can be taken again.
+    let not_theirs = intake(&[
+        "review",
+        "release",
+        job,
+        "--reviewer",
+        "r2",
+        "--config",
+        &config,
+        "--today",
+        "2026-06-01",
+    ]);
+    assert!(!not_theirs.status.success());
+    assert!(String::from_utf8_lossy(&not_theirs.stderr).contains("not claimed by r2"));
+    assert!(day(&["review", "release", job, "--reviewer", "r1"]).contains("released by r1"));
+    assert!(day(&["review", "list"]).contains("[free]"));
+    assert!(day(&["review", "claim", job, "--reviewer", "r1"]).contains("claimed by r1"));
     let resolved = day(&[
         "review",
         "resolve",
@@ -302,6 +319,8 @@ fn a_flagged_document_is_reviewed_and_the_account_status_follows() {
             "verdict",
             "review_queued",
             "status",
+            "review_claimed",
+            "review_released",
             "review_claimed",
             "review_resolved",
             "status"
