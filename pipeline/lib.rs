@@ -9,7 +9,7 @@
 //! - [`accounts`]: the account-status consumer of the verdict queue and the sweep.
 //! - [`review`]: the review queue's decisions (claim, resolve, lease expiry).
 //! - [`notify`]: the outbox feed, webhook delivery and its signatures.
-//! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (sled).
+//! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (the `Store` trait; sled behind it).
 //! - [`bench`]: end-to-end throughput of the pipeline (`intake bench`).
 //! - [`engines`]: per-thread Tesseract instances.
 //! - [`remote`]: the running service, for operator commands while it holds the store.
