@@ -62,10 +62,10 @@ fn describe(account: &Account) -> String {
 
 /// A finding's code as the JSON spells it, with its field: `field_mismatch(surname)`.
 pub fn finding_label(finding: &Finding) -> String {
-    let code = crate::workers::code_name(finding.code);
+    let code = finding.code.as_str();
     match finding.field {
         Some(field) => format!("{code}({})", field.as_str()),
-        None => code,
+        None => code.to_string(),
     }
 }
 
@@ -204,8 +204,9 @@ impl Projector {
         }
         for item in self.store.review_items()? {
             if item.claim.is_some() && item.holder(now).is_none() {
-                self.store
-                    .change_review(&item.job, &|stored| review::expire(stored, &item.job, now))?;
+                review::apply(&*self.store, &item.job, &|stored| {
+                    review::expire(stored, &item.job, now)
+                })?;
                 swept.leases += 1;
             }
         }

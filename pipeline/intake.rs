@@ -3,8 +3,9 @@
 //! review decisions.
 
 use crate::accounts::{Projector, Purged, Swept};
-use crate::check::{sha256_hex, Checker};
+use crate::check::Checker;
 use crate::clock::{system_ms, Clock};
+use crate::digest::sha256_hex;
 use crate::review::{self, Resolution, ReviewError};
 use crate::store::{Outage, ReceivedUpload, Store, StoreError, Submitted, UploadWriter};
 use crate::workers::{spawn, Admission, Busy, Committed, Parked, Pipeline, RunError};
@@ -414,7 +415,7 @@ impl Intake {
             // The document's review, if it waits for one, is the new check's now.
             let replaced_by = submitted.job().id.clone();
             let now = self.clock.now_ms();
-            self.store.change_review(&job.id, &|stored| {
+            review::apply(&*self.store, &job.id, &|stored| {
                 review::withdraw(stored, &job.id, &by, now, &replaced_by)
             })?;
             outcome.rechecked.push((*kind, submitted));
@@ -504,7 +505,7 @@ impl Intake {
     pub fn claim(&self, job: &JobId, reviewer: &str) -> Result<ReviewItem, ReviewError> {
         let now = self.clock.now_ms();
         let lease_ms = self.config().review.lease_minutes * 60_000;
-        self.store.change_review(job, &|item| {
+        review::apply(&*self.store, job, &|item| {
             review::claim(item, job, reviewer, now, lease_ms)
         })?;
         self.store
@@ -517,8 +518,9 @@ impl Intake {
     /// The claimant gives the item back to the queue before the lease ends.
     pub fn release(&self, job: &JobId, reviewer: &str) -> Result<(), ReviewError> {
         let now = self.clock.now_ms();
-        self.store
-            .change_review(job, &|item| review::release(item, job, reviewer, now))?;
+        review::apply(&*self.store, job, &|item| {
+            review::release(item, job, reviewer, now)
+        })?;
         Ok(())
     }
 
@@ -531,12 +533,10 @@ impl Intake {
         resolution: &Resolution,
     ) -> Result<u64, ReviewError> {
         let now = self.clock.now_ms();
-        let seq = self
-            .store
-            .change_review(job, &|item| {
-                review::resolve(item, job, reviewer, now, resolution)
-            })?
-            .ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+        let seq = review::apply(&*self.store, job, &|item| {
+            review::resolve(item, job, reviewer, now, resolution)
+        })?
+        .ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
         self.projector.catch_up(now)?;
         Ok(seq)
     }

@@ -16,6 +16,7 @@
 //! - [`sandbox`]: PDF parsing in a resource-limited child process.
 //! - [`clock`]: the real clock or one started at `--today`.
 //! - [`crypto`]: encryption at rest (ChaCha20-Poly1305).
+//! - [`digest`]: SHA-256 and hex, shared by the store and the layers above.
 //! - [`config`]: loading `pipeline.toml`.
 
 pub mod accounts;
@@ -25,6 +26,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod digest;
 pub mod engines;
 pub mod fair;
 pub mod intake;

@@ -2,7 +2,7 @@
 //! pure function of the item as stored, returning the [`ReviewChange`] the
 //! store applies atomically.
 
-use crate::store::{ReviewChange, StoreError};
+use crate::store::{Declined, ReviewChange, Store, StoreError};
 use intake_models::{
     Actor, AuditEntry, Claim, Decision, Field, Finding, JobId, ReasonCode, ReviewItem, VerdictEntry,
 };
@@ -25,7 +25,32 @@ pub enum ReviewError {
     #[error("unknown item {0:?}: give a field (surname, given_names, birth_date, document_number, expiry_date, nationality, sex, ...) or a reason code (resolution_too_low, image_unreadable, ...)")]
     UnknownItem(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ReviewError {
+    /// A decision's refusal comes back from the store as the error it was.
+    fn from(e: StoreError) -> ReviewError {
+        match e {
+            StoreError::Declined(declined) => match declined.downcast::<ReviewError>() {
+                Ok(refusal) => *refusal,
+                Err(other) => ReviewError::Store(StoreError::Declined(other)),
+            },
+            e => ReviewError::Store(e),
+        }
+    }
+}
+
+/// Applies `decide` to the review item of `job` in one store transaction
+/// (see [`Store::change_review`]); returns the seq of the verdict it
+/// appended, if any.
+pub fn apply(
+    store: &dyn Store,
+    job: &JobId,
+    decide: &dyn Fn(Option<&ReviewItem>) -> Result<ReviewChange, ReviewError>,
+) -> Result<Option<u64>, ReviewError> {
+    let declined = |refusal: ReviewError| -> Declined { Box::new(refusal) };
+    Ok(store.change_review(job, &|item| decide(item).map_err(declined))?)
 }
 
 /// A reviewer's resolution of a flagged document.

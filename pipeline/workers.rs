@@ -506,7 +506,11 @@ fn commit_stage(shared: &Shared, ledger: &mut Ledger, job: InFlight<Result<Repor
         let (entry, review, audit) = verdict_of(&job.job, report, shared.clock.now_ms());
         let timings = entry.report.as_ref().map(|r| r.timings_ms.clone());
         let verdict = entry.verdict;
-        let codes = entry.findings.iter().map(|f| code_name(f.code)).collect();
+        let codes = entry
+            .findings
+            .iter()
+            .map(|f| f.code.as_str().into())
+            .collect();
         let seq = shared.store.finish(entry, review, audit)?;
         ledger.add(learned);
         Ok((seq, verdict, codes, timings.unwrap_or_default()))
@@ -551,12 +555,10 @@ fn commit_stage(shared: &Shared, ledger: &mut Ledger, job: InFlight<Result<Repor
     }
 }
 
-/// A reason code as the JSON spells it.
+/// A reason code as the JSON spells it. Kept for `api/image.rs` only (its
+/// owners' to switch to [`intake_models::ReasonCode::as_str`]).
 pub fn code_name(code: intake_models::ReasonCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    code.as_str().to_string()
 }
 
 /// The verdict queue entry of a pipeline report, the review item if it

@@ -6,7 +6,7 @@
 use super::codec::Codec;
 use super::sled::{abort, read_u64, take_counter, Tx};
 use super::{AuditCheck, StoreError};
-use crate::check::sha256_hex;
+use crate::digest::sha256_hex;
 use intake_models::AuditEntry;
 use sled::transaction::TransactionalTree;
 

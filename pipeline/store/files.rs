@@ -6,8 +6,8 @@
 
 use super::codec::place;
 use super::{OutageWatch, StoreError};
-use crate::check::to_hex;
 use crate::crypto::{ChunkSealer, SealError, Sealer, CHUNK_BYTES};
+use crate::digest::to_hex;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
@@ -295,7 +295,7 @@ pub(super) fn remove_if_there(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::sha256_hex;
+    use crate::digest::sha256_hex;
     use crate::store::fixtures::{audit, job, open};
     use crate::store::{SledStore, Store, Submitted};
 

@@ -2,7 +2,7 @@
 //! verdict and a review item of account `acc-1`, and a plain store.
 
 use super::SledStore;
-use crate::check::sha256_hex;
+use crate::digest::sha256_hex;
 use intake_models::{
     Actor, AuditEntry, DocumentKind, Job, JobId, JobState, ReviewItem, Verdict, VerdictEntry,
 };

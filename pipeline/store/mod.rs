@@ -46,7 +46,6 @@ pub use self::sled::SledStore;
 
 use crate::clock::system_ms;
 use crate::crypto::{KeyError, SealError};
-use crate::review::ReviewError;
 use intake_models::{
     Account, AuditEntry, Job, JobId, Notice, OutboxEvent, ReviewItem, VerdictEntry,
 };
@@ -102,6 +101,9 @@ pub enum StoreError {
     BlobMismatch { job: String, received: String },
     #[error("the store is out of service: {0}")]
     Unavailable(Unavailable),
+    /// A review decision left the item as it was: the decision's own error.
+    #[error(transparent)]
+    Declined(Declined),
 }
 
 impl StoreError {
@@ -164,7 +166,13 @@ pub struct AuditCheck {
 }
 
 /// Decides a [`ReviewChange`] from the item as stored; may run more than once.
-pub type ReviewFn<'a> = dyn Fn(Option<&ReviewItem>) -> Result<ReviewChange, ReviewError> + 'a;
+pub type ReviewFn<'a> = dyn Fn(Option<&ReviewItem>) -> Result<ReviewChange, Declined> + 'a;
+
+/// Why a review decision leaves the item as it is (not in the queue,
+/// claimed by someone else...): the decider's own error, carried back
+/// through the transaction as [`StoreError::Declined`] without the store
+/// knowing its type (`review` turns it back into what it was).
+pub type Declined = Box<dyn std::error::Error + Send + Sync>;
 
 /// The pipeline's storage, small enough to put another backend behind.
 /// Sequence numbers (`seq`) of verdicts, review items and audit entries are
@@ -232,8 +240,7 @@ pub trait Store: Send + Sync {
     /// Applies `change` to the review item of `job` atomically (the item,
     /// a reviewer verdict noted on the job, audit), flushed; returns the
     /// verdict's seq, if any.
-    fn change_review(&self, job: &JobId, change: &ReviewFn<'_>)
-        -> Result<Option<u64>, ReviewError>;
+    fn change_review(&self, job: &JobId, change: &ReviewFn<'_>) -> Result<Option<u64>, StoreError>;
     /// Deletes the upload files of jobs whose verdict is older than
     /// `before_ms`, unless a newer or pending job has the same file; marks
     /// the jobs and audits it. Verdicts and audit entries stay. Returns the

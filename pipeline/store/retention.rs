@@ -154,7 +154,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::sha256_hex;
+    use crate::digest::sha256_hex;
     use crate::store::fixtures::{audit, job, open, verdict};
     use crate::store::Store;
     use std::os::unix::fs::PermissionsExt;

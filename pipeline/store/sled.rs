@@ -11,10 +11,9 @@ use super::{
     AuditCheck, Outage, OutageWatch, ReceivedUpload, ReviewFn, Store, StoreError, Submitted,
     Unavailable, UploadWriter, SCHEMA_VERSION,
 };
-use crate::check::{sha256_hex, to_hex};
 use crate::clock::system_ms;
 use crate::crypto::{Sealer, CHUNK_BYTES};
-use crate::review::ReviewError;
+use crate::digest::{sha256_hex, to_hex};
 use intake_models::{
     Account, AuditEntry, Change, Job, JobId, JobState, Notice, OutboxEvent, Reason, ReviewItem,
     VerdictEntry,
@@ -744,11 +743,7 @@ impl Store for SledStore {
         })
     }
 
-    fn change_review(
-        &self,
-        job: &JobId,
-        change: &ReviewFn<'_>,
-    ) -> Result<Option<u64>, ReviewError> {
+    fn change_review(&self, job: &JobId, change: &ReviewFn<'_>) -> Result<Option<u64>, StoreError> {
         let t = self.noted(self.trees())?;
         let key = job.0.as_bytes();
         let trees = (
@@ -765,7 +760,8 @@ impl Store for SledStore {
                 .map(|v| self.codec.decode("review", key, &v))
                 .transpose()
                 .map_err(abort)?;
-            let decided = change(current.as_ref()).map_err(ConflictableTransactionError::Abort)?;
+            let decided = change(current.as_ref())
+                .map_err(|declined| abort(StoreError::Declined(declined)))?;
             match &decided.item {
                 Some(item) => {
                     let record = self.codec.encode("review", key, item).map_err(abort)?;
@@ -791,11 +787,7 @@ impl Store for SledStore {
             append_audit(&self.codec, log, meta, &decided.audit)?;
             Ok((seq, announced))
         });
-        let (seq, announced) = finished(result).inspect_err(|e| {
-            if let ReviewError::Store(e) = e {
-                self.outage.note(e);
-            }
-        })?;
+        let (seq, announced) = self.noted(finished(result))?;
         self.wrote_outbox(announced);
         self.noted(self.sync(&t))?;
         Ok(seq)
