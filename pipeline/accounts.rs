@@ -88,17 +88,14 @@ impl StatusChanges {
         cause: Option<&VerdictEntry>,
     ) {
         let job = cause.map(|entry| entry.job.clone());
-        self.audit.push(AuditEntry {
-            seq: 0,
-            at: account.status_at,
-            account: account.id.clone(),
-            job: job.clone(),
-            action: "status".into(),
-            by: by.clone(),
-            before: before.map(describe),
-            after: Some(describe(account)),
-            prev_hash: String::new(),
-        });
+        self.audit.push(AuditEntry::status(
+            &account.id,
+            job.clone(),
+            by.clone(),
+            account.status_at,
+            before.map(describe),
+            describe(account),
+        ));
         self.notices.push(Notice {
             at: account.status_at,
             account: account.id.clone(),

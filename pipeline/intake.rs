@@ -345,17 +345,7 @@ impl Intake {
             done_at: None,
             purged_at: None,
         };
-        let audit = AuditEntry {
-            seq: 0,
-            at: now,
-            account: job.account.clone(),
-            job: Some(job.id.clone()),
-            action: "job_submitted".into(),
-            by: Actor::Pipeline,
-            before: None,
-            after: Some(format!("pending ({})", job.kind)),
-            prev_hash: String::new(),
-        };
+        let audit = AuditEntry::job_submitted(&job, now);
         let submitted = self.store.submit_received(job, received, audit)?;
         tracing::debug!(job = %submitted.job().id, new = matches!(submitted, Submitted::New(_)), "submitted");
         if let (Some(slot), Submitted::New(job)) = (slot, &submitted) {
@@ -424,26 +414,17 @@ impl Intake {
             kinds.map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
         };
         let fields: Vec<&str> = changed_fields.iter().map(|f| f.as_str()).collect();
-        let entry = AuditEntry {
-            seq: 0,
-            at: self.clock.now_ms(),
-            account: account.to_string(),
-            job: None,
-            action: "profile_updated".into(),
-            by,
-            before: None,
-            after: Some(format!(
-                "fields: {}; rechecked: {}; upload missing: {}",
-                if fields.is_empty() {
-                    "none".into()
-                } else {
-                    fields.join(", ")
-                },
-                names(&mut outcome.rechecked.iter().map(|(k, _)| *k)),
-                names(&mut outcome.upload_missing.iter().copied()),
-            )),
-            prev_hash: String::new(),
-        };
+        let after = format!(
+            "fields: {}; rechecked: {}; upload missing: {}",
+            if fields.is_empty() {
+                "none".into()
+            } else {
+                fields.join(", ")
+            },
+            names(&mut outcome.rechecked.iter().map(|(k, _)| *k)),
+            names(&mut outcome.upload_missing.iter().copied()),
+        );
+        let entry = AuditEntry::profile_updated(account, by, self.clock.now_ms(), after);
         self.store
             .save_accounts(&[], None, vec![entry], Vec::new())?;
         self.store.flush()?;
@@ -886,7 +867,7 @@ mod tests {
             .audit("acc")
             .unwrap()
             .into_iter()
-            .map(|e| e.action)
+            .map(|e| e.action.to_string())
             .collect();
         for action in [
             "review_queued",

@@ -80,27 +80,6 @@ pub fn parse_items(items: &[String]) -> Result<Vec<Finding>, ReviewError> {
         .collect()
 }
 
-fn audit(
-    item: &ReviewItem,
-    action: &str,
-    by: Actor,
-    now: u64,
-    before: String,
-    after: String,
-) -> AuditEntry {
-    AuditEntry {
-        seq: 0,
-        at: now,
-        account: item.account.clone(),
-        job: Some(item.job.clone()),
-        action: action.into(),
-        by,
-        before: Some(before),
-        after: Some(after),
-        prev_hash: String::new(),
-    }
-}
-
 fn describe(item: &ReviewItem, now: u64) -> String {
     match (&item.claim, item.holder(now)) {
         (_, Some(holder)) => format!("claimed by {holder}"),
@@ -138,10 +117,9 @@ pub fn claim(
         since,
         until: now + lease_ms,
     });
-    let entry = audit(
+    let entry = AuditEntry::review_claimed(
         item,
-        "review_claimed",
-        Actor::Reviewer(reviewer.into()),
+        reviewer,
         now,
         describe(item, now),
         describe(&claimed, now),
@@ -170,10 +148,9 @@ pub fn release(
     }
     let mut released = item.clone();
     released.claim = None;
-    let entry = audit(
+    let entry = AuditEntry::review_released(
         item,
-        "review_released",
-        Actor::Reviewer(reviewer.into()),
+        reviewer,
         now,
         describe(item, now),
         describe(&released, now),
@@ -235,7 +212,7 @@ pub fn resolve(
         comment: resolution.comment.clone(),
         report: None,
     };
-    let logged = audit(item, "review_resolved", by, now, describe(item, now), after);
+    let logged = AuditEntry::review_resolved(item, reviewer, now, describe(item, now), after);
     Ok(ReviewChange {
         item: None,
         verdict: Some(entry),
@@ -277,14 +254,8 @@ pub fn withdraw(
         });
     };
     debug_assert_eq!(&item.job, job);
-    let logged = audit(
-        item,
-        "review_withdrawn",
-        by.clone(),
-        now,
-        describe(item, now),
-        format!("replaced by job {replaced_by}"),
-    );
+    let logged =
+        AuditEntry::review_withdrawn(item, by.clone(), now, describe(item, now), replaced_by);
     Ok(ReviewChange {
         item: None,
         verdict: None,
@@ -303,13 +274,10 @@ pub fn expire(
     let mut logged = Vec::new();
     if item.claim.is_some() && item.holder(now).is_none() {
         freed.claim = None;
-        logged.push(audit(
+        logged.push(AuditEntry::review_lease_expired(
             item,
-            "review_lease_expired",
-            Actor::Pipeline,
             now,
             describe(item, now),
-            "queued".into(),
         ));
     }
     Ok(ReviewChange {

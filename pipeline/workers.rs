@@ -582,24 +582,9 @@ fn verdict_of(
         since: now,
         claim: None,
     });
-    let mut audit = vec![AuditEntry {
-        seq: 0,
-        at: now,
-        account: job.account.clone(),
-        job: Some(job.id.clone()),
-        action: "verdict".into(),
-        by: Actor::Pipeline,
-        before: Some("pending".into()),
-        after: Some(report.verdict.as_str().into()),
-        prev_hash: String::new(),
-    }];
+    let mut audit = vec![AuditEntry::verdict(job, now, report.verdict)];
     if review.is_some() {
-        audit.push(AuditEntry {
-            action: "review_queued".into(),
-            before: None,
-            after: Some("queued".into()),
-            ..audit[0].clone()
-        });
+        audit.push(AuditEntry::review_queued(job, now));
     }
     let entry = VerdictEntry {
         seq: 0,

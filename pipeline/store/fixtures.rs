@@ -4,7 +4,8 @@
 use super::SledStore;
 use crate::digest::sha256_hex;
 use intake_models::{
-    Actor, AuditEntry, DocumentKind, Job, JobId, JobState, ReviewItem, Verdict, VerdictEntry,
+    Actor, AuditAction, AuditEntry, DocumentKind, Job, JobId, JobState, ReviewItem, Verdict,
+    VerdictEntry,
 };
 use std::path::Path;
 
@@ -31,7 +32,7 @@ pub(super) fn audit(action: &str) -> AuditEntry {
         at: 1,
         account: "acc-1".into(),
         job: None,
-        action: action.into(),
+        action: AuditAction::named(action),
         by: Actor::Pipeline,
         before: None,
         after: None,

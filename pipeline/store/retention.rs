@@ -63,17 +63,7 @@ impl SledStore {
                     record.purged_at = Some(now);
                     let encoded = self.codec.encode("job", key, &record).map_err(abort)?;
                     stored.insert(key, encoded)?;
-                    let entry = AuditEntry {
-                        seq: 0,
-                        at: now,
-                        account: job.account.clone(),
-                        job: Some(job.id.clone()),
-                        action: "upload_purged".into(),
-                        by: intake_models::Actor::Pipeline,
-                        before: Some("stored".into()),
-                        after: Some("deleted under the retention rule".into()),
-                        prev_hash: String::new(),
-                    };
+                    let entry = AuditEntry::upload_purged(job, now);
                     append_audit::<StoreError>(&self.codec, log, meta, &[entry])?;
                 }
                 Ok(())
