@@ -1,6 +1,8 @@
 //! The review queue's decisions: claim, resolve, lease expiry. Each is a
 //! pure function of the item as stored, returning the [`ReviewChange`] the
 //! store applies atomically.
+//! [`apply`] runs one in the store's transaction and gives back its
+//! [`ReviewError`] as it was (the store carries it without knowing it).
 
 use crate::store::{Declined, ReviewChange, Store, StoreError};
 use intake_models::{
@@ -207,7 +209,7 @@ pub fn resolve(
         kind: item.kind,
         verdict,
         findings,
-        by: by.clone(),
+        by,
         at: now,
         comment: resolution.comment.clone(),
         report: None,
