@@ -62,10 +62,10 @@ fn describe(account: &Account) -> String {
 
 /// A finding's code as the JSON spells it, with its field: `field_mismatch(surname)`.
 pub fn finding_label(finding: &Finding) -> String {
-    let code = crate::workers::code_name(finding.code);
+    let code = finding.code.as_str();
     match finding.field {
         Some(field) => format!("{code}({})", field.as_str()),
-        None => code,
+        None => code.to_string(),
     }
 }
 
@@ -88,17 +88,14 @@ impl StatusChanges {
         cause: Option<&VerdictEntry>,
     ) {
         let job = cause.map(|entry| entry.job.clone());
-        self.audit.push(AuditEntry {
-            seq: 0,
-            at: account.status_at,
-            account: account.id.clone(),
-            job: job.clone(),
-            action: "status".into(),
-            by: by.clone(),
-            before: before.map(describe),
-            after: Some(describe(account)),
-            prev_hash: String::new(),
-        });
+        self.audit.push(AuditEntry::status(
+            &account.id,
+            job.clone(),
+            by.clone(),
+            account.status_at,
+            before.map(describe),
+            describe(account),
+        ));
         self.notices.push(Notice {
             at: account.status_at,
             account: account.id.clone(),
@@ -204,8 +201,9 @@ impl Projector {
         }
         for item in self.store.review_items()? {
             if item.claim.is_some() && item.holder(now).is_none() {
-                self.store
-                    .change_review(&item.job, &|stored| review::expire(stored, &item.job, now))?;
+                review::apply(&*self.store, &item.job, &|stored| {
+                    review::expire(stored, &item.job, now)
+                })?;
                 swept.leases += 1;
             }
         }

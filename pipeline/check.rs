@@ -24,9 +24,10 @@ use intake_stages::{
     cross_match, decode, kinds, limits, mrz, pages, qr, quality, raster, resolution, sniff,
     validity, verdict, viz,
 };
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Instant;
+// Re-exported where they lived first: `intake::check::sha256_hex` still works.
+pub use crate::digest::{sha256_hex, to_hex};
 
 /// What the caller knows about an upload besides its bytes.
 #[derive(Debug, Clone)]
@@ -858,16 +859,6 @@ fn visual_zone(image: &GrayImage, location: &MrzLocation) -> GrayImage {
         to_width,
         to_height,
     )
-}
-
-/// SHA-256 in lower-case hex: the identity of an upload.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    to_hex(&Sha256::digest(bytes))
-}
-
-/// Bytes as lowercase hexadecimal digits.
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

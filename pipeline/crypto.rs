@@ -123,7 +123,7 @@ pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
-    let hex = crate::check::to_hex(&key);
+    let hex = crate::digest::to_hex(&key);
     let failed = |source| KeyError::Write {
         path: path.to_path_buf(),
         cause: source,

@@ -3,8 +3,9 @@
 //! review decisions.
 
 use crate::accounts::{Projector, Purged, Swept};
-use crate::check::{sha256_hex, Checker};
+use crate::check::Checker;
 use crate::clock::{system_ms, Clock};
+use crate::digest::sha256_hex;
 use crate::review::{self, Resolution, ReviewError};
 use crate::store::{Outage, ReceivedUpload, Store, StoreError, Submitted, UploadWriter};
 use crate::workers::{spawn, Admission, Busy, Committed, Parked, Pipeline, RunError};
@@ -344,17 +345,7 @@ impl Intake {
             done_at: None,
             purged_at: None,
         };
-        let audit = AuditEntry {
-            seq: 0,
-            at: now,
-            account: job.account.clone(),
-            job: Some(job.id.clone()),
-            action: "job_submitted".into(),
-            by: Actor::Pipeline,
-            before: None,
-            after: Some(format!("pending ({})", job.kind)),
-            prev_hash: String::new(),
-        };
+        let audit = AuditEntry::job_submitted(&job, now);
         let submitted = self.store.submit_received(job, received, audit)?;
         tracing::debug!(job = %submitted.job().id, new = matches!(submitted, Submitted::New(_)), "submitted");
         if let (Some(slot), Submitted::New(job)) = (slot, &submitted) {
@@ -414,7 +405,7 @@ impl Intake {
             // The document's review, if it waits for one, is the new check's now.
             let replaced_by = submitted.job().id.clone();
             let now = self.clock.now_ms();
-            self.store.change_review(&job.id, &|stored| {
+            review::apply(&*self.store, &job.id, &|stored| {
                 review::withdraw(stored, &job.id, &by, now, &replaced_by)
             })?;
             outcome.rechecked.push((*kind, submitted));
@@ -423,26 +414,17 @@ impl Intake {
             kinds.map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
         };
         let fields: Vec<&str> = changed_fields.iter().map(|f| f.as_str()).collect();
-        let entry = AuditEntry {
-            seq: 0,
-            at: self.clock.now_ms(),
-            account: account.to_string(),
-            job: None,
-            action: "profile_updated".into(),
-            by,
-            before: None,
-            after: Some(format!(
-                "fields: {}; rechecked: {}; upload missing: {}",
-                if fields.is_empty() {
-                    "none".into()
-                } else {
-                    fields.join(", ")
-                },
-                names(&mut outcome.rechecked.iter().map(|(k, _)| *k)),
-                names(&mut outcome.upload_missing.iter().copied()),
-            )),
-            prev_hash: String::new(),
-        };
+        let after = format!(
+            "fields: {}; rechecked: {}; upload missing: {}",
+            if fields.is_empty() {
+                "none".into()
+            } else {
+                fields.join(", ")
+            },
+            names(&mut outcome.rechecked.iter().map(|(k, _)| *k)),
+            names(&mut outcome.upload_missing.iter().copied()),
+        );
+        let entry = AuditEntry::profile_updated(account, by, self.clock.now_ms(), after);
         self.store
             .save_accounts(&[], None, vec![entry], Vec::new())?;
         self.store.flush()?;
@@ -504,7 +486,7 @@ impl Intake {
     pub fn claim(&self, job: &JobId, reviewer: &str) -> Result<ReviewItem, ReviewError> {
         let now = self.clock.now_ms();
         let lease_ms = self.config().review.lease_minutes * 60_000;
-        self.store.change_review(job, &|item| {
+        review::apply(&*self.store, job, &|item| {
             review::claim(item, job, reviewer, now, lease_ms)
         })?;
         metrics::counter!("intake_review_claims_total").increment(1);
@@ -518,8 +500,9 @@ impl Intake {
     /// The claimant gives the item back to the queue before the lease ends.
     pub fn release(&self, job: &JobId, reviewer: &str) -> Result<(), ReviewError> {
         let now = self.clock.now_ms();
-        self.store
-            .change_review(job, &|item| review::release(item, job, reviewer, now))?;
+        review::apply(&*self.store, job, &|item| {
+            review::release(item, job, reviewer, now)
+        })?;
         metrics::counter!("intake_review_releases_total").increment(1);
         Ok(())
     }
@@ -533,12 +516,10 @@ impl Intake {
         resolution: &Resolution,
     ) -> Result<u64, ReviewError> {
         let now = self.clock.now_ms();
-        let seq = self
-            .store
-            .change_review(job, &|item| {
-                review::resolve(item, job, reviewer, now, resolution)
-            })?
-            .ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
+        let seq = review::apply(&*self.store, job, &|item| {
+            review::resolve(item, job, reviewer, now, resolution)
+        })?
+        .ok_or_else(|| ReviewError::NotInQueue(job.clone()))?;
         // Counted once the verdict is stored, whatever the projection does next.
         metrics::counter!("intake_review_decisions_total", "decision" => resolution.decision.as_str())
             .increment(1);
@@ -891,7 +872,7 @@ mod tests {
             .audit("acc")
             .unwrap()
             .into_iter()
-            .map(|e| e.action)
+            .map(|e| e.action.to_string())
             .collect();
         for action in [
             "review_queued",

@@ -6,8 +6,8 @@
 //! after the portal answered 2xx, so after a crash it may be sent again,
 //! with the same idempotency key, but never lost.
 
-use crate::check::to_hex;
 use crate::crypto::from_hex;
+use crate::digest::to_hex;
 use crate::intake::Intake;
 use crate::store::StoreError;
 use hmac::{Hmac, Mac};

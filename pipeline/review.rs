@@ -1,8 +1,10 @@
 //! The review queue's decisions: claim, resolve, lease expiry. Each is a
 //! pure function of the item as stored, returning the [`ReviewChange`] the
 //! store applies atomically.
+//! [`apply`] runs one in the store's transaction and gives back its
+//! [`ReviewError`] as it was (the store carries it without knowing it).
 
-use crate::store::{ReviewChange, StoreError};
+use crate::store::{Declined, ReviewChange, Store, StoreError};
 use intake_models::{
     Actor, AuditEntry, Claim, Decision, Field, Finding, JobId, ReasonCode, ReviewItem, VerdictEntry,
 };
@@ -25,7 +27,32 @@ pub enum ReviewError {
     #[error("unknown item {0:?}: give a field (surname, given_names, birth_date, document_number, expiry_date, nationality, sex, ...) or a reason code (resolution_too_low, image_unreadable, ...)")]
     UnknownItem(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ReviewError {
+    /// A decision's refusal comes back from the store as the error it was.
+    fn from(e: StoreError) -> ReviewError {
+        match e {
+            StoreError::Declined(declined) => match declined.downcast::<ReviewError>() {
+                Ok(refusal) => *refusal,
+                Err(other) => ReviewError::Store(StoreError::Declined(other)),
+            },
+            e => ReviewError::Store(e),
+        }
+    }
+}
+
+/// Applies `decide` to the review item of `job` in one store transaction
+/// (see [`Store::change_review`]); returns the seq of the verdict it
+/// appended, if any.
+pub fn apply(
+    store: &dyn Store,
+    job: &JobId,
+    decide: &dyn Fn(Option<&ReviewItem>) -> Result<ReviewChange, ReviewError>,
+) -> Result<Option<u64>, ReviewError> {
+    let declined = |refusal: ReviewError| -> Declined { Box::new(refusal) };
+    Ok(store.change_review(job, &|item| decide(item).map_err(declined))?)
 }
 
 /// A reviewer's resolution of a flagged document.
@@ -53,27 +80,6 @@ pub fn parse_items(items: &[String]) -> Result<Vec<Finding>, ReviewError> {
                 .map_err(|_| ReviewError::UnknownItem(item.clone()))
         })
         .collect()
-}
-
-fn audit(
-    item: &ReviewItem,
-    action: &str,
-    by: Actor,
-    now: u64,
-    before: String,
-    after: String,
-) -> AuditEntry {
-    AuditEntry {
-        seq: 0,
-        at: now,
-        account: item.account.clone(),
-        job: Some(item.job.clone()),
-        action: action.into(),
-        by,
-        before: Some(before),
-        after: Some(after),
-        prev_hash: String::new(),
-    }
 }
 
 fn describe(item: &ReviewItem, now: u64) -> String {
@@ -113,10 +119,9 @@ pub fn claim(
         since,
         until: now + lease_ms,
     });
-    let entry = audit(
+    let entry = AuditEntry::review_claimed(
         item,
-        "review_claimed",
-        Actor::Reviewer(reviewer.into()),
+        reviewer,
         now,
         describe(item, now),
         describe(&claimed, now),
@@ -145,10 +150,9 @@ pub fn release(
     }
     let mut released = item.clone();
     released.claim = None;
-    let entry = audit(
+    let entry = AuditEntry::review_released(
         item,
-        "review_released",
-        Actor::Reviewer(reviewer.into()),
+        reviewer,
         now,
         describe(item, now),
         describe(&released, now),
@@ -205,12 +209,12 @@ pub fn resolve(
         kind: item.kind,
         verdict,
         findings,
-        by: by.clone(),
+        by,
         at: now,
         comment: resolution.comment.clone(),
         report: None,
     };
-    let logged = audit(item, "review_resolved", by, now, describe(item, now), after);
+    let logged = AuditEntry::review_resolved(item, reviewer, now, describe(item, now), after);
     Ok(ReviewChange {
         item: None,
         verdict: Some(entry),
@@ -252,14 +256,8 @@ pub fn withdraw(
         });
     };
     debug_assert_eq!(&item.job, job);
-    let logged = audit(
-        item,
-        "review_withdrawn",
-        by.clone(),
-        now,
-        describe(item, now),
-        format!("replaced by job {replaced_by}"),
-    );
+    let logged =
+        AuditEntry::review_withdrawn(item, by.clone(), now, describe(item, now), replaced_by);
     Ok(ReviewChange {
         item: None,
         verdict: None,
@@ -278,13 +276,10 @@ pub fn expire(
     let mut logged = Vec::new();
     if item.claim.is_some() && item.holder(now).is_none() {
         freed.claim = None;
-        logged.push(audit(
+        logged.push(AuditEntry::review_lease_expired(
             item,
-            "review_lease_expired",
-            Actor::Pipeline,
             now,
             describe(item, now),
-            "queued".into(),
         ));
     }
     Ok(ReviewChange {

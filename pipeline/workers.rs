@@ -506,7 +506,11 @@ fn commit_stage(shared: &Shared, ledger: &mut Ledger, job: InFlight<Result<Repor
         let (entry, review, audit) = verdict_of(&job.job, report, shared.clock.now_ms());
         let timings = entry.report.as_ref().map(|r| r.timings_ms.clone());
         let verdict = entry.verdict;
-        let codes = entry.findings.iter().map(|f| code_name(f.code)).collect();
+        let codes = entry
+            .findings
+            .iter()
+            .map(|f| f.code.as_str().into())
+            .collect();
         let seq = shared.store.finish(entry, review, audit)?;
         ledger.add(learned);
         Ok((seq, verdict, codes, timings.unwrap_or_default()))
@@ -551,14 +555,6 @@ fn commit_stage(shared: &Shared, ledger: &mut Ledger, job: InFlight<Result<Repor
     }
 }
 
-/// A reason code as the JSON spells it.
-pub fn code_name(code: intake_models::ReasonCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// The verdict queue entry of a pipeline report, the review item if it
 /// needs a person, and the audit entries of the job's change.
 fn verdict_of(
@@ -580,24 +576,9 @@ fn verdict_of(
         since: now,
         claim: None,
     });
-    let mut audit = vec![AuditEntry {
-        seq: 0,
-        at: now,
-        account: job.account.clone(),
-        job: Some(job.id.clone()),
-        action: "verdict".into(),
-        by: Actor::Pipeline,
-        before: Some("pending".into()),
-        after: Some(report.verdict.as_str().into()),
-        prev_hash: String::new(),
-    }];
+    let mut audit = vec![AuditEntry::verdict(job, now, report.verdict)];
     if review.is_some() {
-        audit.push(AuditEntry {
-            action: "review_queued".into(),
-            before: None,
-            after: Some("queued".into()),
-            ..audit[0].clone()
-        });
+        audit.push(AuditEntry::review_queued(job, now));
     }
     let entry = VerdictEntry {
         seq: 0,

@@ -139,6 +139,47 @@ impl ReasonCode {
             | StayDocumentMissing => None,
         }
     }
+
+    /// The code as the JSON spells it (the same string serde writes), for
+    /// logs, labels and metrics without a serialisation round trip.
+    pub fn as_str(self) -> &'static str {
+        use ReasonCode::*;
+        match self {
+            FileEmpty => "file_empty",
+            FormatUnsupported => "format_unsupported",
+            FileCorrupt => "file_corrupt",
+            FileTooLarge => "file_too_large",
+            ImageTooLarge => "image_too_large",
+            PdfNoImage => "pdf_no_image",
+            ResolutionTooLow => "resolution_too_low",
+            ImageUnreadable => "image_unreadable",
+            MrzNotFound => "mrz_not_found",
+            MrzUnreadable => "mrz_unreadable",
+            DocumentKindMismatch => "document_kind_mismatch",
+            SnilsInvalid => "snils_invalid",
+            InnInvalid => "inn_invalid",
+            CorrectionRequested => "correction_requested",
+            DocumentExpired => "document_expired",
+            PassportValidityUnder6Months => "passport_validity_under_6_months",
+            StayDocumentExpired => "stay_document_expired",
+            DocumentRefused => "document_refused",
+            FieldMismatch => "field_mismatch",
+            MrzChecksumFailed => "mrz_checksum_failed",
+            QrMismatch => "qr_mismatch",
+            LowConfidence => "low_confidence",
+            VizMismatch => "viz_mismatch",
+            CrossDocumentMismatch => "cross_document_mismatch",
+            DuplicateDocument => "duplicate_document",
+            ProcessingFailed => "processing_failed",
+            TransliterationEquivalent => "transliteration_equivalent",
+            DateFormatEquivalent => "date_format_equivalent",
+            AutoRotated => "auto_rotated",
+            ExtraPages => "extra_pages",
+            FileTruncated => "file_truncated",
+            IdentityDocumentMissing => "identity_document_missing",
+            StayDocumentMissing => "stay_document_missing",
+        }
+    }
 }
 
 /// One reason behind a verdict, with a message telling the applicant what to do.
@@ -190,6 +231,59 @@ mod tests {
             let parsed: ReasonCode = serde_json::from_value(serde_json::json!(code))
                 .unwrap_or_else(|e| panic!("{code}: {e}"));
             assert_eq!(serde_json::to_value(parsed).unwrap(), code);
+        }
+    }
+
+    /// Every code, in declaration order: a new code belongs here too.
+    const ALL_CODES: [ReasonCode; 33] = {
+        use ReasonCode::*;
+        [
+            FileEmpty,
+            FormatUnsupported,
+            FileCorrupt,
+            FileTooLarge,
+            ImageTooLarge,
+            PdfNoImage,
+            ResolutionTooLow,
+            ImageUnreadable,
+            MrzNotFound,
+            MrzUnreadable,
+            DocumentKindMismatch,
+            SnilsInvalid,
+            InnInvalid,
+            CorrectionRequested,
+            DocumentExpired,
+            PassportValidityUnder6Months,
+            StayDocumentExpired,
+            DocumentRefused,
+            FieldMismatch,
+            MrzChecksumFailed,
+            QrMismatch,
+            LowConfidence,
+            VizMismatch,
+            CrossDocumentMismatch,
+            DuplicateDocument,
+            ProcessingFailed,
+            TransliterationEquivalent,
+            DateFormatEquivalent,
+            AutoRotated,
+            ExtraPages,
+            FileTruncated,
+            IdentityDocumentMissing,
+            StayDocumentMissing,
+        ]
+    };
+
+    #[test]
+    fn as_str_is_what_serde_writes_for_every_code() {
+        for code in ALL_CODES {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                code.as_str(),
+                "{code:?}"
+            );
+            let parsed: ReasonCode = serde_json::from_value(code.as_str().into()).unwrap();
+            assert_eq!(parsed, code);
         }
     }
 }

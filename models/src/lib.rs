@@ -13,7 +13,9 @@ pub mod notification;
 pub mod report;
 pub mod time;
 
-pub use account::{Account, AccountStatus, AuditEntry, Claim, Decision, DocumentState, ReviewItem};
+pub use account::{
+    Account, AccountStatus, AuditAction, AuditEntry, Claim, Decision, DocumentState, ReviewItem,
+};
 pub use config::Config;
 pub use document::{
     DocumentFields, DocumentKind, Field, MrzFormat, MrzReading, Profile, QrPayload,

@@ -48,10 +48,7 @@ pub fn render(intake: &Intake, job: &Job, region: ImageRegion) -> Result<Vec<u8>
         today: intake.clock().today(),
     };
     let mut decoded = intake.checker().decode(&request).map_err(|report| {
-        let code = report
-            .findings
-            .first()
-            .map(|f| crate::workers::code_name(f.code));
+        let code = report.findings.first().map(|f| f.code.as_str());
         ApiError::NotFound(format!(
             "the scan has no image to show ({})",
             code.unwrap_or_default()
