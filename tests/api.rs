@@ -927,6 +927,15 @@ fn conventions_404_405_415_location_and_unknown_accounts() {
         .collect();
     assert!(seqs.len() >= 2, "{whole}");
     assert_eq!(walked, seqs);
+    // The last cursor there can be is an empty page, not an overflow.
+    let beyond = send(
+        "GET",
+        &server.url(&format!("/v1/queue?cursor={}", u64::MAX)),
+        Some(AUDITOR),
+        Body::None,
+    );
+    assert_eq!(beyond.status, 200);
+    assert_eq!(beyond.json()["items"], json!([]));
     for bad in [
         "/v1/queue?cursor=first",
         "/v1/review?cursor=-1",

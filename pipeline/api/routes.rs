@@ -854,7 +854,7 @@ pub async fn verdict_queue(
     let after = page.after().map_err(ApiError::BadRequest)?;
     blocking(&state, move |intake| {
         // One more than the page, to know whether another follows.
-        let entries = intake.verdicts(after + 1, page.limit() + 1)?;
+        let entries = intake.verdicts(after.saturating_add(1), page.limit() + 1)?;
         let (items, next_cursor) = page
             .take(entries, |e| e.seq)
             .map_err(ApiError::BadRequest)?;
