@@ -7,8 +7,8 @@
 //! Figures depend on the machine: compare ratios between runs on the same one.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use intake::engines::Engines;
-use intake::sandbox::SandboxedPdf;
+use intake::check::engines::Engines;
+use intake::runtime::sandbox::SandboxedPdf;
 use intake::{CheckRequest, Checker};
 use intake_models::config::Config;
 use intake_models::FileFormat;

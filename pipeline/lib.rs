@@ -1,42 +1,26 @@
 //! The intake runner: the durable service over the stages of
 //! `intake-stages`.
 //!
-//! - [`check`]: one file through every stage to one report.
-//! - [`intake`]: the service: submit uploads, run the pipeline, statuses, review.
-//! - [`workers`]: the staged worker threads on bounded channels.
-//! - [`fair`]: the queue to the decode stage that serves accounts in turn.
-//! - [`ledger`]: who each account's documents name; duplicate and cross-document flags.
-//! - [`accounts`]: the account-status consumer of the verdict queue and the sweep.
-//! - [`review`]: the review queue's decisions (claim, resolve, lease expiry).
-//! - [`notify`]: the outbox feed, webhook delivery and its signatures.
-//! - [`store`]: durable blobs, jobs, verdicts, accounts, review queue, audit (the `Store` trait; sled behind it).
-//! - [`bench`]: end-to-end throughput of the pipeline (`intake bench`).
-//! - [`engines`]: per-thread Tesseract instances.
-//! - [`remote`]: the running service, for operator commands while it holds the store.
-//! - [`sandbox`]: PDF parsing in a resource-limited child process.
-//! - [`clock`]: the real clock or one started at `--today`.
-//! - [`crypto`]: encryption at rest (ChaCha20-Poly1305).
-//! - [`digest`]: SHA-256 and hex, shared by the store and the layers above.
-//! - [`config`]: loading `pipeline.toml`.
+//! Layers, each importing only those below it (README, "Architecture"):
+//!
+//! - [`api`]: the HTTP API and the console, handlers over the service.
+//! - [`service`]: [`Intake`], the one surface of the CLI and the API:
+//!   submit, run, accounts, review, audit, retention, webhooks, the bench.
+//! - [`runtime`]: the staged worker threads, the fair decode queue, the
+//!   commit's ledger, the PDF sandbox.
+//! - [`check`]: one file through every stage to one report ([`Checker`]).
+//! - [`store`]: the `Store` trait and its sled backend; the codec,
+//!   encryption at rest, upload files, the audit chain, retention.
+//! - [`clock`], [`digest`], [`config`]: leaves any layer may use.
 
-pub mod accounts;
 pub mod api;
-pub mod bench;
 pub mod check;
 pub mod clock;
 pub mod config;
-pub mod crypto;
 pub mod digest;
-pub mod engines;
-pub mod fair;
-pub mod intake;
-pub mod ledger;
-pub mod notify;
-pub mod remote;
-pub mod review;
-pub mod sandbox;
+pub mod runtime;
+pub mod service;
 pub mod store;
-pub mod workers;
 
 pub use check::{CheckRequest, Checker};
-pub use intake::Intake;
+pub use service::Intake;

@@ -14,8 +14,8 @@ fn main() -> ExitCode {
         return restart_with_one_omp_thread();
     }
     // The PDF sandbox re-executes this binary; it must not parse other arguments.
-    if std::env::args().nth(1).as_deref() == Some(intake::sandbox::CHILD_ARG) {
-        return intake::sandbox::child_main();
+    if std::env::args().nth(1).as_deref() == Some(intake::runtime::sandbox::CHILD_ARG) {
+        return intake::runtime::sandbox::child_main();
     }
     let cli = cli::Cli::parse();
     // RUST_LOG sets the level; by default the service says what it does and

@@ -34,7 +34,7 @@ fn on_disk(store: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
 
 /// The HTTP status of the job, 200 or 404.
 fn job_status(server: &Server, account: &str, sha256: &str) -> u16 {
-    let job = intake::intake::job_id(account, "passport", sha256, None);
+    let job = intake::service::job_id(account, "passport", sha256, None);
     let url = server.url(&format!("/v1/jobs/{}", job.0));
     match agent()
         .get(&url)

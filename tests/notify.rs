@@ -8,7 +8,7 @@ use crate::api::{decided, schema_errors, upload, Server, AUDITOR, UPLOADER, UPLO
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use intake::notify::{
+use intake::service::notify::{
     sign, verify, SignatureError, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 use serde_json::{json, Value};

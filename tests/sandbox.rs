@@ -1,7 +1,7 @@
 //! The PDF sandbox: lopdf runs in a child of the real binary, so a PDF that
 //! crashes or exhausts the parser costs one finding, not the process.
 
-use intake::sandbox::SandboxedPdf;
+use intake::runtime::sandbox::SandboxedPdf;
 use intake_models::config::Limits;
 use intake_models::ReasonCode;
 use intake_stages::decode::{PageContent, PdfExtractor};

@@ -6,7 +6,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::crypto::hex32;
+use crate::store::crypto::hex32;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use intake_models::config::{Role, Token};

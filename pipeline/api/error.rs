@@ -5,8 +5,8 @@
 //! and the log has the detail under it.
 
 use super::bodies::{ErrorBody, ErrorCode};
-use crate::intake::SubmitError;
-use crate::review::ReviewError;
+use crate::service::review::ReviewError;
+use crate::service::SubmitError;
 use crate::store::{StoreError, Unavailable};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

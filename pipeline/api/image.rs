@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use crate::check::CheckRequest;
-use crate::intake::Intake;
+use crate::service::Intake;
 use image::{imageops, DynamicImage, GrayImage, Rgb, RgbImage};
 use imageproc::drawing::draw_hollow_rect_mut;
 use imageproc::rect::Rect;

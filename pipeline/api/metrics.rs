@@ -3,9 +3,9 @@
 //! exporter's handle renders them for `GET /metrics`, and the queue gauges
 //! and the process's own figures are read at scrape time.
 
-use crate::intake::Intake;
+use crate::runtime::workers::Committed;
+use crate::service::Intake;
 use crate::store::StoreError;
-use crate::workers::Committed;
 use axum::http::Method;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};

@@ -17,7 +17,7 @@ mod routes;
 pub use error::ApiError;
 pub use metrics::Metrics;
 
-use crate::intake::Intake;
+use crate::service::Intake;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;

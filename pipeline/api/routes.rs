@@ -5,10 +5,10 @@ use super::bodies::*;
 use super::error::{ApiError, ApiQuery};
 use super::image::{render, ImageRegion};
 use super::{AppState, BodyTimedOut};
-use crate::crypto::CHUNK_BYTES;
-use crate::intake::{Declared, Intake};
-use crate::notify::{event_name, Feed};
-use crate::review::{parse_items, Resolution};
+use crate::service::notify::{event_name, Feed};
+use crate::service::review::{parse_items, Resolution};
+use crate::service::{Declared, Intake};
+use crate::store::crypto::CHUNK_BYTES;
 use crate::store::{ReceivedUpload, Submitted, Unavailable, UploadWriter};
 use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
@@ -39,7 +39,7 @@ async fn blocking<T: Send + 'static>(
 
 /// The service's rule for account ids, as a `400`.
 fn checked_account(account: &str) -> ApiResult<()> {
-    crate::intake::check_account(account).map_err(|e| ApiError::BadRequest(e.to_string()))
+    crate::service::check_account(account).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn job_id(raw: &str) -> ApiResult<JobId> {

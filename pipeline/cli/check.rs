@@ -5,7 +5,7 @@
 use super::common::{parse_today, read_profile};
 use super::{output, CheckArgs};
 use anyhow::{Context, Result};
-use intake::engines::{release_thread_engines, with_thread_engines};
+use intake::check::engines::{release_thread_engines, with_thread_engines};
 use intake::{config, CheckRequest, Checker};
 use intake_models::{DocumentKind, Report};
 use std::path::Path;
@@ -23,7 +23,10 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .num_threads(threads)
         .build()
         .context("cannot start worker threads")?;
-    let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
+    let checker = Checker::new(
+        config,
+        Box::new(intake::runtime::sandbox::SandboxedPdf::new()),
+    );
     let check_one = |path: &Path| -> Result<Report, FileError> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(FileError::unreadable)?;

@@ -32,7 +32,10 @@ pub fn open_intake(service: &ServiceArgs) -> Result<Intake> {
         None => Clock::system(),
     };
     let store = open_store(&config)?;
-    let checker = Checker::new(config, Box::new(intake::sandbox::SandboxedPdf::new()));
+    let checker = Checker::new(
+        config,
+        Box::new(intake::runtime::sandbox::SandboxedPdf::new()),
+    );
     Ok(Intake::new(Box::new(store), checker, clock))
 }
 
@@ -40,7 +43,7 @@ pub fn open_intake(service: &ServiceArgs) -> Result<Intake> {
 /// running service that holds it.
 pub enum Reader {
     Store(Box<Intake>),
-    Service(intake::remote::Remote),
+    Service(super::remote::Remote),
 }
 
 impl Reader {
@@ -49,7 +52,7 @@ impl Reader {
             Ok(intake) => Ok(Reader::Store(Box::new(intake))),
             Err(e) if matches!(e.downcast_ref(), Some(StoreError::Held { .. })) => {
                 let config = config::load(service.config.as_deref())?;
-                Ok(Reader::Service(intake::remote::Remote::from_config(
+                Ok(Reader::Service(super::remote::Remote::from_config(
                     &config.server,
                 )?))
             }

@@ -8,7 +8,7 @@ use intake::config;
 use std::path::Path;
 
 pub fn keygen(out: &Path) -> Result<()> {
-    intake::crypto::write_new_key(out)?;
+    intake::store::crypto::write_new_key(out)?;
     output::key_written(out);
     Ok(())
 }
@@ -16,7 +16,9 @@ pub fn keygen(out: &Path) -> Result<()> {
 pub fn rekey(service: &ServiceArgs, new_key_file: &Path) -> Result<()> {
     let config = config::load(service.config.as_deref())?;
     let store = open_store(&config)?;
-    let new = intake::crypto::Sealer::with_key(&intake::crypto::read_key_file(new_key_file)?);
+    let new = intake::store::crypto::Sealer::with_key(&intake::store::crypto::read_key_file(
+        new_key_file,
+    )?);
     let progress = output::progress_bar(None, "records and uploads looked at");
     let resealed = store.rekey(&new, &mut || progress.inc(1));
     progress.finish_and_clear();

@@ -17,6 +17,7 @@ mod check;
 mod common;
 mod keys;
 mod output;
+mod remote;
 mod review;
 mod service;
 mod tools;

@@ -8,8 +8,8 @@ use super::check::FileError;
 use super::{CheckArgs, Lang};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use intake::accounts::finding_label;
-use intake::bench::BenchRun;
+use intake::service::accounts::finding_label;
+use intake::service::bench::BenchRun;
 use intake::store::Submitted;
 use intake_models::{Account, DocumentKind, JobState, Report, ReviewItem, VerdictEntry};
 use std::fmt::Display;
@@ -317,7 +317,7 @@ pub fn bench_starting(docs: usize, workers: usize) {
 }
 
 pub fn bench_table(runs: &[BenchRun]) {
-    print!("{}", intake::bench::table(runs));
+    print!("{}", intake::service::bench::table(runs));
 }
 
 pub fn atlas_written(path: &Path, width: u32, height: u32) {

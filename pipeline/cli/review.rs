@@ -4,7 +4,7 @@
 use super::common::{open_intake, Reader};
 use super::{output, ReviewCommand};
 use anyhow::Result;
-use intake::review::Resolution;
+use intake::service::review::Resolution;
 use intake_models::{Decision, JobId};
 
 pub fn run(command: ReviewCommand) -> Result<()> {
@@ -45,7 +45,7 @@ pub fn run(command: ReviewCommand) -> Result<()> {
             let intake = open_intake(&service)?;
             let resolution = Resolution {
                 decision: decision.parse::<Decision>().map_err(anyhow::Error::msg)?,
-                items: intake::review::parse_items(&items)?,
+                items: intake::service::review::parse_items(&items)?,
                 comment,
             };
             let job = JobId(job);

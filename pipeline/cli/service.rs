@@ -67,7 +67,7 @@ pub fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
     if server.tokens.is_empty() {
         output::no_tokens();
     }
-    let webhook = intake::notify::Webhook::from_config(&intake.config().webhooks)?;
+    let webhook = intake::service::notify::Webhook::from_config(&intake.config().webhooks)?;
     let metrics = std::sync::Arc::new(intake::api::Metrics::install()?);
     let (observer, committed) = crossbeam_channel::unbounded();
     intake.start(vec![observer], true)?;
@@ -96,7 +96,7 @@ pub fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
         .enable_all()
         .build()?;
     if let Some(webhook) = webhook {
-        runtime.spawn(intake::notify::deliver(intake.clone(), webhook));
+        runtime.spawn(intake::service::notify::deliver(intake.clone(), webhook));
     }
     let listen = listen.unwrap_or(server.listen);
     runtime.block_on(intake::api::serve(state, &listen, limits))?;

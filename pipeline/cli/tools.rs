@@ -24,7 +24,7 @@ pub fn bench(
             Some(docs as u64),
             &format!("verdicts, {count} worker(s) per heavy stage"),
         );
-        let run = intake::bench::run(&config, samples, docs, count, &|committed| {
+        let run = intake::service::bench::run(&config, samples, docs, count, &|committed| {
             progress.set_position(committed as u64)
         });
         progress.finish_and_clear();
@@ -34,7 +34,7 @@ pub fn bench(
     }
     let samples = tempfile::tempdir()?;
     output::bench_generating(distinct, seed);
-    intake::bench::generate(samples.path(), distinct, seed)?;
+    intake::service::bench::generate(samples.path(), distinct, seed)?;
     let exe = std::env::current_exe().context("cannot find the intake binary")?;
     let mut runs = Vec::new();
     for count in workers {

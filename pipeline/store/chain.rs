@@ -110,7 +110,7 @@ pub(super) fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Sealer;
+    use crate::store::crypto::Sealer;
     use crate::store::fixtures::{audit, job};
     use crate::store::{SledStore, Store};
 

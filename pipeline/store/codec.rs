@@ -3,7 +3,7 @@
 //! key, so a record moved to another key no longer opens.
 
 use super::StoreError;
-use crate::crypto::Sealer;
+use crate::store::crypto::Sealer;
 
 /// Serialises records and seals them (when the store has a key); a
 /// record's place, its tree and key, is sealed with it.

@@ -6,8 +6,8 @@
 
 use super::codec::place;
 use super::{OutageWatch, StoreError};
-use crate::crypto::{ChunkSealer, SealError, Sealer, CHUNK_BYTES};
 use crate::digest::to_hex;
+use crate::store::crypto::{ChunkSealer, SealError, Sealer, CHUNK_BYTES};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;

@@ -34,6 +34,7 @@
 
 mod chain;
 mod codec;
+pub mod crypto;
 mod files;
 #[cfg(test)]
 mod fixtures;
@@ -45,7 +46,7 @@ pub use self::files::{ReceivedUpload, UploadWriter};
 pub use self::sled::SledStore;
 
 use crate::clock::system_ms;
-use crate::crypto::{KeyError, SealError};
+use crate::store::crypto::{KeyError, SealError};
 use intake_models::{
     Account, AuditEntry, Job, JobId, Notice, OutboxEvent, ReviewItem, VerdictEntry,
 };

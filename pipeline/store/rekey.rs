@@ -5,7 +5,7 @@ use super::codec::{place, Codec};
 use super::files::replace_file;
 use super::sled::{finished, SledStore};
 use super::StoreError;
-use crate::crypto::Sealer;
+use crate::store::crypto::Sealer;
 use intake_models::Account;
 use sled::transaction::ConflictableTransactionError;
 

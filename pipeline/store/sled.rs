@@ -12,8 +12,8 @@ use super::{
     Unavailable, UploadWriter, SCHEMA_VERSION,
 };
 use crate::clock::system_ms;
-use crate::crypto::{Sealer, CHUNK_BYTES};
 use crate::digest::{sha256_hex, to_hex};
+use crate::store::crypto::{Sealer, CHUNK_BYTES};
 use intake_models::{
     Account, AuditEntry, Change, Job, JobId, JobState, Notice, OutboxEvent, Reason, ReviewItem,
     VerdictEntry,

@@ -17,7 +17,7 @@
 //! Every size is checked before work is spent on it: pixel counts from the
 //! image dictionary before a byte is inflated, the inflated length against
 //! what the image needs, and a pixel budget over all pages together.
-//! This runs in the sandbox child (`pipeline/sandbox.rs`).
+//! This runs in the sandbox child (`pipeline/runtime/sandbox.rs`).
 
 pub mod filters;
 pub mod render;

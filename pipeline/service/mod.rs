@@ -2,18 +2,23 @@
 //! [`Store`], the staged [`Pipeline`], the account [`Projector`] and the
 //! review decisions.
 
-use crate::accounts::{Projector, Purged, Swept};
+pub mod accounts;
+pub mod bench;
+pub mod notify;
+pub mod review;
+
 use crate::check::Checker;
 use crate::clock::{system_ms, Clock};
 use crate::digest::sha256_hex;
-use crate::review::{self, Resolution, ReviewError};
+use crate::runtime::workers::{spawn, Admission, Busy, Committed, Parked, Pipeline, RunError};
 use crate::store::{Outage, ReceivedUpload, Store, StoreError, Submitted, UploadWriter};
-use crate::workers::{spawn, Admission, Busy, Committed, Parked, Pipeline, RunError};
+use accounts::{Projector, Purged, Swept};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use intake_models::{
     Account, Actor, AuditEntry, Config, DocumentKind, Job, JobId, JobState, Profile, ReviewItem,
     Upload, VerdictEntry,
 };
+use review::{Resolution, ReviewError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -652,7 +657,7 @@ mod tests {
     impl PdfExtractor for SlowPdf {
         fn extract(&self, bytes: &[u8], limits: &Limits) -> Result<PdfPages, Finding> {
             std::thread::sleep(Duration::from_millis(600));
-            crate::sandbox::SandboxedPdf::new().extract(bytes, limits)
+            crate::runtime::sandbox::SandboxedPdf::new().extract(bytes, limits)
         }
     }
 
@@ -680,7 +685,7 @@ mod tests {
     }
 
     fn sandboxed() -> Box<dyn PdfExtractor> {
-        Box::new(crate::sandbox::SandboxedPdf::new())
+        Box::new(crate::runtime::sandbox::SandboxedPdf::new())
     }
 
     fn upload(account: &str, kind: DocumentKind, file: &str, profile_file: Option<&str>) -> Upload {

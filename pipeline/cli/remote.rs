@@ -3,10 +3,10 @@
 //! it): `status`, `review list`, `queue tail`, `audit`, `audit verify`,
 //! `accounts verify` answer the same either way.
 
-use crate::api::bodies::{
+use intake::api::bodies::{
     AccountBody, AccountsVerified, AuditPage, AuditVerified, ReviewEntry, ReviewPage, VerdictPage,
 };
-use crate::store::AuditCheck;
+use intake::store::AuditCheck;
 use intake_models::config::{Role, Server};
 use intake_models::{Account, AuditEntry, ReviewItem, VerdictEntry};
 use serde::de::DeserializeOwned;

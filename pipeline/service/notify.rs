@@ -6,9 +6,9 @@
 //! after the portal answered 2xx, so after a crash it may be sent again,
 //! with the same idempotency key, but never lost.
 
-use crate::crypto::from_hex;
 use crate::digest::to_hex;
-use crate::intake::Intake;
+use crate::service::Intake;
+use crate::store::crypto::from_hex;
 use crate::store::StoreError;
 use hmac::{Hmac, Mac};
 use intake_models::config::Webhooks;

@@ -193,7 +193,7 @@ pub fn resolve(
     if !findings.is_empty() {
         let labels: Vec<String> = findings
             .iter()
-            .map(crate::accounts::finding_label)
+            .map(crate::service::accounts::finding_label)
             .collect();
         after.push_str(": ");
         after.push_str(&labels.join(", "));

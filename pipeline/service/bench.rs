@@ -9,9 +9,9 @@
 
 use crate::check::Checker;
 use crate::clock::Clock;
-use crate::intake::{Intake, SubmitError};
+use crate::runtime::workers::Committed;
+use crate::service::{Intake, SubmitError};
 use crate::store::SledStore;
-use crate::workers::Committed;
 use anyhow::{bail, Context, Result};
 use intake_models::{Config, DocumentKind, Profile, Upload};
 use intake_stages::dates::Date;
@@ -134,9 +134,12 @@ fn run_once(
     // Encrypted at rest, as in service: a key for this run only.
     let mut key = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    let sealer = crate::crypto::Sealer::with_key(&key);
+    let sealer = crate::store::crypto::Sealer::with_key(&key);
     let store = SledStore::open_sealed(dir.path(), config.store.cache_capacity_bytes, sealer)?;
-    let checker = Checker::new(config, Box::new(crate::sandbox::SandboxedPdf::new()));
+    let checker = Checker::new(
+        config,
+        Box::new(crate::runtime::sandbox::SandboxedPdf::new()),
+    );
     let mut intake = Intake::new(Box::new(store), checker, Clock::starting_at(today));
     let (observer, committed) = crossbeam_channel::unbounded::<Committed>();
     reset_peak_rss();

@@ -6,7 +6,7 @@
 //! entry twice changes nothing ([`account_status::apply`] is idempotent),
 //! so every verdict takes effect exactly once, whenever the process dies.
 
-use crate::review::{self, ReviewError};
+use crate::service::review::{self, ReviewError};
 use crate::store::{Store, StoreError};
 use intake_models::config::Accounts;
 use intake_models::{Account, Actor, AuditEntry, Change, Finding, Notice, Reason, VerdictEntry};

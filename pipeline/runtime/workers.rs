@@ -10,17 +10,17 @@
 //! A job holds one of `in_flight` slots from admission until its verdict is
 //! committed, so memory is bounded whatever the backlog: a full pipeline
 //! makes [`Admission::reserve`] wait, then answer [`Busy`]. Admitted jobs
-//! wait for the decode stage in a [`fair`](crate::fair) queue that serves
+//! wait for the decode stage in a [`fair`](crate::runtime::fair) queue that serves
 //! the accounts in turn: one uploader's burst cannot hold back the others'.
 //! Each read worker owns its Tesseract instances, created once. A stage
 //! that panics gives its job a `processing_failed` verdict and the worker
 //! carries on.
 
+use crate::check::engines::Engines;
 use crate::check::{CheckRequest, Checker, Declared, DecodedUpload};
 use crate::clock::Clock;
-use crate::engines::Engines;
-use crate::fair::{fair_queue, FairSender};
-use crate::ledger::Ledger;
+use crate::runtime::fair::{fair_queue, FairSender};
+use crate::runtime::ledger::Ledger;
 use crate::store::{Store, StoreError};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use intake_models::config::Workers;

@@ -6,7 +6,9 @@
 //! pointless; after decoding, every stage adds its findings and the verdict
 //! weighs them all.
 
-use crate::engines::{self, Engines};
+pub mod engines;
+
+use engines::Engines;
 use image::GrayImage;
 use intake_models::{
     Checks, Config, Document, DocumentFields, DocumentKind, DpiSource, Field, Finding, MrzReading,
