@@ -1,10 +1,12 @@
 //! OCR engines, one set per worker thread, created once and reused.
 
-use intake_models::config::Ocr;
 use intake_stages::ocr::glyphs::Glyphs;
-use intake_stages::ocr::{MrzOcr, OcrError, VizOcr};
+use intake_stages::ocr::OcrError;
 use std::cell::RefCell;
 use std::sync::OnceLock;
+
+// Where the workers and benches have always found it.
+pub use intake_stages::ocr::Engines;
 
 /// The OCR-B glyph classifier: read-only once built, so one per process,
 /// shared by every worker thread (its templates take a few tens of ms).
@@ -15,33 +17,6 @@ pub fn glyphs() -> Result<&'static Glyphs, OcrError> {
     }
     let built = Glyphs::new()?;
     Ok(GLYPHS.get_or_init(|| built))
-}
-
-/// The Tesseract instances of one thread. Each is started on first use: a
-/// batch of passports never pays for loading the Russian model, nor one
-/// the glyph classifier reads alone for starting Tesseract at all.
-#[derive(Default)]
-pub struct Engines {
-    mrz: Option<MrzOcr>,
-    viz: Option<VizOcr>,
-}
-
-impl Engines {
-    pub fn mrz(&mut self, cfg: &Ocr) -> Result<&mut MrzOcr, OcrError> {
-        let engine = match self.mrz.take() {
-            Some(engine) => engine,
-            None => MrzOcr::new(cfg)?,
-        };
-        Ok(self.mrz.insert(engine))
-    }
-
-    pub fn viz(&mut self, cfg: &Ocr) -> Result<&mut VizOcr, OcrError> {
-        let engine = match self.viz.take() {
-            Some(engine) => engine,
-            None => VizOcr::new(cfg)?,
-        };
-        Ok(self.viz.insert(engine))
-    }
 }
 
 thread_local! {

@@ -24,6 +24,7 @@ pub mod raster;
 pub mod resolution;
 pub mod sniff;
 pub mod tax_ids;
+pub mod timings;
 pub mod transliteration;
 pub mod validity;
 pub mod verdict;

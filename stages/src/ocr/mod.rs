@@ -1,6 +1,6 @@
 //! OCR stage: read the MRZ grid with the OCR-B glyph classifier and, where
-//! it is not sure, with Tesseract (leptess); read the visual zone with
-//! Tesseract.
+//! it is not sure, with Tesseract (leptess), as [`read_mrz`] decides; read
+//! the visual zone with Tesseract.
 //!
 //! Both MRZ readers work on strips resampled along the located grid
 //! (deskewed, scaled to a 30-pixel pitch). The glyph classifier
@@ -22,6 +22,9 @@
 //! each engine stays on its thread.
 
 pub mod glyphs;
+pub mod read;
+
+pub use read::{read_mrz, MrzRead};
 
 use crate::locate::{GridLine, MrzLocation};
 use glyphs::GlyphError;
@@ -649,6 +652,33 @@ impl VizOcr {
             return String::new();
         }
         self.engine.api.get_utf8_text().unwrap_or_default()
+    }
+}
+
+/// The Tesseract instances of one thread. Each is started on first use: a
+/// batch of passports never pays for loading the Russian model, nor one
+/// the glyph classifier reads alone for starting Tesseract at all.
+#[derive(Default)]
+pub struct Engines {
+    mrz: Option<MrzOcr>,
+    viz: Option<VizOcr>,
+}
+
+impl Engines {
+    pub fn mrz(&mut self, cfg: &Ocr) -> Result<&mut MrzOcr, OcrError> {
+        let engine = match self.mrz.take() {
+            Some(engine) => engine,
+            None => MrzOcr::new(cfg)?,
+        };
+        Ok(self.mrz.insert(engine))
+    }
+
+    pub fn viz(&mut self, cfg: &Ocr) -> Result<&mut VizOcr, OcrError> {
+        let engine = match self.viz.take() {
+            Some(engine) => engine,
+            None => VizOcr::new(cfg)?,
+        };
+        Ok(self.viz.insert(engine))
     }
 }
 
