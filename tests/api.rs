@@ -1119,7 +1119,7 @@ fn an_internal_error_tells_the_client_a_request_id_and_the_log_the_detail() {
     // A directory where the upload's file goes: the store cannot read or
     // write it, a real internal error.
     let jpeg = committed("passport.jpg");
-    let sha256 = intake::check::sha256_hex(&jpeg);
+    let sha256 = intake::digest::sha256_hex(&jpeg);
     let blocked = server
         .store()
         .join("uploads")

@@ -64,7 +64,7 @@ fn burst(server: &Server, round: usize, threads: usize) -> (Vec<Sent>, Vec<Sent>
                 let url = format!("{base}/v1/accounts/{account}/documents");
                 for _ in 0..10_000 {
                     let bytes: Vec<u8> = (0..256 * 1024).map(|_| rand::random::<u8>()).collect();
-                    let sha256 = intake::check::sha256_hex(&bytes);
+                    let sha256 = intake::digest::sha256_hex(&bytes);
                     sent.lock().unwrap().push((account.clone(), sha256.clone()));
                     let body = form(&[
                         ("kind", None, b"passport"),

@@ -6,7 +6,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::store::crypto::hex32;
+use crate::digest::hex32;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use intake_models::config::{Role, Token};
@@ -171,7 +171,7 @@ mod tests {
     }
 
     fn hex(digest: [u8; 32]) -> String {
-        crate::check::to_hex(&digest)
+        crate::digest::to_hex(&digest)
     }
 
     #[test]

@@ -6,8 +6,7 @@
 
 use super::bodies::{ErrorBody, ErrorCode};
 use crate::service::review::ReviewError;
-use crate::service::SubmitError;
-use crate::store::{StoreError, Unavailable};
+use crate::service::{StoreError, SubmitError, Unavailable};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -42,7 +41,7 @@ pub fn request_id(headers: &axum::http::HeaderMap) -> String {
 }
 
 fn new_request_id() -> String {
-    crate::check::to_hex(&rand::random::<[u8; 12]>())
+    crate::digest::to_hex(&rand::random::<[u8; 12]>())
 }
 
 /// Runs the handling of a request with its id in reach of the errors it

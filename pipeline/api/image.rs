@@ -2,8 +2,7 @@
 //! MRZ alone, as PNG, turned the way the pipeline read it.
 
 use super::error::ApiError;
-use crate::check::CheckRequest;
-use crate::service::Intake;
+use crate::service::{Intake, PageError};
 use image::{imageops, DynamicImage, GrayImage, Rgb, RgbImage};
 use imageproc::drawing::draw_hollow_rect_mut;
 use imageproc::rect::Rect;
@@ -36,45 +35,10 @@ fn mrz_rect(location: &MrzLocation, image: &GrayImage) -> Option<(u32, u32, u32,
 
 /// Renders the job's scan as PNG.
 pub fn render(intake: &Intake, job: &Job, region: ImageRegion) -> Result<Vec<u8>, ApiError> {
-    let bytes = intake
-        .store()
-        .blob(&job.blob)?
-        .ok_or_else(|| ApiError::NotFound("the scan is no longer stored".into()))?;
-    let request = CheckRequest {
-        file_name: &job.file_name,
-        bytes: &bytes,
-        kind: Some(job.kind),
-        profile: None,
-        today: intake.clock().today(),
-    };
-    let mut decoded = intake.checker().decode(&request).map_err(|report| {
-        let code = report.findings.first().map(|f| f.code.as_str());
-        ApiError::NotFound(format!(
-            "the scan has no image to show ({})",
-            code.unwrap_or_default()
-        ))
+    let upright = intake.page_image(job).map_err(|e| match e {
+        PageError::Store(e) => ApiError::from(e),
+        e => ApiError::NotFound(e.to_string()),
     })?;
-    // The page the pipeline checked, turned as it read it, so that the MRZ
-    // runs left to right.
-    let verdict = match job.verdict_seq {
-        Some(seq) => intake.verdict(seq)?,
-        None => None,
-    };
-    let report = verdict.and_then(|e| e.report);
-    let checked_page = report.as_ref().and_then(|r| {
-        r.checks
-            .page_summary
-            .iter()
-            .find(|p| p.content == intake_models::PageRole::Document)
-            .map(|p| p.page)
-    });
-    if let Some(page) = checked_page {
-        decoded.select_page(page);
-    }
-    let rotation = report
-        .and_then(|r| r.checks.quality)
-        .map_or(0, |q| q.rotation);
-    let upright = locate::turn(decoded.image(), rotation);
     let rect = locate::locate(&upright)
         .filter(|l| l.rotation == 0)
         .and_then(|l| mrz_rect(&l, &upright));

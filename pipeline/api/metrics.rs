@@ -3,9 +3,7 @@
 //! exporter's handle renders them for `GET /metrics`, and the queue gauges
 //! and the process's own figures are read at scrape time.
 
-use crate::runtime::workers::Committed;
-use crate::service::Intake;
-use crate::store::StoreError;
+use crate::service::{Committed, Intake, StoreError};
 use axum::http::Method;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
@@ -71,7 +69,7 @@ impl Metrics {
             .map(|item| now_ms.saturating_sub(item.since))
             .max()
             .unwrap_or(0);
-        gauge!("intake_jobs_pending").set(intake.store().pending()?.len() as f64);
+        gauge!("intake_jobs_pending").set(intake.jobs_pending()? as f64);
         gauge!("intake_jobs_in_flight").set(intake.in_flight() as f64);
         gauge!("intake_review_queue_depth").set(review.len() as f64);
         gauge!("intake_review_oldest_age_seconds").set(oldest_ms as f64 / 1000.0);

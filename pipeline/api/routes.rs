@@ -7,9 +7,9 @@ use super::image::{render, ImageRegion};
 use super::{AppState, BodyTimedOut};
 use crate::service::notify::{event_name, Feed};
 use crate::service::review::{parse_items, Resolution};
-use crate::service::{Declared, Intake};
-use crate::store::crypto::CHUNK_BYTES;
-use crate::store::{ReceivedUpload, Submitted, Unavailable, UploadWriter};
+use crate::service::{
+    Declared, Intake, ReceivedUpload, Submitted, Unavailable, UploadWriter, CHUNK_BYTES,
+};
 use axum::extract::multipart::{Field as FormField, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -407,7 +407,6 @@ fn job_state(job: &Job) -> JobStatus {
 /// Loads a job the caller may see.
 fn visible_job(intake: &Intake, principal: &Principal, id: &JobId) -> ApiResult<Job> {
     let job = intake
-        .store()
         .job(id)?
         .ok_or_else(|| ApiError::NotFound("no such job".into()))?;
     // An uploader limited to some accounts learns nothing of the others' jobs.
@@ -823,7 +822,6 @@ pub async fn decide(
     blocking(&state, move |intake| {
         let seq = intake.resolve(&id, &principal.name, &resolution)?;
         let job = intake
-            .store()
             .job(&id)?
             .ok_or_else(|| ApiError::NotFound("no such job".into()))?;
         let account = intake.status(&job.account)?;

@@ -8,6 +8,7 @@
 
 pub mod engines;
 
+use crate::digest::sha256_hex;
 use engines::Engines;
 use image::GrayImage;
 use intake_models::{
@@ -27,8 +28,6 @@ use intake_stages::{
 };
 use std::collections::BTreeMap;
 use std::time::Instant;
-// Re-exported where they lived first: `intake::check::sha256_hex` still works.
-pub use crate::digest::{sha256_hex, to_hex};
 
 /// What the caller knows about an upload besides its bytes.
 #[derive(Debug, Clone)]
@@ -44,7 +43,19 @@ pub struct CheckRequest<'a> {
     pub today: Date,
 }
 
-impl CheckRequest<'_> {
+impl<'a> CheckRequest<'a> {
+    /// The request of a stored job, `bytes` its upload: the one mapping
+    /// from a job, so that the workers and the console read alike.
+    pub fn of_job(job: &'a intake_models::Job, bytes: &'a [u8], today: Date) -> CheckRequest<'a> {
+        CheckRequest {
+            file_name: &job.file_name,
+            bytes,
+            kind: Some(job.kind),
+            profile: job.profile.as_ref(),
+            today,
+        }
+    }
+
     pub fn declared(&self) -> Declared<'_> {
         Declared {
             kind: self.kind,

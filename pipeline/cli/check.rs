@@ -5,8 +5,8 @@
 use super::common::{parse_today, read_profile};
 use super::{output, CheckArgs};
 use anyhow::{Context, Result};
-use intake::check::engines::{release_thread_engines, with_thread_engines};
-use intake::{config, CheckRequest, Checker};
+use intake::config;
+use intake::service::checks::{release_thread_engines, Checks};
 use intake_models::{DocumentKind, Report};
 use std::path::Path;
 
@@ -23,23 +23,13 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .num_threads(threads)
         .build()
         .context("cannot start worker threads")?;
-    let checker = Checker::new(
-        config,
-        Box::new(intake::runtime::sandbox::SandboxedPdf::new()),
-    );
+    let checks = Checks::new(config);
     let check_one = |path: &Path| -> Result<Report, FileError> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(FileError::unreadable)?;
-        let request = CheckRequest {
-            file_name: &name,
-            bytes: &bytes,
-            kind,
-            profile: profile.as_ref(),
-            today,
-        };
         // A panic is this file's internal error; the other files go on.
         let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            with_thread_engines(|engines| checker.check(engines, &request))
+            checks.file(&name, &bytes, kind, profile.as_ref(), today)
         }));
         match checked {
             Ok(Ok(report)) => Ok(report),

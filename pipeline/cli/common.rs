@@ -6,14 +6,14 @@
 use super::{output, ServiceArgs};
 use anyhow::{bail, Context, Result};
 use intake::clock::Clock;
-use intake::store::{SledStore, StoreError};
-use intake::{config, Checker, Intake};
+use intake::service::{AuditCheck, StoreError};
+use intake::{config, Intake};
 use intake_models::Profile;
 use intake_stages::dates::Date;
 use std::path::Path;
 
-/// The store of the configuration, opened with its key.
-pub fn open_store(config: &intake_models::Config) -> Result<SledStore> {
+/// Says so when the configured store would keep records unencrypted.
+pub fn warn_if_unencrypted(config: &intake_models::Config) {
     let cfg = &config.store;
     let no_file = cfg
         .key_file
@@ -22,7 +22,6 @@ pub fn open_store(config: &intake_models::Config) -> Result<SledStore> {
     if no_file && cfg.key_env.is_none() {
         output::unencrypted_store();
     }
-    Ok(SledStore::open_configured(cfg)?)
 }
 
 pub fn open_intake(service: &ServiceArgs) -> Result<Intake> {
@@ -31,12 +30,8 @@ pub fn open_intake(service: &ServiceArgs) -> Result<Intake> {
         Some(t) => Clock::starting_at(parse_today(Some(t))?),
         None => Clock::system(),
     };
-    let store = open_store(&config)?;
-    let checker = Checker::new(
-        config,
-        Box::new(intake::runtime::sandbox::SandboxedPdf::new()),
-    );
-    Ok(Intake::new(Box::new(store), checker, clock))
+    warn_if_unencrypted(&config);
+    Ok(Intake::open(config, clock)?)
 }
 
 /// Where the read and verify commands read: the store itself, or the
@@ -97,7 +92,7 @@ impl Reader {
         })
     }
 
-    pub fn verify_audit(&self) -> Result<intake::store::AuditCheck> {
+    pub fn verify_audit(&self) -> Result<AuditCheck> {
         Ok(match self {
             Reader::Store(intake) => intake.verify_audit()?,
             Reader::Service(remote) => remote.verify_audit()?,

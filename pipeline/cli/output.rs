@@ -10,7 +10,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use intake::service::accounts::finding_label;
 use intake::service::bench::BenchRun;
-use intake::store::Submitted;
+use intake::service::Submitted;
 use intake_models::{Account, DocumentKind, JobState, Report, ReviewItem, VerdictEntry};
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};

@@ -6,7 +6,7 @@
 use intake::api::bodies::{
     AccountBody, AccountsVerified, AuditPage, AuditVerified, ReviewEntry, ReviewPage, VerdictPage,
 };
-use intake::store::AuditCheck;
+use intake::service::AuditCheck;
 use intake_models::config::{Role, Server};
 use intake_models::{Account, AuditEntry, ReviewItem, VerdictEntry};
 use serde::de::DeserializeOwned;

@@ -50,7 +50,7 @@ pub fn run(command: ReviewCommand) -> Result<()> {
             };
             let job = JobId(job);
             let seq = intake.resolve(&job, &reviewer, &resolution)?;
-            let job = intake.store().job(&job)?;
+            let job = intake.job(&job)?;
             let account = match &job {
                 Some(job) => intake.status(&job.account)?,
                 None => None,

@@ -424,29 +424,20 @@ where
         .collect()
 }
 
-fn request<'a>(job: &'a Job, bytes: &'a [u8], clock: &Clock) -> CheckRequest<'a> {
-    CheckRequest {
-        file_name: &job.file_name,
-        bytes,
-        kind: Some(job.kind),
-        profile: job.profile.as_ref(),
-        today: clock.today(),
-    }
-}
-
 fn decode_stage(shared: &Shared, job: InFlight<()>) -> InFlight<AfterDecode> {
     let started = Instant::now();
     let after = match shared.store.blob(&job.job.blob) {
         Err(e) => AfterDecode::Failed(e.into()),
         Ok(None) => {
             // The blob is stored before its job: only a damaged store loses it.
-            let report = shared
-                .checker
-                .identity(&request(&job.job, &[], &shared.clock));
+            let report =
+                shared
+                    .checker
+                    .identity(&CheckRequest::of_job(&job.job, &[], shared.clock.today()));
             AfterDecode::Done(Box::new(Checker::failed(report)))
         }
         Ok(Some(bytes)) => {
-            let request = request(&job.job, &bytes, &shared.clock);
+            let request = CheckRequest::of_job(&job.job, &bytes, shared.clock.today());
             match catch_unwind(AssertUnwindSafe(|| shared.checker.decode(&request))) {
                 Ok(Ok(decoded)) => AfterDecode::Decoded(Box::new(decoded)),
                 Ok(Err(report)) => AfterDecode::Done(report),

@@ -4,20 +4,33 @@
 
 pub mod accounts;
 pub mod bench;
+pub mod checks;
+pub mod keys;
 pub mod notify;
 pub mod review;
 
-use crate::check::Checker;
+// The lower layers' types the service's methods take and return: its
+// vocabulary, so that the API and the CLI need no other layer.
+pub use crate::runtime::workers::{Busy, Committed, RunError};
+pub use crate::store::crypto::CHUNK_BYTES;
+pub use crate::store::{
+    AuditCheck, Outage, ReceivedUpload, StoreError, Submitted, Unavailable, UploadWriter,
+};
+
+use crate::check::{CheckRequest, Checker};
 use crate::clock::{system_ms, Clock};
 use crate::digest::sha256_hex;
-use crate::runtime::workers::{spawn, Admission, Busy, Committed, Parked, Pipeline, RunError};
-use crate::store::{Outage, ReceivedUpload, Store, StoreError, Submitted, UploadWriter};
+use crate::runtime::sandbox::SandboxedPdf;
+use crate::runtime::workers::{spawn, Admission, Parked, Pipeline};
+use crate::store::{SledStore, Store};
 use accounts::{Projector, Purged, Swept};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use image::GrayImage;
 use intake_models::{
-    Account, Actor, AuditEntry, Config, DocumentKind, Job, JobId, JobState, Profile, ReviewItem,
-    Upload, VerdictEntry,
+    Account, Actor, AuditEntry, Config, DocumentKind, Job, JobId, JobState, PageRole, Profile,
+    ReviewItem, Upload, VerdictEntry,
 };
+use intake_stages::locate;
 use review::{Resolution, ReviewError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -34,6 +47,18 @@ pub enum SubmitError {
     Review(#[from] ReviewError),
     #[error(transparent)]
     Busy(#[from] Busy),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a job's scan has no page to show.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("the scan is no longer stored")]
+    Gone,
+    /// The code of the finding that stopped the decoding, if any.
+    #[error("the scan has no image to show ({0})")]
+    NoImage(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -114,6 +139,14 @@ pub fn clean_file_name(name: &str) -> String {
 }
 
 impl Intake {
+    /// The service on the configured store, opened with its key, PDFs
+    /// parsed in the sandbox: how the binary opens it.
+    pub fn open(config: Config, clock: Clock) -> Result<Intake, StoreError> {
+        let store = SledStore::open_configured(&config.store)?;
+        let checker = Checker::new(config, Box::new(SandboxedPdf::new()));
+        Ok(Intake::new(Box::new(store), checker, clock))
+    }
+
     pub fn new(store: Box<dyn Store>, checker: Checker, clock: Clock) -> Intake {
         let store: Arc<dyn Store> = Arc::from(store);
         let config = checker.config();
@@ -131,10 +164,6 @@ impl Intake {
         }
     }
 
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
     pub fn config(&self) -> &Config {
         self.checker.config()
     }
@@ -147,14 +176,50 @@ impl Intake {
         self.clock
     }
 
-    pub fn checker(&self) -> &Checker {
-        &self.checker
-    }
-
     /// The verdict queue entry at `seq`.
     pub fn verdict(&self, seq: u64) -> Result<Option<VerdictEntry>, StoreError> {
         let mut entries = self.store.verdicts_from(seq, 1)?;
         Ok(entries.pop().filter(|e| e.seq == seq))
+    }
+
+    /// The stored job `id`, whatever its state.
+    pub fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        self.store.job(id)
+    }
+
+    /// How many stored jobs wait for their first verdict, admitted or not.
+    pub fn jobs_pending(&self) -> Result<usize, StoreError> {
+        Ok(self.store.pending()?.len())
+    }
+
+    /// The page of the job's scan the pipeline checked, turned the way it
+    /// read it (the MRZ left to right): what a reviewer holds the verdict
+    /// against. The upload is decoded again, never kept decoded.
+    pub fn page_image(&self, job: &Job) -> Result<GrayImage, PageError> {
+        let bytes = self.store.blob(&job.blob)?.ok_or(PageError::Gone)?;
+        let request = CheckRequest::of_job(job, &bytes, self.clock.today());
+        let mut decoded = self.checker.decode(&request).map_err(|report| {
+            PageError::NoImage(report.findings.first().map_or("", |f| f.code.as_str()))
+        })?;
+        let verdict = match job.verdict_seq {
+            Some(seq) => self.verdict(seq)?,
+            None => None,
+        };
+        let report = verdict.and_then(|e| e.report);
+        let checked_page = report.as_ref().and_then(|r| {
+            r.checks
+                .page_summary
+                .iter()
+                .find(|p| p.content == PageRole::Document)
+                .map(|p| p.page)
+        });
+        if let Some(page) = checked_page {
+            decoded.select_page(page);
+        }
+        let rotation = report
+            .and_then(|r| r.checks.quality)
+            .map_or(0, |q| q.rotation);
+        Ok(locate::turn(decoded.image(), rotation))
     }
 
     /// Why the store is out of service, if it is.
@@ -443,7 +508,7 @@ impl Intake {
     }
 
     /// Walks the audit log's hash chain.
-    pub fn verify_audit(&self) -> Result<crate::store::AuditCheck, StoreError> {
+    pub fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
         self.store.verify_audit()
     }
 
@@ -752,13 +817,13 @@ mod tests {
             .submit(upload("a2", DocumentKind::Passport, "passport.jpg", None))
             .unwrap();
         assert_eq!(intake.run_pending().unwrap(), 2);
-        let queue = intake.store().verdicts_from(0, 10).unwrap();
+        let queue = intake.store.verdicts_from(0, 10).unwrap();
         let by_account = |a: &str| queue.iter().find(|e| e.account == a).expect("a verdict");
         assert_eq!(by_account("a1").verdict, Verdict::NeedsReview);
         let codes: Vec<ReasonCode> = by_account("a1").findings.iter().map(|f| f.code).collect();
         assert_eq!(codes, vec![ReasonCode::ProcessingFailed]);
         assert_eq!(by_account("a2").verdict, Verdict::Accepted);
-        assert!(intake.store().pending().unwrap().is_empty());
+        assert!(intake.store.pending().unwrap().is_empty());
         assert_eq!(status(&intake, "a1"), AccountStatus::InReview);
         assert_eq!(intake.review_queue().unwrap().len(), 1);
     }
@@ -784,7 +849,7 @@ mod tests {
             second.profile.as_ref(),
         );
         assert!(
-            intake.store().job(&id).unwrap().is_none(),
+            intake.store.job(&id).unwrap().is_none(),
             "a busy answer stores nothing"
         );
         assert!(intake.wait_idle().is_empty());
@@ -792,7 +857,7 @@ mod tests {
         assert!(intake.wait_idle().is_empty());
         let (_, errors) = intake.stop();
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(intake.store().verdicts_from(0, 10).unwrap().len(), 2);
+        assert_eq!(intake.store.verdicts_from(0, 10).unwrap().len(), 2);
     }
 
     #[test]
@@ -976,7 +1041,7 @@ mod tests {
         );
         // Each time rule is announced with the status after it, by no verdict.
         let announced: Vec<_> = intake
-            .store()
+            .store
             .outbox_from(0, 1000)
             .unwrap()
             .into_iter()

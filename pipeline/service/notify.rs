@@ -6,9 +6,9 @@
 //! after the portal answered 2xx, so after a crash it may be sent again,
 //! with the same idempotency key, but never lost.
 
+use crate::digest::from_hex;
 use crate::digest::to_hex;
 use crate::service::Intake;
-use crate::store::crypto::from_hex;
 use crate::store::StoreError;
 use hmac::{Hmac, Mac};
 use intake_models::config::Webhooks;
@@ -133,7 +133,7 @@ pub struct Feed {
 impl Feed {
     /// A feed whose first event is the one at `next` (or the first after it).
     pub fn new(intake: Arc<Intake>, next: u64) -> Feed {
-        let head = intake.store().outbox_head();
+        let head = intake.store.outbox_head();
         Feed { intake, head, next }
     }
 
@@ -144,7 +144,7 @@ impl Feed {
             if head >= self.next {
                 let (intake, from) = (self.intake.clone(), self.next);
                 let read =
-                    tokio::task::spawn_blocking(move || intake.store().outbox_from(from, BATCH))
+                    tokio::task::spawn_blocking(move || intake.store.outbox_from(from, BATCH))
                         .await
                         .map_err(|_| FeedError::Closed)??;
                 if let Some(last) = read.last() {
@@ -286,7 +286,7 @@ pub async fn deliver(intake: Arc<Intake>, webhook: Webhook) {
         .build();
     let wait = webhook.initial_backoff;
     let next = persist(&intake, wait, "offset", |intake| {
-        intake.store().consumer_offset(WEBHOOK_CONSUMER)
+        intake.store.consumer_offset(WEBHOOK_CONSUMER)
     })
     .await;
     let mut feed = Feed::new(intake.clone(), next);
@@ -304,7 +304,7 @@ pub async fn deliver(intake: Arc<Intake>, webhook: Webhook) {
             webhook.deliver(&agent, &event).await;
             let next = event.seq + 1;
             persist(&intake, wait, "delivered", move |intake| {
-                intake.store().set_offset(WEBHOOK_CONSUMER, next)
+                intake.store.set_offset(WEBHOOK_CONSUMER, next)
             })
             .await;
             tracing::debug!(seq = event.seq, "webhook delivered");

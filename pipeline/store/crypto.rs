@@ -17,6 +17,7 @@
 //! file renamed, cut short or spliced does not open. Files written whole
 //! (`ENC1`) before this still open.
 
+use crate::digest::hex32;
 use chacha20poly1305::aead::generic_array::GenericArray;
 use chacha20poly1305::aead::stream::{DecryptorBE32, EncryptorBE32};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -90,22 +91,6 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 
 fn parse_key(text: &str, from: &str) -> Result<[u8; 32], KeyError> {
     hex32(text).ok_or_else(|| KeyError::Malformed(from.to_string()))
-}
-
-/// 32 bytes written as 64 hexadecimal digits (surrounding space ignored).
-pub fn hex32(text: &str) -> Option<[u8; 32]> {
-    from_hex(text.trim())?.try_into().ok()
-}
-
-/// Bytes written as hexadecimal digits, two per byte.
-pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 /// A key file's key.
