@@ -73,7 +73,14 @@ impl NatsServer {
 
     fn spawn(&mut self) {
         let child = Command::new(&self.binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -177,7 +184,9 @@ both!(
 
 fn a_job_submitted_twice_is_one_job(open: Open<'_>) {
     let store = open();
-    let first = store.submit(job("a"), b"a", audit("job_submitted")).unwrap();
+    let first = store
+        .submit(job("a"), b"a", audit("job_submitted"))
+        .unwrap();
     assert!(matches!(first, Submitted::New(_)));
     // Another process (for JetStream) sends the same upload.
     let again = open()
@@ -237,7 +246,10 @@ fn a_job_finished_twice_has_one_verdict(open: Open<'_>) {
     assert_eq!((a.state, a.verdict_seq), (JobState::Done, Some(first)));
     let reviews = store.review_items().unwrap();
     assert_eq!(reviews.len(), 1);
-    assert_eq!(reviews[0].seq, first, "the review item points at its verdict");
+    assert_eq!(
+        reviews[0].seq, first,
+        "the review item points at its verdict"
+    );
     let log = store.audit_log(None).unwrap();
     assert_eq!(log.len(), 3, "two submissions and one verdict: {log:?}");
     assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -330,7 +342,12 @@ fn the_audit_chain_holds_with_concurrent_writers(open: Open<'_>) {
     let check = store.verify_audit().unwrap();
     assert_eq!(check.broken, None, "{check:?}");
     assert_eq!(check.entries, 30);
-    let seqs: Vec<u64> = store.audit_log(None).unwrap().iter().map(|e| e.seq).collect();
+    let seqs: Vec<u64> = store
+        .audit_log(None)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(seqs, (1..=30).collect::<Vec<u64>>());
     assert_eq!(store.pending().unwrap().len(), 30);
 }

@@ -36,16 +36,16 @@
 
 mod chain;
 mod codec;
+#[cfg(test)]
+mod conformance;
 pub mod crypto;
 mod files;
 #[cfg(test)]
 mod fixtures;
+pub mod jetstream;
 mod rekey;
 mod retention;
 mod sled;
-#[cfg(test)]
-mod conformance;
-pub mod jetstream;
 
 pub use self::files::{ReceivedUpload, UploadWriter};
 pub use self::jetstream::JetStreamStore;

@@ -238,7 +238,10 @@ impl JetStreamStore {
     }
 
     /// Runs `work` to its end on the store's runtime (see the module's doc).
-    fn run<T: Send>(&self, work: impl Future<Output = Result<T, StoreError>> + Send) -> Result<T, StoreError> {
+    fn run<T: Send>(
+        &self,
+        work: impl Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
         let result = run_on(&self.handle, work);
         if let Err(e) = &result {
             self.outage.note(e);
@@ -317,12 +320,17 @@ impl JetStreamStore {
                 cause: format!("its last entry {last} is missing"),
             });
         };
-        let plain = self.codec.open("audit", &last.to_be_bytes(), &message.payload)?;
+        let plain = self
+            .codec
+            .open("audit", &last.to_be_bytes(), &message.payload)?;
         Ok((last, sha256_hex(&plain)))
     }
 
     fn set_audit_head(&self, head: Option<(u64, String)>) {
-        *self.audit_head.lock().unwrap_or_else(PoisonError::into_inner) = head;
+        *self
+            .audit_head
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = head;
     }
 
     /// Appends `entries` to the audit chain, each linked to the entry
@@ -330,7 +338,11 @@ impl JetStreamStore {
     /// the one the link was made from, else made again from the new head.
     /// With `tag`, entry i carries the message id `tag.i`, so a retried
     /// step within the duplicate window adds nothing.
-    async fn append_audit(&self, entries: &[AuditEntry], tag: Option<&str>) -> Result<(), StoreError> {
+    async fn append_audit(
+        &self,
+        entries: &[AuditEntry],
+        tag: Option<&str>,
+    ) -> Result<(), StoreError> {
         for (i, entry) in entries.iter().enumerate() {
             let id = tag.map(|tag| format!("{tag}.{i}"));
             loop {
@@ -371,7 +383,9 @@ impl JetStreamStore {
             };
             let record = self.codec.encode("outbox", id.as_bytes(), notice)?;
             let subject = self.names.outbox_subject();
-            if let Published::Acked(ack) = publish(&self.js, subject, record, Some(&id), None).await? {
+            if let Published::Acked(ack) =
+                publish(&self.js, subject, record, Some(&id), None).await?
+            {
                 advance(&self.head, ack.sequence);
             }
         }
@@ -420,7 +434,10 @@ impl JetStreamStore {
                     pending: None,
                 };
                 let bytes = self.codec.encode("review", job.0.as_bytes(), &settled)?;
-                self.review.update(key, Bytes::from(bytes), rev).await.map(|_| ())
+                self.review
+                    .update(key, Bytes::from(bytes), rev)
+                    .await
+                    .map(|_| ())
             }
             None => self
                 .review
@@ -477,11 +494,9 @@ fn run_on<T: Send>(handle: &tokio::runtime::Handle, work: impl Future<Output = T
     if tokio::runtime::Handle::try_current().is_err() {
         return handle.block_on(work);
     }
-    std::thread::scope(|scope| {
-        match scope.spawn(|| handle.block_on(work)).join() {
-            Ok(value) => value,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+    std::thread::scope(|scope| match scope.spawn(|| handle.block_on(work)).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
     })
 }
 
@@ -498,7 +513,8 @@ fn spool_dir(root: &Path) -> Result<PathBuf, StoreError> {
         let pid = entry.file_name().to_string_lossy().parse::<i32>().ok();
         // kill(pid, 0) fails with ESRCH once the process is gone.
         let gone = pid.is_some_and(|pid| {
-            pid > 0 && unsafe { libc::kill(pid, 0) } != 0
+            pid > 0
+                && unsafe { libc::kill(pid, 0) } != 0
                 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
         });
         if gone {
@@ -554,12 +570,13 @@ impl Store for JetStreamStore {
             };
             if !there {
                 let path = upload.temporary.path();
-                let mut file = tokio::fs::File::open(path).await.map_err(|cause| {
-                    StoreError::Upload {
-                        path: path.display().to_string(),
-                        cause,
-                    }
-                })?;
+                let mut file =
+                    tokio::fs::File::open(path)
+                        .await
+                        .map_err(|cause| StoreError::Upload {
+                            path: path.display().to_string(),
+                            cause,
+                        })?;
                 self.uploads
                     .put(upload.sha256.as_str(), &mut file)
                     .await
@@ -690,9 +707,11 @@ impl Store for JetStreamStore {
             let mut seq = from.max(1);
             while seq <= last && out.len() < limit {
                 if let Some(message) = message_at(&self.verdicts, seq).await? {
-                    let mut entry: VerdictEntry =
-                        self.codec
-                            .decode("verdict", message.subject.as_bytes(), &message.payload)?;
+                    let mut entry: VerdictEntry = self.codec.decode(
+                        "verdict",
+                        message.subject.as_bytes(),
+                        &message.payload,
+                    )?;
                     entry.seq = seq;
                     out.push(entry);
                 }
@@ -715,7 +734,8 @@ impl Store for JetStreamStore {
                         .map(|v| v.as_str().to_string())
                         .unwrap_or_default();
                     let notice: Notice =
-                        self.codec.decode("outbox", id.as_bytes(), &message.payload)?;
+                        self.codec
+                            .decode("outbox", id.as_bytes(), &message.payload)?;
                     out.push(OutboxEvent {
                         seq,
                         idempotency_key: format!("{}-{seq}", self.store_id),

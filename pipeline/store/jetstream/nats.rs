@@ -104,27 +104,32 @@ pub(super) fn failed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E)
 }
 
 /// A KV bucket holding one value per key (no history), created if missing.
+/// Its stream is made here as async-nats would make it: the client's own
+/// `create_key_value` first asks for the account's info, which it cannot
+/// read from a 2.9 server.
 pub(super) async fn bucket(
     js: &Context,
     names: &Names,
     what: &str,
 ) -> Result<kv::Store, StoreError> {
     let name = names.bucket(what);
-    let config = kv::Config {
-        bucket: name.clone(),
-        history: 1,
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
         storage: StorageType::File,
         num_replicas: names.replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
         ..Default::default()
-    };
-    match js.create_key_value(config).await {
-        Ok(store) => Ok(store),
-        // There already (perhaps made by another process a moment ago).
-        Err(_) => js
-            .get_key_value(name)
-            .await
-            .map_err(failed("opening a bucket")),
-    }
+    })
+    .await
+    .map_err(failed("creating a bucket"))?;
+    js.get_key_value(name)
+        .await
+        .map_err(failed("opening a bucket"))
 }
 
 /// A stream of `subjects` that keeps every message (limits retention).
@@ -221,7 +226,10 @@ pub(super) async fn last_on(
 
 /// The last sequence number a stream has given (0 for none yet).
 pub(super) async fn last_seq(stream: &Stream) -> Result<u64, StoreError> {
-    let info = stream.get_info().await.map_err(failed("reading a stream"))?;
+    let info = stream
+        .get_info()
+        .await
+        .map_err(failed("reading a stream"))?;
     Ok(info.state.last_sequence)
 }
 
