@@ -939,3 +939,101 @@ impl Store for JetStreamStore {
         Ok(self.outage.clear())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::NatsServer;
+    use crate::store::fixtures::{audit, job, review, verdict};
+    use crate::store::ReviewChange;
+    use intake_models::{Actor, Verdict};
+
+    #[test]
+    fn a_finish_cut_short_after_its_verdict_is_one_verdict_when_done_again() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let store = server.store(spool.path());
+        store.submit(job("a"), b"a", audit("s")).unwrap();
+        // The first steps of a finish, then the process dies: the job is
+        // never marked done.
+        let key = token("a");
+        let subject = store.names.pipeline_verdict(&key);
+        let seq = store
+            .run(store.verdict_once(subject, &verdict("a")))
+            .unwrap();
+        let tag = format!("finish.{key}");
+        store
+            .run(store.append_audit(&[audit("verdict")], Some(&tag)))
+            .unwrap();
+        assert_eq!(store.pending().unwrap().len(), 1, "redone after a restart");
+        // Another process does it again, whole.
+        let again = server.store(spool.path());
+        let redone = again
+            .finish(verdict("a"), Some(review("a")), vec![audit("verdict")])
+            .unwrap();
+        assert_eq!(redone, seq, "the verdict published before the crash");
+        assert_eq!(again.verdicts_from(0, 10).unwrap().len(), 1);
+        assert!(again.pending().unwrap().is_empty());
+        assert_eq!(again.review_items().unwrap()[0].seq, seq);
+        let log = again.audit_log(None).unwrap();
+        assert_eq!(log.len(), 2, "the verdict's entry once: {log:?}");
+        assert_eq!(again.verify_audit().unwrap().broken, None);
+    }
+
+    #[test]
+    fn a_review_decision_cut_short_is_carried_out_by_the_next_reader() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let store = server.store(spool.path());
+        store.submit(job("a"), b"a", audit("s")).unwrap();
+        store
+            .finish(verdict("a"), Some(review("a")), Vec::new())
+            .unwrap();
+        // The decision written, the rest not: the process died there.
+        let key = token("a");
+        let (_, rev) = store.run(current(&store.review, &key)).unwrap();
+        let record = ReviewRecord {
+            item: None,
+            pending: Some(Decision {
+                verdict: Some(VerdictEntry {
+                    by: Actor::Reviewer("r1".into()),
+                    verdict: Verdict::Accepted,
+                    ..verdict("a")
+                }),
+                audit: vec![audit("review_decided")],
+            }),
+        };
+        let bytes = store.codec.encode("review", b"a", &record).unwrap();
+        store
+            .run(async {
+                let written = store.review.update(&key, Bytes::from(bytes), rev).await;
+                written.map_err(failed("test"))
+            })
+            .unwrap();
+        let other = server.store(spool.path());
+        assert!(other.review_items().unwrap().is_empty(), "carried out");
+        let queue = other.verdicts_from(0, 10).unwrap();
+        assert_eq!(queue.len(), 2);
+        assert_eq!(queue[1].by, Actor::Reviewer("r1".into()));
+        let a = other.job(&JobId("a".into())).unwrap().unwrap();
+        assert_eq!(a.review_seq, Some(queue[1].seq));
+        assert_eq!(other.outbox_from(0, 10).unwrap().len(), 2);
+        let check = other.verify_audit().unwrap();
+        assert_eq!((check.entries, check.broken), (2, None));
+        // Nothing is carried out twice, and the item is gone for deciders.
+        assert!(store.review_items().unwrap().is_empty());
+        assert_eq!(store.verdicts_from(0, 10).unwrap().len(), 2);
+        let decide = |item: Option<&ReviewItem>| match item {
+            Some(_) => Ok(ReviewChange::default()),
+            None => Err("already decided".into()),
+        };
+        assert!(matches!(
+            other.change_review(&JobId("a".into()), &decide),
+            Err(StoreError::Declined(_))
+        ));
+    }
+}
