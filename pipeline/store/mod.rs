@@ -133,6 +133,10 @@ impl StoreError {
             | StoreError::Sled(::sled::Error::Io(e))
             | StoreError::Upload { cause: e, .. } => Unavailable::of(e),
             StoreError::Unavailable(cause) => Some(*cause),
+            // The server's storage limit or its disk reached (error 10047).
+            StoreError::JetStream { cause, .. } if cause.contains("insufficient resources") => {
+                Some(Unavailable::Full)
+            }
             _ => None,
         }
     }

@@ -427,33 +427,33 @@ impl JetStreamStore {
             None => None,
         };
         self.append_audit(&decision.audit, Some(&tag)).await?;
-        let done = match record.item {
+        let settled = match record.item {
             Some(item) => {
                 let settled = ReviewRecord {
                     item: Some(item),
                     pending: None,
                 };
                 let bytes = self.codec.encode("review", job.0.as_bytes(), &settled)?;
-                self.review
-                    .update(key, Bytes::from(bytes), rev)
-                    .await
-                    .map(|_| ())
+                let written = self.review.update(key, Bytes::from(bytes), rev).await;
+                written.map(|_| ()).map_err(|e| e.to_string())
             }
-            None => self
-                .review
-                .delete_expect_revision(key, Some(rev))
-                .await
-                .map_err(|e| {
-                    async_nats::jetstream::kv::UpdateError::with_source(UpdateErrorKind::Other, e)
-                }),
+            None => {
+                let deleted = self.review.delete_expect_revision(key, Some(rev)).await;
+                deleted.map_err(|e| e.to_string())
+            }
         };
-        match done {
-            Ok(()) => Ok(seq),
-            // Someone else carried it out and moved on: as good.
-            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(seq),
-            Err(e) if e.to_string().contains("wrong last sequence") => Ok(seq),
-            Err(e) => Err(failed("settling a review decision")(e)),
+        if let Err(cause) = settled {
+            // Refused because someone else carried it out and moved the
+            // record on: as good. Any other failure is one.
+            let (_, now) = current(&self.review, key).await?;
+            if now == rev {
+                return Err(StoreError::JetStream {
+                    what: "settling a review decision",
+                    cause,
+                });
+            }
         }
+        Ok(seq)
     }
 
     /// The review record of `key` (after carrying out a pending decision)
@@ -668,9 +668,11 @@ impl Store for JetStreamStore {
                     pending: None,
                 };
                 let bytes = self.codec.encode("review", id.0.as_bytes(), &record)?;
-                match self.review.create(&key, Bytes::from(bytes)).await {
-                    // Queued by an earlier try (and perhaps claimed since).
-                    Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {}
+                // Expecting revision 0: written only if the key never was, so
+                // an item queued by an earlier try (and perhaps claimed or
+                // decided since, leaving a delete marker) stays as it is.
+                match self.review.update(&key, Bytes::from(bytes), 0).await {
+                    Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {}
                     other => {
                         other.map_err(failed("queueing a review item"))?;
                     }
