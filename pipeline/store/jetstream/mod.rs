@@ -23,7 +23,8 @@
 //! - `submit`: the upload, the audit entry, then the job key `create`d
 //!   (refused if present: [`Submitted::Existing`]);
 //! - `finish`: the verdict (looked up on its subject first, published with
-//!   `Nats-Msg-Id` = that subject), the review item (`create`), the audit
+//!   `Nats-Msg-Id` = that subject), the review item (written only if its
+//!   key never was, so a redo cannot requeue a decided item), the audit
 //!   entries and outbox event (message ids), then the job key written with
 //!   the revision it was read at. A crash before that last write leaves
 //!   the job pending; the pipeline finishes it again after a restart and
@@ -54,7 +55,13 @@
 //!   once the message is stored); audit entries are bound to their seq.
 //! - not yet: `purge_uploads` and `remove_orphans` ([`StoreError::NotSupported`]):
 //!   with several processes, deleting an object needs a guard against a
-//!   submit of the same file in flight in another process.
+//!   submit of the same file in flight in another process (sled's backend
+//!   has its `blobs` tree and an in-process guard; here a submit would
+//!   have to check the object again after creating its job, and a purge
+//!   the jobs again after deleting it).
+//! - uploads being received are spooled under `store.path/spool/<pid>`
+//!   (a dead process's directory is removed at the next open), then put
+//!   in the object store whole by `submit_received`.
 //!
 //! The trait is synchronous and async-nats is not: the store owns a tokio
 //! runtime with one worker thread, which runs the client's connection, and
