@@ -72,7 +72,7 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(&self.binary)
+        let mut child = Command::new(&self.binary)
             .args([
                 "-js",
                 "-a",
@@ -86,12 +86,16 @@ impl NatsServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server starts");
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "nats-server did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Listening, and ours: one that lost the port to another exits.
+        std::thread::sleep(Duration::from_millis(50));
+        let exited = child.try_wait().expect("nats-server's status");
+        assert!(exited.is_none(), "nats-server exited: {exited:?}");
+        self.child = Some(child);
     }
 
     pub(super) fn url(&self) -> String {

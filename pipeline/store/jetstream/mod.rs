@@ -3,7 +3,7 @@
 //! store key before they leave the process, as with sled.
 //!
 //! What holds what (every name under `jetstream.prefix`, `P` below):
-//! - jobs: KV bucket `P_jobs`, one key per job (its id, see [`nats::token`]);
+//! - jobs: KV bucket `P_jobs`, one key per job (its id, see `nats::token`);
 //! - uploads: object store `P_uploads`, one object per SHA-256, holding the
 //!   sealed file exactly as sled's backend keeps it on disk;
 //! - the verdict queue: stream `P_verdicts`, a verdict's seq being its
