@@ -7,10 +7,12 @@ CARGO ?= cargo
 # poppler-utils: pdftoppm draws the PDF images intake does not decode itself
 # (CCITT, JBIG2, JPEG 2000). The rest make the test PDFs the way applicants'
 # tools do (tests/producers/make_pdfs.sh): img2pdf, ReportLab, Ghostscript,
-# ImageMagick, OCRmyPDF.
+# ImageMagick, OCRmyPDF. nats-server (2.9): the JetStream store's tests start
+# their own on a loopback port.
 DEBS := libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus \
         tesseract-ocr-osd libclang-dev clang pkg-config fonts-ocr-b fonts-dejavu-core \
-        chromium poppler-utils img2pdf python3-reportlab ghostscript imagemagick ocrmypdf
+        chromium poppler-utils img2pdf python3-reportlab ghostscript imagemagick ocrmypdf \
+        nats-server
 DEMO_DIR := out/demo
 INTAKE := target/release/intake
 # Tesseract must not spawn OpenMP threads: we run one instance per worker thread.

@@ -9,7 +9,7 @@
 //! - [`runtime`]: the staged worker threads, the fair decode queue, the
 //!   commit's ledger, the PDF sandbox.
 //! - [`check`]: one file through every stage to one report ([`Checker`]).
-//! - [`store`]: the `Store` trait and its sled backend; the codec,
+//! - [`store`]: the `Store` trait and its sled and JetStream backends; the codec,
 //!   encryption at rest, upload files, the audit chain, retention.
 //! - [`clock`], [`digest`], [`config`]: leaves any layer may use.
 

@@ -13,6 +13,7 @@ pub struct Config {
     pub validity: Validity,
     pub workers: Workers,
     pub store: StoreConfig,
+    pub jetstream: JetStreamConfig,
     pub accounts: Accounts,
     pub review: Review,
     pub server: Server,
@@ -175,10 +176,23 @@ impl Default for Review {
     }
 }
 
-/// The durable store (sled).
+/// Which engine holds the durable store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// sled in `store.path`: one process, the default.
+    #[default]
+    Sled,
+    /// NATS JetStream at `jetstream.url` (see `[jetstream]`).
+    JetStream,
+}
+
+/// The durable store (sled by default, or JetStream).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    /// `sled` or `jetstream`.
+    pub backend: Backend,
     /// Database directory, created if missing.
     pub path: std::path::PathBuf,
     /// sled page cache in bytes (its own default, 1 GB, is too much per worker).
@@ -198,11 +212,36 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            backend: Backend::Sled,
             path: "intake.db".into(),
             cache_capacity_bytes: 64 * 1024 * 1024,
             key_file: Some("intake.key".into()),
             key_env: None,
             retention_days: 30,
+        }
+    }
+}
+
+/// The JetStream backend (`store.backend = "jetstream"`): where the
+/// server is, and how its streams, buckets and object store are named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JetStreamConfig {
+    /// The NATS server (`nats://host:port`).
+    pub url: String,
+    /// Prefix of every stream, bucket and subject name (letters, digits,
+    /// `-` and `_`): two stores on one server take two prefixes.
+    pub prefix: String,
+    /// Copies of each stream and bucket in a cluster (1 on a single server).
+    pub replicas: usize,
+}
+
+impl Default for JetStreamConfig {
+    fn default() -> Self {
+        JetStreamConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            prefix: "intake".into(),
+            replicas: 1,
         }
     }
 }

@@ -15,7 +15,7 @@ use sled::transaction::TransactionalTree;
 const NEXT_AUDIT: &[u8] = b"next_audit";
 const LAST_AUDIT_HASH: &[u8] = b"last_audit_hash";
 /// The `prev_hash` of the first audit entry.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Appends `entries` to the log in the caller's transaction, each under
 /// the next seq and linked to the one before.
@@ -53,32 +53,79 @@ pub(super) fn verify(
     audit: &sled::Tree,
     meta: &sled::Tree,
 ) -> Result<AuditCheck, StoreError> {
-    let mut expected_prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    let mut entries = 0;
-    let broken = |seq: u64, why: String| AuditCheck {
-        entries: seq.saturating_sub(1),
-        broken: Some((seq, why)),
-    };
+    let mut walk = ChainWalk::new(codec);
     for item in audit.iter() {
         let (key, value) = item?;
-        let seq = read_u64(&key);
-        if seq != expected_seq {
-            return Ok(broken(
-                expected_seq,
-                format!("entry {expected_seq} is missing"),
-            ));
+        if let Some(broken) = walk.step(read_u64(&key), &value) {
+            return Ok(broken);
         }
-        let plain = match codec.open("audit", &key, &value) {
+    }
+    let last = meta.get(LAST_AUDIT_HASH)?;
+    let recorded = last.map(|h| String::from_utf8_lossy(&h).into_owned());
+    if let Some(broken) = walk.check_head(recorded.as_deref()) {
+        return Ok(broken);
+    }
+    Ok(walk.done())
+}
+
+/// The walk along the chain, one stored entry at a time, whatever holds
+/// them (a sled tree, a JetStream stream).
+pub(super) struct ChainWalk<'a> {
+    codec: &'a Codec,
+    expected_prev: String,
+    expected_seq: u64,
+    entries: u64,
+}
+
+impl<'a> ChainWalk<'a> {
+    pub(super) fn new(codec: &'a Codec) -> ChainWalk<'a> {
+        ChainWalk {
+            codec,
+            expected_prev: GENESIS.to_string(),
+            expected_seq: 1,
+            entries: 0,
+        }
+    }
+
+    fn broken(seq: u64, why: String) -> AuditCheck {
+        AuditCheck {
+            entries: seq.saturating_sub(1),
+            broken: Some((seq, why)),
+        }
+    }
+
+    /// The break a missing entry `seq` makes (a stream with a gap).
+    pub(super) fn missing(&self, seq: u64) -> AuditCheck {
+        ChainWalk::broken(seq, format!("entry {seq} is missing"))
+    }
+
+    /// Checks the entry stored under `seq` (sealed as `value`); the
+    /// broken link, if it is one.
+    pub(super) fn step(&mut self, seq: u64, value: &[u8]) -> Option<AuditCheck> {
+        let expected_seq = self.expected_seq;
+        if seq != expected_seq {
+            return Some(self.missing(expected_seq));
+        }
+        let plain = match self.codec.open("audit", &seq.to_be_bytes(), value) {
             Ok(plain) => plain,
-            Err(e) => return Ok(broken(seq, format!("entry {seq} does not open: {e}"))),
+            Err(e) => {
+                return Some(ChainWalk::broken(
+                    seq,
+                    format!("entry {seq} does not open: {e}"),
+                ))
+            }
         };
         let entry: AuditEntry = match serde_json::from_slice(&plain) {
             Ok(entry) => entry,
-            Err(e) => return Ok(broken(seq, format!("entry {seq} cannot be read: {e}"))),
+            Err(e) => {
+                return Some(ChainWalk::broken(
+                    seq,
+                    format!("entry {seq} cannot be read: {e}"),
+                ))
+            }
         };
-        if entry.seq != seq || entry.prev_hash != expected_prev {
-            return Ok(broken(
+        if entry.seq != seq || entry.prev_hash != self.expected_prev {
+            return Some(ChainWalk::broken(
                 seq,
                 format!(
                     "entry {seq} does not follow from entry {}: one of them was altered",
@@ -86,25 +133,29 @@ pub(super) fn verify(
                 ),
             ));
         }
-        expected_prev = sha256_hex(&plain);
-        expected_seq += 1;
-        entries += 1;
+        self.expected_prev = sha256_hex(&plain);
+        self.expected_seq += 1;
+        self.entries += 1;
+        None
     }
-    let last = meta.get(LAST_AUDIT_HASH)?;
-    let recorded = last.map(|h| String::from_utf8_lossy(&h).into_owned());
-    if entries > 0 && recorded.as_deref() != Some(expected_prev.as_str()) {
-        return Ok(broken(
-            expected_seq - 1,
-            format!(
-                "entry {} is not the last one written: the log was altered or cut",
-                expected_seq - 1
-            ),
-        ));
+
+    /// Checks that the last entry walked is the one `recorded` as written last.
+    pub(super) fn check_head(&self, recorded: Option<&str>) -> Option<AuditCheck> {
+        let last = self.expected_seq - 1;
+        (self.entries > 0 && recorded != Some(self.expected_prev.as_str())).then(|| {
+            ChainWalk::broken(
+                last,
+                format!("entry {last} is not the last one written: the log was altered or cut"),
+            )
+        })
     }
-    Ok(AuditCheck {
-        entries,
-        broken: None,
-    })
+
+    pub(super) fn done(self) -> AuditCheck {
+        AuditCheck {
+            entries: self.entries,
+            broken: None,
+        }
+    }
 }
 
 #[cfg(test)]

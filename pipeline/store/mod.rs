@@ -25,6 +25,8 @@
 //! - this file: the [`Store`] trait and the types it speaks in (errors,
 //!   outcomes, outages), which is all the rest of the pipeline sees;
 //! - `sled`: [`SledStore`], the engine on sled's trees and transactions;
+//! - `jetstream`: [`JetStreamStore`], the same trait on NATS JetStream
+//!   (streams, KV buckets, an object store) for several processes at once;
 //! - `codec`: records serialised and sealed under their place;
 //! - `files`: the upload files ([`UploadWriter`], [`ReceivedUpload`]) and
 //!   the guards that keep a file being written from any sweep;
@@ -34,15 +36,19 @@
 
 mod chain;
 mod codec;
+#[cfg(test)]
+mod conformance;
 pub mod crypto;
 mod files;
 #[cfg(test)]
 mod fixtures;
+pub mod jetstream;
 mod rekey;
 mod retention;
 mod sled;
 
 pub use self::files::{ReceivedUpload, UploadWriter};
+pub use self::jetstream::JetStreamStore;
 pub use self::sled::SledStore;
 
 use crate::clock::system_ms;
@@ -105,6 +111,14 @@ pub enum StoreError {
     /// A review decision left the item as it was: the decision's own error.
     #[error(transparent)]
     Declined(Declined),
+    #[error("the JetStream server at {url} cannot be reached: {cause}")]
+    Connect { url: String, cause: String },
+    /// A JetStream call failed: what it was about, and the client's message.
+    #[error("JetStream ({what}): {cause}")]
+    JetStream { what: &'static str, cause: String },
+    /// A method this backend does not implement yet (no silent stand-in).
+    #[error("{0} is not supported on the JetStream backend yet")]
+    NotSupported(&'static str),
 }
 
 impl StoreError {
@@ -119,6 +133,10 @@ impl StoreError {
             | StoreError::Sled(::sled::Error::Io(e))
             | StoreError::Upload { cause: e, .. } => Unavailable::of(e),
             StoreError::Unavailable(cause) => Some(*cause),
+            // The server's storage limit or its disk reached (error 10047).
+            StoreError::JetStream { cause, .. } if cause.contains("insufficient resources") => {
+                Some(Unavailable::Full)
+            }
             _ => None,
         }
     }

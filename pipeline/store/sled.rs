@@ -451,7 +451,7 @@ fn append_verdict<E: From<StoreError>>(
 }
 
 /// The notice of a verdict appended to the queue at `verdict_seq`.
-fn verdict_notice(entry: &VerdictEntry, verdict_seq: u64) -> Notice {
+pub(super) fn verdict_notice(entry: &VerdictEntry, verdict_seq: u64) -> Notice {
     Notice {
         at: entry.at,
         account: entry.account.clone(),
