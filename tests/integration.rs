@@ -10,6 +10,7 @@ mod console;
 mod document_size;
 mod full_disk;
 mod kinds;
+mod layers;
 mod leftovers;
 mod load;
 mod notify;

@@ -794,7 +794,7 @@ impl Store for JetStreamStore {
         let mut accounts: Vec<Account> = self.run(async {
             let mut accounts = Vec::new();
             for (key, value) in nats::values(&self.accounts).await? {
-                let name = crate::store::crypto::from_hex(&key).unwrap_or_default();
+                let name = crate::digest::from_hex(&key).unwrap_or_default();
                 accounts.push(self.codec.decode("account", &name, &value)?);
             }
             Ok(accounts)

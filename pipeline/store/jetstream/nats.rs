@@ -90,7 +90,7 @@ pub(super) fn token(name: &str) -> String {
 /// The name a [`token`] stands for, as bytes.
 pub(super) fn untoken(key: &str) -> Vec<u8> {
     match key.strip_prefix('=') {
-        Some(hex) => crate::store::crypto::from_hex(hex).unwrap_or_default(),
+        Some(hex) => crate::digest::from_hex(hex).unwrap_or_default(),
         None => key.as_bytes().to_vec(),
     }
 }
