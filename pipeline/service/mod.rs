@@ -22,13 +22,13 @@ use crate::clock::{system_ms, Clock};
 use crate::digest::sha256_hex;
 use crate::runtime::sandbox::SandboxedPdf;
 use crate::runtime::workers::{spawn, Admission, Parked, Pipeline};
-use crate::store::{SledStore, Store};
+use crate::store::{JetStreamStore, SledStore, Store};
 use accounts::{Projector, Purged, Swept};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use image::GrayImage;
 use intake_models::{
-    Account, Actor, AuditEntry, Config, DocumentKind, Job, JobId, JobState, PageRole, Profile,
-    ReviewItem, Upload, VerdictEntry,
+    config::Backend, Account, Actor, AuditEntry, Config, DocumentKind, Job, JobId, JobState,
+    PageRole, Profile, ReviewItem, Upload, VerdictEntry,
 };
 use intake_stages::locate;
 use review::{Resolution, ReviewError};
@@ -141,10 +141,14 @@ pub fn clean_file_name(name: &str) -> String {
 impl Intake {
     /// The service on the configured store, opened with its key, PDFs
     /// parsed in the sandbox: how the binary opens it.
+    /// The service on the backend `[store] backend` names.
     pub fn open(config: Config, clock: Clock) -> Result<Intake, StoreError> {
-        let store = SledStore::open_configured(&config.store)?;
+        let store: Box<dyn Store> = match config.store.backend {
+            Backend::Sled => Box::new(SledStore::open_configured(&config.store)?),
+            Backend::JetStream => Box::new(JetStreamStore::open(&config)?),
+        };
         let checker = Checker::new(config, Box::new(SandboxedPdf::new()));
-        Ok(Intake::new(Box::new(store), checker, clock))
+        Ok(Intake::new(store, checker, clock))
     }
 
     pub fn new(store: Box<dyn Store>, checker: Checker, clock: Clock) -> Intake {
