@@ -6,6 +6,7 @@
 mod accounts;
 mod api;
 mod cli;
+mod cluster;
 mod console;
 mod document_size;
 mod full_disk;

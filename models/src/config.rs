@@ -234,6 +234,13 @@ pub struct JetStreamConfig {
     pub prefix: String,
     /// Copies of each stream and bucket in a cluster (1 on a single server).
     pub replicas: usize,
+    /// Seconds a worker process has to commit a job it took before the
+    /// work queue hands the job to another (a worker killed mid-job).
+    pub ack_wait_s: u64,
+    /// Seconds a process holds a single-writer duty (the account
+    /// projection, webhook delivery) without renewing it before another
+    /// process may take it over.
+    pub duty_ttl_s: u64,
 }
 
 impl Default for JetStreamConfig {
@@ -242,6 +249,8 @@ impl Default for JetStreamConfig {
             url: "nats://127.0.0.1:4222".into(),
             prefix: "intake".into(),
             replicas: 1,
+            ack_wait_s: 60,
+            duty_ttl_s: 15,
         }
     }
 }

@@ -52,8 +52,16 @@ pub enum Command {
         #[command(flatten)]
         service: ServiceArgs,
     },
+    /// Work jobs from a shared store's work queue (`store.backend =
+    /// "jetstream"`) until killed: one of any number of worker processes,
+    /// on any machine that reaches the NATS server.
+    Worker {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
     /// Serve the HTTP API and the reviewer console (settings in `[server]`),
-    /// with the pipeline running in the same process.
+    /// with the pipeline running in the same process (on a shared store, a
+    /// worker of its work queue like any `intake worker`).
     Serve {
         /// Address to listen on instead of `server.listen`.
         #[arg(long)]
@@ -317,7 +325,7 @@ impl Cli {
     /// does, the one-shot commands only warn.
     pub fn default_log_level(&self) -> &'static str {
         match self.command {
-            Command::Serve { .. } | Command::Run { .. } => "info",
+            Command::Serve { .. } | Command::Run { .. } | Command::Worker { .. } => "info",
             _ => "warn",
         }
     }
@@ -336,6 +344,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::Submit(args) => service::submit(args),
         Command::Run { follow, service } => service::run(&service, follow),
+        Command::Worker { service } => service::worker(&service),
         Command::Serve { listen, service } => service::serve(&service, listen),
         Command::Status {
             account,

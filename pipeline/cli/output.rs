@@ -165,6 +165,10 @@ pub fn following(sweep_interval_s: u64) {
     println!("pending jobs done; following (sweep every {sweep_interval_s} s)");
 }
 
+pub fn working(prefix: &str) {
+    println!("working jobs from the work queue of JetStream store {prefix:?}");
+}
+
 pub fn verdicts_appended(written: u64) {
     println!("{written} verdicts appended to the queue");
 }

@@ -1,5 +1,6 @@
 //! The service's commands: `submit` and `profile` (uploads and declared
 //! profiles in), `run` (the pipeline over pending jobs, or kept running),
+//! `worker` (one of the processes working a shared store's queue),
 //! `serve` (the server's assembly: tokens, webhooks, metrics, the pipeline
 //! and the HTTP API in one process), `sweep`, `purge` and `status`.
 
@@ -56,6 +57,21 @@ pub fn run(service: &ServiceArgs, follow: bool) -> Result<()> {
     let written = intake.run_pending()?;
     output::verdicts_appended(written);
     Ok(())
+}
+
+pub fn worker(service: &ServiceArgs) -> Result<()> {
+    let mut intake = open_intake(service)?;
+    if !intake.shares_store() {
+        bail!(
+            "`intake worker` takes jobs from a shared store's work queue (store.backend = \"jetstream\"); \
+             on sled, `intake serve` or `intake run --follow` works them"
+        );
+    }
+    intake.start(Vec::new(), true)?;
+    output::working(&intake.config().jetstream.prefix);
+    loop {
+        std::thread::park();
+    }
 }
 
 pub fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {

@@ -22,6 +22,8 @@ pub struct Ledger {
     holders: BTreeMap<DocumentKey, BTreeSet<String>>,
     /// Per account, the holder its latest document of each kind names.
     people: BTreeMap<String, BTreeMap<DocumentKind, Holder>>,
+    /// The verdict queue's seq to read from next.
+    next: u64,
 }
 
 /// What a report adds to the ledger once it is committed.
@@ -34,18 +36,26 @@ pub struct Entry {
 impl Ledger {
     pub fn load(store: &dyn Store) -> Result<Ledger, StoreError> {
         let mut ledger = Ledger::default();
-        let mut from = 0;
+        ledger.catch_up(store)?;
+        Ok(ledger)
+    }
+
+    /// Adds the verdicts appended since the last read: those of the other
+    /// worker processes, where several share the store. (Two processes
+    /// committing the same person's documents at the same moment do not
+    /// see each other's: the check is as fresh as the last commit read.)
+    pub fn catch_up(&mut self, store: &dyn Store) -> Result<(), StoreError> {
         loop {
-            let batch = store.verdicts_from(from, 256)?;
+            let batch = store.verdicts_from(self.next, 256)?;
             let Some(last) = batch.last() else { break };
-            from = last.seq + 1;
+            self.next = last.seq + 1;
             for verdict in &batch {
                 if let Some(report) = &verdict.report {
-                    ledger.add(entry(&verdict.job, &verdict.account, verdict.kind, report));
+                    self.add(entry(&verdict.job, &verdict.account, verdict.kind, report));
                 }
             }
         }
-        Ok(ledger)
+        Ok(())
     }
 
     /// Flags `report` against the ledger; the returned entry is added with
@@ -76,6 +86,7 @@ impl Ledger {
         entry
     }
 
+    /// Adds a committed report's entry (again, if read back: it changes nothing).
     pub fn add(&mut self, entry: Entry) {
         if let Some(key) = entry.key {
             self.holders

@@ -493,6 +493,11 @@ fn commit_stage(shared: &Shared, ledger: &mut Ledger, job: InFlight<Result<Repor
     let started = Instant::now();
     let (job, outcome) = job.take();
     let committed = outcome.and_then(|mut report| {
+        // Only this thread commits to a store of its own; a shared one
+        // has other processes' verdicts to learn first.
+        if shared.store.work_queue().is_some() {
+            ledger.catch_up(shared.store.as_ref())?;
+        }
         let learned = ledger.flag(&job.job, &mut report);
         let (entry, review, audit) = verdict_of(&job.job, report, shared.clock.now_ms());
         let timings = entry.report.as_ref().map(|r| r.timings_ms.clone());

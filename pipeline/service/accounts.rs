@@ -123,8 +123,13 @@ impl Projector {
     }
 
     /// Applies every verdict not yet consumed, as of `now`; returns how many.
+    /// Where several processes share the store, only the one holding the
+    /// `accounts` duty does (the others return 0).
     pub fn catch_up(&self, now: u64) -> Result<usize, StoreError> {
         let _writer = self.writer.lock();
+        if !self.store.hold_duty(CONSUMER)? {
+            return Ok(0);
+        }
         let mut consumed = 0;
         loop {
             let from = self.store.consumer_offset(CONSUMER)?;
@@ -180,7 +185,11 @@ impl Projector {
 
     /// Applies the time rules at `now`: correction deadlines, stay expiry,
     /// review leases that have run out, and upload retention.
+    /// Only the holder of the `accounts` duty sweeps (see `catch_up`).
     pub fn sweep(&self, now: u64) -> Result<Swept, ReviewError> {
+        if !self.store.hold_duty(CONSUMER)? {
+            return Ok(Swept::default());
+        }
         self.catch_up(now)?;
         let mut swept = Swept::default();
         {

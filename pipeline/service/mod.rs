@@ -21,6 +21,7 @@ use crate::check::{CheckRequest, Checker};
 use crate::clock::{system_ms, Clock};
 use crate::digest::sha256_hex;
 use crate::runtime::sandbox::SandboxedPdf;
+use crate::runtime::queue;
 use crate::runtime::workers::{spawn, Admission, Parked, Pipeline};
 use crate::store::{JetStreamStore, SledStore, Store};
 use accounts::{Projector, Purged, Swept};
@@ -75,7 +76,13 @@ pub struct Intake {
 /// The threads of a started service.
 struct Running {
     pipeline: Pipeline,
+    /// Admits the backlog: the pending jobs of a store of its own, or a
+    /// shared work queue until it is empty (not following).
     recovery: Option<JoinHandle<()>>,
+    /// Takes jobs from a shared work queue until `stop_watch` is dropped
+    /// (following), and acks them.
+    feeder: Option<JoinHandle<()>>,
+    acker: Option<JoinHandle<()>>,
     consumer: JoinHandle<()>,
     /// Brings the store back into service; dropping `stop_watch` ends it.
     store_watch: Option<JoinHandle<()>>,
@@ -231,6 +238,12 @@ impl Intake {
         self.store.outage()
     }
 
+    /// Whether several processes share the store: its jobs are handed to
+    /// workers through its work queue (JetStream), not all worked here.
+    pub fn shares_store(&self) -> bool {
+        self.store.work_queue().is_some()
+    }
+
     /// Whether the pipeline's workers run.
     pub fn is_running(&self) -> bool {
         self.running.is_some()
@@ -257,7 +270,19 @@ impl Intake {
         let (wake, woken) = bounded(1);
         let mut observers = observers;
         observers.push(wake);
-        let pending = self.store.pending()?;
+        // A shared store hands this process its jobs through its queue
+        // (requeueing those a crash kept off it); a store of its own has
+        // every pending job worked here.
+        let shared = self.shares_store();
+        let (acks, committed) = crossbeam_channel::unbounded();
+        let pending = match self.store.work_queue() {
+            Some(queue) => {
+                queue.requeue_pending()?;
+                observers.push(acks);
+                Vec::new()
+            }
+            None => self.store.pending()?,
+        };
         let pipeline = Pipeline::start(
             self.store.clone(),
             self.checker.clone(),
@@ -265,7 +290,24 @@ impl Intake {
             self.clock,
             observers,
         )?;
+        let (stop_watch, stopped) = bounded(0);
+        let feed = match pipeline.admission() {
+            Some(admission) if shared => Some(queue::feed(
+                self.store.clone(),
+                admission.clone(),
+                committed,
+                stopped.clone(),
+                !follow,
+            )?),
+            _ => None,
+        };
+        let (feed_backlog, feeder, acker) = match feed {
+            Some(feed) if follow => (None, Some(feed.taker), Some(feed.acker)),
+            Some(feed) => (Some(feed.taker), None, Some(feed.acker)),
+            None => (None, None, None),
+        };
         let recovery = match pipeline.admission() {
+            _ if feed_backlog.is_some() => feed_backlog,
             Some(admission) if !pending.is_empty() => {
                 let admission = admission.clone();
                 Some(spawn("recovery", move || {
@@ -282,7 +324,6 @@ impl Intake {
         let sweep_every =
             follow.then(|| Duration::from_secs(self.config().accounts.sweep_interval_s.max(1)));
         let consumer = consume(self.projector.clone(), self.clock, woken, sweep_every)?;
-        let (stop_watch, stopped) = bounded(0);
         let store_watch = pipeline
             .admission()
             .map(|admission| {
@@ -293,6 +334,8 @@ impl Intake {
         self.running = Some(Running {
             pipeline,
             recovery,
+            feeder,
+            acker,
             consumer,
             store_watch,
             stop_watch,
@@ -335,8 +378,14 @@ impl Intake {
         if let Some(store_watch) = running.store_watch {
             let _ = store_watch.join();
         }
+        if let Some(feeder) = running.feeder {
+            let _ = feeder.join();
+        }
         let committed = running.pipeline.committed();
         let errors = running.pipeline.shutdown();
+        if let Some(acker) = running.acker {
+            let _ = acker.join();
+        }
         // The pipeline's wake sender is gone: the consumer catches up and ends.
         let _ = running.consumer.join();
         (committed, errors)
@@ -391,7 +440,9 @@ impl Intake {
         received: ReceivedUpload,
     ) -> Result<Submitted, SubmitError> {
         check_account(&upload.account)?;
-        let slot = match self.running.as_ref().and_then(|r| r.pipeline.admission()) {
+        // A shared store's queue feeds the workers (this process's among them).
+        let admission = self.running.as_ref().and_then(|r| r.pipeline.admission());
+        let slot = match admission.filter(|_| !self.shares_store()) {
             Some(admission) => {
                 let wait = Duration::from_millis(self.config().workers.submit_wait_ms);
                 Some(admission.reserve(Some(wait))?)

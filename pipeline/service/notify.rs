@@ -21,6 +21,8 @@ use tokio::sync::watch;
 
 /// The consumer name of webhook delivery: its offset is the next event to send.
 pub const WEBHOOK_CONSUMER: &str = "webhook";
+/// How often a process without the webhook duty asks for it again.
+const DUTY_POLL: Duration = Duration::from_secs(1);
 /// Events read from the store at once, per reader.
 const BATCH: usize = 64;
 
@@ -277,21 +279,42 @@ async fn persist<T: Send + 'static>(
     }
 }
 
+/// Whether this process holds the webhook duty (asked until the store answers).
+async fn holds_duty(intake: &Arc<Intake>, wait: Duration) -> bool {
+    persist(intake, wait, "duty", |intake| {
+        intake.store.hold_duty(WEBHOOK_CONSUMER)
+    })
+    .await
+}
+
 /// Delivers every outbox event to the webhook in order, each until a 2xx,
-/// then marks it delivered; ends when the store closes.
+/// then marks it delivered; ends when the store closes. Where several
+/// processes share the store, the one holding the `webhook` duty delivers,
+/// from the offset the last holder left.
 pub async fn deliver(intake: Arc<Intake>, webhook: Webhook) {
     let agent = ureq::AgentBuilder::new()
         .timeout(webhook.timeout)
         .redirects(0)
         .build();
     let wait = webhook.initial_backoff;
-    let next = persist(&intake, wait, "offset", |intake| {
-        intake.store.consumer_offset(WEBHOOK_CONSUMER)
-    })
-    .await;
-    let mut feed = Feed::new(intake.clone(), next);
+    let mut feed: Option<Feed> = None;
     loop {
-        let batch = match feed.next_batch().await {
+        if !holds_duty(&intake, wait).await {
+            feed = None;
+            tokio::time::sleep(DUTY_POLL).await;
+            continue;
+        }
+        let current = match feed.as_mut() {
+            Some(current) => current,
+            None => {
+                let next = persist(&intake, wait, "offset", |intake| {
+                    intake.store.consumer_offset(WEBHOOK_CONSUMER)
+                })
+                .await;
+                feed.insert(Feed::new(intake.clone(), next))
+            }
+        };
+        let batch = match current.next_batch().await {
             Ok(batch) => batch,
             Err(FeedError::Closed) => return,
             Err(FeedError::Store(e)) => {
@@ -300,6 +323,11 @@ pub async fn deliver(intake: Arc<Intake>, webhook: Webhook) {
                 continue;
             }
         };
+        // The wait for the batch may have outlasted the duty.
+        if !holds_duty(&intake, wait).await {
+            feed = None;
+            continue;
+        }
         for event in batch {
             webhook.deliver(&agent, &event).await;
             let next = event.seq + 1;

@@ -10,6 +10,7 @@
 //! connection, as another process would have) every time.
 
 use super::fixtures::{audit, job, review, verdict};
+use super::jetstream::server::{LocalServer, LocalServerError};
 use super::{JetStreamStore, ReviewChange, SledStore, Store, StoreError, Submitted};
 use crate::digest::sha256_hex;
 use crate::store::crypto::Sealer;
@@ -18,8 +19,7 @@ use intake_models::{
     Account, AccountStatus, Actor, Change, JobId, JobState, Notice, ReviewItem, Verdict,
     VerdictEntry,
 };
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -30,90 +30,36 @@ fn sealer() -> Sealer {
 }
 
 /// A nats-server with JetStream for one test; killed when dropped.
-pub(super) struct NatsServer {
-    binary: PathBuf,
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn nats_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    // Debian puts it in sbin, which a user's PATH may lack.
-    dirs.extend(["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from));
-    dirs.into_iter()
-        .map(|d| d.join("nats-server"))
-        .find(|p| p.is_file())
-}
+pub(super) struct NatsServer(LocalServer);
 
 impl NatsServer {
     /// Starts one, or says loudly why not (no binary) and returns `None`.
     pub(super) fn start() -> Option<NatsServer> {
-        let Some(binary) = nats_binary() else {
-            eprintln!(
-                "\n**** SKIPPED: nats-server is not installed (`make deps` installs it): \
-                 the JetStream store is NOT being tested ****\n"
-            );
-            return None;
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let mut server = NatsServer {
-            binary,
-            child: None,
-            port,
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        };
-        server.spawn();
-        Some(server)
-    }
-
-    fn spawn(&mut self) {
-        let mut child = Command::new(&self.binary)
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
+        match LocalServer::start() {
+            Ok(server) => Some(NatsServer(server)),
+            Err(LocalServerError::NotInstalled) => {
+                eprintln!(
+                    "\n**** SKIPPED: nats-server is not installed (`make deps` installs it): \
+                     the JetStream store is NOT being tested ****\n"
+                );
+                None
+            }
+            Err(e) => panic!("{e}"),
         }
-        // Listening, and ours: one that lost the port to another exits.
-        std::thread::sleep(Duration::from_millis(50));
-        let exited = child.try_wait().expect("nats-server's status");
-        assert!(exited.is_none(), "nats-server exited: {exited:?}");
-        self.child = Some(child);
     }
 
     pub(super) fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
     /// SIGKILL, as a crash would: no shutdown of its own.
     pub(super) fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.kill9();
     }
 
     /// Starts it again on the same port and store directory.
     pub(super) fn restart(&mut self) {
-        self.kill9();
-        self.spawn();
+        self.0.restart().expect("nats-server starts again");
     }
 
     pub(super) fn config(&self) -> JetStreamConfig {
@@ -121,6 +67,10 @@ impl NatsServer {
             url: self.url(),
             prefix: "t".into(),
             replicas: 1,
+            // Short, so that the tests of redelivery and of duties passing
+            // on do not wait long.
+            ack_wait_s: 1,
+            duty_ttl_s: 1,
         }
     }
 
@@ -138,12 +88,6 @@ impl NatsServer {
                 Err(e) => panic!("the JetStream store does not open: {e}"),
             }
         }
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 
@@ -475,6 +419,91 @@ mod jetstream_only {
             assert_eq!(store.pending().unwrap().len(), 1);
             drop(store);
         });
+    }
+
+    fn taken(store: &JetStreamStore, wait_ms: u64) -> Vec<super::super::Work> {
+        use super::super::WorkQueue;
+        store
+            .take(10, Duration::from_millis(wait_ms))
+            .expect("the work queue answers")
+    }
+
+    fn taken_one(store: &JetStreamStore, wait_ms: u64) -> Vec<super::super::Work> {
+        use super::super::WorkQueue;
+        store
+            .take(1, Duration::from_millis(wait_ms))
+            .expect("the work queue answers")
+    }
+
+    #[test]
+    fn a_job_taken_and_not_done_is_handed_out_again_and_once_done_never() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let (first, second) = (server.store(spool.path()), server.store(spool.path()));
+        first.submit(job("a"), b"a", audit("s")).unwrap();
+        // The same upload again (a retry) queues nothing new.
+        second.submit(job("a"), b"a", audit("s")).unwrap();
+        let work = taken(&first, 500);
+        let ids: Vec<&str> = work.iter().map(|w| w.job.0.as_str()).collect();
+        assert_eq!(ids, vec!["a"]);
+        // Taken, not done: nobody else gets it within the ack wait...
+        assert!(taken(&second, 300).is_empty());
+        drop(work); // ...its worker dies...
+        std::thread::sleep(Duration::from_millis(1200));
+        // ...and another worker gets it after the ack wait (1 s here).
+        // (One at a time: a batch still open past the ack wait would get
+        // its own unacked message again.)
+        let again = taken_one(&second, 2000);
+        assert_eq!(again.len(), 1, "the job comes back");
+        for work in again {
+            work.done();
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(taken(&first, 500).is_empty(), "a job done is not handed out again");
+    }
+
+    #[test]
+    fn requeueing_hands_out_the_pending_jobs_only() {
+        use super::super::WorkQueue;
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let store = server.store(spool.path());
+        store.submit(job("a"), b"a", audit("s")).unwrap();
+        store.submit(job("b"), b"b", audit("s")).unwrap();
+        store.finish(verdict("a"), None, Vec::new()).unwrap();
+        // Queued, so nothing to requeue.
+        assert_eq!(store.requeue_pending().unwrap(), 0);
+        // Both messages gone, as if b's queueing had been lost to a crash.
+        for work in taken(&store, 500) {
+            work.done();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(store.requeue_pending().unwrap(), 1);
+        assert_eq!(store.requeue_pending().unwrap(), 0, "queued once");
+        let ids: Vec<String> = taken(&store, 500).into_iter().map(|w| w.job.0).collect();
+        assert_eq!(ids, vec!["b"]);
+    }
+
+    #[test]
+    fn a_duty_has_one_holder_and_passes_on_when_it_is_not_renewed() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let (first, second) = (server.store(spool.path()), server.store(spool.path()));
+        assert!(first.hold_duty("accounts").unwrap());
+        assert!(!second.hold_duty("accounts").unwrap());
+        assert!(first.hold_duty("accounts").unwrap(), "renewed by its holder");
+        // Another duty is free.
+        assert!(second.hold_duty("webhooks").unwrap());
+        // The holder stops renewing (killed): after the TTL (1 s here) it passes on.
+        std::thread::sleep(Duration::from_millis(1200));
+        assert!(second.hold_duty("accounts").unwrap());
+        assert!(!first.hold_duty("accounts").unwrap());
     }
 
     #[test]

@@ -279,6 +279,54 @@ pub trait Store: Send + Sync {
     /// Puts a store out of service back in service if it writes again;
     /// returns the outage that ended, if any.
     fn recover(&self) -> Result<Option<Outage>, StoreError>;
+    /// The queue worker processes take jobs from, where several processes
+    /// share the store (JetStream); `None` where one process holds it
+    /// (sled), whose own pipeline works every pending job.
+    fn work_queue(&self) -> Option<&dyn WorkQueue> {
+        None
+    }
+    /// Whether this process holds the single-writer duty `duty` (the
+    /// account projection, webhook delivery) now: taken when free or not
+    /// renewed for its time to live, renewed when already this process's.
+    /// A store one process holds (sled) makes every duty its own.
+    fn hold_duty(&self, _duty: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+/// A job the [`WorkQueue`] handed to this process. [`Work::done`] once its
+/// verdict is committed; dropped without it, the queue hands the job out
+/// again after its ack wait (`jetstream.ack_wait_s`).
+pub struct Work {
+    pub job: JobId,
+    ack: Box<dyn FnOnce() + Send>,
+}
+
+impl Work {
+    pub fn new(job: JobId, ack: impl FnOnce() + Send + 'static) -> Work {
+        Work {
+            job,
+            ack: Box::new(ack),
+        }
+    }
+
+    /// Tells the queue the job is settled: it is not handed out again.
+    pub fn done(self) {
+        (self.ack)()
+    }
+}
+
+/// The jobs of a store several processes share, handed out one at a time:
+/// a job is queued when it is submitted, and a job taken but never marked
+/// done (its worker died) is handed out again. A job can be handed out
+/// twice (queued again at a restart, or slower than the ack wait): its
+/// commit is idempotent ([`Store::finish`]), so it still has one verdict.
+pub trait WorkQueue: Send + Sync {
+    /// Up to `max` jobs, waiting up to `wait` for them.
+    fn take(&self, max: usize, wait: std::time::Duration) -> Result<Vec<Work>, StoreError>;
+    /// Queues every pending job again (a queue message lost to a crash
+    /// between a job's creation and its queueing); returns how many.
+    fn requeue_pending(&self) -> Result<usize, StoreError>;
 }
 
 /// Why the store cannot take writes now.

@@ -71,6 +71,8 @@
 //! `spawn_blocking` anyway.
 
 mod nats;
+pub mod server;
+mod work;
 
 use self::nats::{
     current, failed, last_on, last_seq, message_at, publish, token, untoken, Names, Published,
@@ -80,7 +82,7 @@ use super::codec::Codec;
 use super::sled::verdict_notice;
 use super::{
     AuditCheck, Outage, OutageWatch, ReceivedUpload, ReviewFn, Store, StoreError, Submitted,
-    UploadWriter,
+    UploadWriter, WorkQueue,
 };
 use crate::digest::{sha256_hex, to_hex};
 use crate::store::crypto::Sealer;
@@ -126,6 +128,12 @@ pub struct JetStreamStore {
     /// spares two requests per append while it is still the last.
     audit_head: Mutex<Option<(u64, String)>>,
     outage: Arc<OutageWatch>,
+    /// The work queue and its consumer (see `work`).
+    work: Stream,
+    workers: async_nats::jetstream::consumer::PullConsumer,
+    /// This process's name as a holder of duties.
+    instance: String,
+    duty_ttl: Duration,
 }
 
 /// A review item as the `P_review` bucket holds it: the item, and the
@@ -194,10 +202,12 @@ impl JetStreamStore {
                 nats::stream(&js, &names, "audit", subjects(names.audit_subject())).await?,
                 nats::stream(&js, &names, "outbox", subjects(names.outbox_subject())).await?,
                 nats::objects(&js, &names).await?,
+                work::work_queue(&js, &names, Duration::from_secs(cfg.ack_wait_s.max(1))).await?,
                 js,
             ))
         })?;
-        let (jobs, review, accounts, meta, verdicts, audit, outbox, uploads, js) = opened;
+        let (jobs, review, accounts, meta, verdicts, audit, outbox, uploads, (work, workers), js) =
+            opened;
         let store_id = run_on(&handle, async {
             let fresh = to_hex(&rand::random::<[u8; 8]>());
             match meta.create(STORE_ID, Bytes::from(fresh.clone())).await {
@@ -241,6 +251,14 @@ impl JetStreamStore {
             head,
             audit_head: Mutex::new(None),
             outage: Arc::default(),
+            work,
+            workers,
+            instance: format!(
+                "{}-{}",
+                std::process::id(),
+                to_hex(&rand::random::<[u8; 4]>())
+            ),
+            duty_ttl: Duration::from_secs(cfg.duty_ttl_s.max(1)),
         })
     }
 
@@ -552,6 +570,14 @@ impl Store for JetStreamStore {
         writer
     }
 
+    fn work_queue(&self) -> Option<&dyn WorkQueue> {
+        Some(self)
+    }
+
+    fn hold_duty(&self, duty: &str) -> Result<bool, StoreError> {
+        self.hold(duty)
+    }
+
     fn submit_received(
         &self,
         job: Job,
@@ -593,16 +619,23 @@ impl Store for JetStreamStore {
             self.append_audit(std::slice::from_ref(&audit), Some(&tag))
                 .await?;
             let record = self.codec.encode("job", job.id.0.as_bytes(), &job)?;
-            match self.jobs.create(&key, Bytes::from(record)).await {
-                Ok(_) => Ok(Submitted::New(job.clone())),
+            let submitted = match self.jobs.create(&key, Bytes::from(record)).await {
+                Ok(_) => Submitted::New(job.clone()),
                 Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
                     match self.job_entry(&key, &job.id).await? {
-                        (Some(existing), _) => Ok(Submitted::Existing(existing)),
-                        (None, _) => Err(StoreError::UnknownJob(job.id.clone())),
+                        (Some(existing), _) => Submitted::Existing(existing),
+                        (None, _) => return Err(StoreError::UnknownJob(job.id.clone())),
                     }
                 }
-                Err(e) => Err(failed("creating a job")(e)),
+                Err(e) => return Err(failed("creating a job")(e)),
+            };
+            // Queued after the job exists, so a worker always finds it; a
+            // pending job sent again is queued again in case a crash came
+            // between its creation and its queueing.
+            if submitted.job().state == JobState::Pending {
+                self.enqueue(&key).await?;
             }
+            Ok(submitted)
         })
     }
 

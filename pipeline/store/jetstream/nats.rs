@@ -20,7 +20,7 @@ use std::time::Duration;
 /// it. Correctness never rests on it alone (see the module's doc), but it
 /// spares duplicates of audit entries and outbox events when a step is
 /// retried soon after a crash.
-const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
+pub(super) const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// The names of everything one store keeps on the server, all under its
 /// prefix (`jetstream.prefix`).
@@ -61,6 +61,11 @@ impl Names {
     /// job's review record: one subject per decision.
     pub(super) fn review_verdict(&self, key: &str, rev: u64) -> String {
         format!("{}.verdicts.review.{key}.{rev}", self.prefix)
+    }
+
+    /// The work-queue subject of the job with key `key` (`*` for all).
+    pub(super) fn work_subject(&self, key: &str) -> String {
+        format!("{}.work.{key}", self.prefix)
     }
 
     pub(super) fn audit_subject(&self) -> String {

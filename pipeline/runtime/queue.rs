@@ -1,0 +1,96 @@
+//! A pipeline fed from the store's shared work queue, where several worker
+//! processes share one store (JetStream): a taker thread admits the jobs
+//! the queue hands this process, an acker thread tells the queue each one
+//! is done once its verdict is committed.
+//!
+//! A job's message is acked only after its verdict is durable, so a worker
+//! killed at any point leaves its jobs to the queue, which hands them out
+//! again after its ack wait. A job handed out twice (slower than the ack
+//! wait, or queued again) is worked twice and committed once: the second
+//! commit finds the first ([`Store::finish`]).
+
+use crate::runtime::workers::{spawn, Admission, Committed, RunError};
+use crate::store::{Store, Work};
+use crossbeam_channel::{Receiver, TryRecvError};
+use intake_models::{JobId, JobState};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long one request waits for a job, and a slot for it.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The feed's two threads.
+pub struct Feed {
+    /// Takes jobs; ends when `stop` disconnects or, when draining, when
+    /// the queue has nothing for a [`POLL`].
+    pub taker: JoinHandle<()>,
+    /// Acks committed jobs; ends when the pipeline's observers do.
+    pub acker: JoinHandle<()>,
+}
+
+/// Starts feeding `admission` from the work queue of `store` (which must
+/// have one), acking each job when `committed` reports its verdict.
+pub fn feed(
+    store: Arc<dyn Store>,
+    admission: Admission,
+    committed: Receiver<Committed>,
+    stop: Receiver<()>,
+    drain: bool,
+) -> Result<Feed, RunError> {
+    let taken: Arc<Mutex<HashMap<JobId, Work>>> = Arc::default();
+    let tickets = taken.clone();
+    let acker = spawn("work-acks", move || {
+        for event in committed {
+            let work = tickets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&event.job);
+            if let Some(work) = work {
+                work.done();
+            }
+        }
+    })?;
+    let taker = spawn("work-taker", move || {
+        while let Err(TryRecvError::Empty) = stop.try_recv() {
+            let Some(queue) = store.work_queue() else {
+                break;
+            };
+            let Ok(slot) = admission.reserve(Some(POLL)) else {
+                continue;
+            };
+            let work = match queue.take(1, POLL) {
+                Ok(work) => work.into_iter().next(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the work queue does not answer; retrying");
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+            };
+            let Some(work) = work else {
+                if drain {
+                    break;
+                }
+                continue;
+            };
+            match store.job(&work.job) {
+                Ok(Some(job)) if job.state == JobState::Pending => {
+                    // A job handed out again while still here replaces its
+                    // ticket: the one commit acks the newest message.
+                    taken
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(job.id.clone(), work);
+                    slot.admit(job);
+                }
+                // Decided already (by a worker that died before its ack),
+                // or no such job: nothing to do.
+                Ok(_) => work.done(),
+                // Unacked, it comes back after the ack wait.
+                Err(e) => tracing::warn!(job = %work.job, error = %e, "a job taken could not be read"),
+            }
+        }
+    })?;
+    Ok(Feed { taker, acker })
+}
