@@ -11,7 +11,6 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,6 +55,14 @@ impl Process {
         self.kill9();
         self.child = Process::spawn(&self.args, &self.log);
     }
+
+    /// Starts it again if it has exited (one that found the server down
+    /// at its start, say), as a supervisor would.
+    fn supervise(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            self.child = Process::spawn(&self.args, &self.log);
+        }
+    }
 }
 
 impl Drop for Process {
@@ -93,8 +100,10 @@ fn upload(i: usize, passport: &[u8]) -> (String, Vec<u8>) {
     let boundary = "chaos-boundary-3f9a";
     let mut body = Vec::new();
     body.extend(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\npassport\r\n")
-            .bytes(),
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\npassport\r\n"
+        )
+        .bytes(),
     );
     body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").bytes());
     body.extend_from_slice(&bytes);
@@ -174,12 +183,14 @@ fn every_acknowledged_upload_gets_one_verdict_through_kills_of_workers_apis_and_
     for (n, port) in ports.iter().enumerate() {
         let mut args = common("serve");
         args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
-        processes.push(Process::start(args, dir.path().join(format!("api-{n}.log"))));
+        processes.push(Process::start(
+            args,
+            dir.path().join(format!("api-{n}.log")),
+        ));
     }
 
     let passport = std::fs::read("samples/committed/passport.jpg").unwrap();
     let acknowledged: Arc<Mutex<BTreeMap<usize, String>>> = Arc::default();
-    let done = Arc::new(AtomicBool::new(false));
     let senders: Vec<_> = (0..4)
         .map(|t| {
             let (acknowledged, passport) = (acknowledged.clone(), passport.clone());
@@ -197,7 +208,10 @@ fn every_acknowledged_upload_gets_one_verdict_through_kills_of_workers_apis_and_
     let mut kills = Vec::new();
     for k in 0..KILLS {
         let target = UPLOADS * (k + 1) / (KILLS + 2);
-        while acknowledged.lock().unwrap().len() < target && !done.load(Ordering::Relaxed) {
+        while acknowledged.lock().unwrap().len() < target
+            && senders.iter().any(|s| !s.is_finished())
+        {
+            processes.iter_mut().for_each(Process::supervise);
             std::thread::sleep(Duration::from_millis(20));
         }
         let victim = rng.gen_range(0..processes.len());
@@ -211,16 +225,20 @@ fn every_acknowledged_upload_gets_one_verdict_through_kills_of_workers_apis_and_
         std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
         processes[victim].restart();
     }
+    while senders.iter().any(|s| !s.is_finished()) {
+        processes.iter_mut().for_each(Process::supervise);
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for sender in senders {
         sender.join().expect("every upload is acknowledged");
     }
-    done.store(true, Ordering::Relaxed);
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert_eq!(acknowledged.len(), UPLOADS);
 
     // Every acknowledged job gets its verdict, exactly one.
     let deadline = Instant::now() + Duration::from_secs(300);
     let verdicts = loop {
+        processes.iter_mut().for_each(Process::supervise);
         let tail = intake_on(&config, &["queue", "tail"]);
         assert!(
             tail.status.success(),
@@ -243,7 +261,10 @@ fn every_acknowledged_upload_gets_one_verdict_through_kills_of_workers_apis_and_
         std::thread::sleep(Duration::from_secs(1));
     };
     let jobs: BTreeSet<&String> = acknowledged.values().collect();
-    let missing: Vec<&&String> = jobs.iter().filter(|j| !verdicts.contains_key(**j)).collect();
+    let missing: Vec<&&String> = jobs
+        .iter()
+        .filter(|j| !verdicts.contains_key(**j))
+        .collect();
     let twice: Vec<(&String, &usize)> = verdicts.iter().filter(|(_, n)| **n > 1).collect();
     let logs = || {
         let mut all = String::new();
@@ -258,7 +279,10 @@ fn every_acknowledged_upload_gets_one_verdict_through_kills_of_workers_apis_and_
         missing.len(),
         logs()
     );
-    assert!(twice.is_empty(), "jobs with more than one verdict: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "jobs with more than one verdict: {twice:?}"
+    );
 
     // The projection catches up (the duty holder) and verifies; so does the chain.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -31,7 +31,8 @@ pub struct Feed {
 }
 
 /// Starts feeding `admission` from the work queue of `store` (which must
-/// have one), acking each job when `committed` reports its verdict.
+/// have one), after requeueing the pending jobs missing from it, acking
+/// each job when `committed` reports its verdict.
 pub fn feed(
     store: Arc<dyn Store>,
     admission: Admission,
@@ -53,6 +54,20 @@ pub fn feed(
         }
     })?;
     let taker = spawn("work-taker", move || {
+        // First the jobs a crash kept off the queue, once the server answers.
+        while let Err(TryRecvError::Empty) = stop.try_recv() {
+            match store.work_queue().map(|queue| queue.requeue_pending()) {
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot requeue the pending jobs yet; retrying");
+                    std::thread::sleep(POLL);
+                }
+                Some(Ok(requeued)) => {
+                    tracing::info!(requeued, "pending jobs requeued");
+                    break;
+                }
+                None => break,
+            }
+        }
         while let Err(TryRecvError::Empty) = stop.try_recv() {
             let Some(queue) = store.work_queue() else {
                 break;
@@ -88,7 +103,9 @@ pub fn feed(
                 // or no such job: nothing to do.
                 Ok(_) => work.done(),
                 // Unacked, it comes back after the ack wait.
-                Err(e) => tracing::warn!(job = %work.job, error = %e, "a job taken could not be read"),
+                Err(e) => {
+                    tracing::warn!(job = %work.job, error = %e, "a job taken could not be read")
+                }
             }
         }
     })?;

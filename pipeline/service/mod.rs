@@ -20,8 +20,8 @@ pub use crate::store::{
 use crate::check::{CheckRequest, Checker};
 use crate::clock::{system_ms, Clock};
 use crate::digest::sha256_hex;
-use crate::runtime::sandbox::SandboxedPdf;
 use crate::runtime::queue;
+use crate::runtime::sandbox::SandboxedPdf;
 use crate::runtime::workers::{spawn, Admission, Parked, Pipeline};
 use crate::store::{JetStreamStore, SledStore, Store};
 use accounts::{Projector, Purged, Swept};
@@ -275,13 +275,11 @@ impl Intake {
         // every pending job worked here.
         let shared = self.shares_store();
         let (acks, committed) = crossbeam_channel::unbounded();
-        let pending = match self.store.work_queue() {
-            Some(queue) => {
-                queue.requeue_pending()?;
-                observers.push(acks);
-                Vec::new()
-            }
-            None => self.store.pending()?,
+        let pending = if shared {
+            observers.push(acks);
+            Vec::new()
+        } else {
+            self.store.pending()?
         };
         let pipeline = Pipeline::start(
             self.store.clone(),

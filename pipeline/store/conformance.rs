@@ -461,7 +461,10 @@ mod jetstream_only {
             work.done();
         }
         std::thread::sleep(Duration::from_millis(1500));
-        assert!(taken(&first, 500).is_empty(), "a job done is not handed out again");
+        assert!(
+            taken(&first, 500).is_empty(),
+            "a job done is not handed out again"
+        );
     }
 
     #[test]
@@ -497,7 +500,10 @@ mod jetstream_only {
         let (first, second) = (server.store(spool.path()), server.store(spool.path()));
         assert!(first.hold_duty("accounts").unwrap());
         assert!(!second.hold_duty("accounts").unwrap());
-        assert!(first.hold_duty("accounts").unwrap(), "renewed by its holder");
+        assert!(
+            first.hold_duty("accounts").unwrap(),
+            "renewed by its holder"
+        );
         // Another duty is free.
         assert!(second.hold_duty("webhooks").unwrap());
         // The holder stops renewing (killed): after the TTL (1 s here) it passes on.
