@@ -8,17 +8,17 @@ CARGO ?= cargo
 # (CCITT, JBIG2, JPEG 2000). The rest make the test PDFs the way applicants'
 # tools do (tests/producers/make_pdfs.sh): img2pdf, ReportLab, Ghostscript,
 # ImageMagick, OCRmyPDF. nats-server (2.9): the JetStream store's tests start
-# their own on a loopback port.
+# their own on a loopback port; curl and jq: `make demo-cluster` talks to the API.
 DEBS := libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-rus \
         tesseract-ocr-osd libclang-dev clang pkg-config fonts-ocr-b fonts-dejavu-core \
         chromium poppler-utils img2pdf python3-reportlab ghostscript imagemagick ocrmypdf \
-        nats-server
+        nats-server curl jq
 DEMO_DIR := out/demo
 INTAKE := target/release/intake
 # Tesseract must not spawn OpenMP threads: we run one instance per worker thread.
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: setup deps e2e-deps build demo demo-check demo-service test corpus samples glyphs bench throughput fmt clippy clean
+.PHONY: setup deps e2e-deps build demo demo-check demo-service demo-cluster test corpus samples glyphs bench throughput fmt clippy clean
 
 setup: deps e2e-deps build
 
@@ -100,6 +100,11 @@ demo-service:
 	$(INTAKE) audit ukr-1 $(ON)
 	$(INTAKE) accounts verify $(ON)
 	$(INTAKE) audit verify $(ON)
+
+# The pipeline on NATS JetStream: one nats-server, two `intake worker`
+# processes and one `intake serve`; the demo uploads go in through the API.
+demo-cluster: setup
+	bash scripts/demo-cluster.sh
 
 fmt:
 	$(CARGO) fmt --all -- --check
