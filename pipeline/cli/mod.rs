@@ -23,6 +23,7 @@ mod service;
 mod tools;
 
 use clap::{Parser, Subcommand};
+use intake_models::config::Backend;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -149,9 +150,14 @@ pub enum Command {
         distinct: Option<usize>,
         #[arg(long, default_value_t = 2026)]
         seed: u64,
-        /// Workers per heavy stage (decode and read), one run each.
+        /// Workers per heavy stage (decode and read), one run each; with
+        /// `--backend jetstream`, `intake worker` processes.
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
         workers: Vec<usize>,
+        /// `sled` (a store of the run's own) or `jetstream` (a nats-server
+        /// of the run's own, worked by `--workers` worker processes).
+        #[arg(long, default_value = "sled", value_parser = parse_backend)]
+        backend: Backend,
         #[arg(long)]
         config: Option<PathBuf>,
         /// Run one worker count here on the samples in this directory and
@@ -336,6 +342,15 @@ const NOT_ALL_CHECKED: u8 = 1;
 /// The exit code of a usage error or of a command that failed.
 pub const FAILED: u8 = 2;
 
+/// `--backend`: the names `[store] backend` takes.
+fn parse_backend(name: &str) -> Result<Backend, String> {
+    match name {
+        "sled" => Ok(Backend::Sled),
+        "jetstream" => Ok(Backend::JetStream),
+        _ => Err(format!("{name:?} is not a backend: sled or jetstream")),
+    }
+}
+
 /// Runs the command and says how it ended: [`NOT_ALL_CHECKED`] when
 /// `intake check` could not check every file, [`FAILED`] on any other error
 /// (printed on stderr).
@@ -379,12 +394,14 @@ pub fn run(cli: Cli) -> ExitCode {
             distinct,
             seed,
             workers,
+            backend,
             config,
             one_run,
         } => tools::bench(
             (docs, distinct.unwrap_or(docs)),
             seed,
             &workers,
+            backend,
             config.as_deref(),
             one_run.as_deref(),
         ),

@@ -316,12 +316,12 @@ pub fn bench_generating(distinct: usize, seed: u64) {
     eprintln!("bench: generating {distinct} documents (seed {seed})");
 }
 
-pub fn bench_starting(docs: usize, workers: usize) {
-    eprintln!("bench: {docs} documents, {workers} worker(s) per heavy stage");
+pub fn bench_starting(docs: usize, workers: usize, unit: &str) {
+    eprintln!("bench: {docs} documents, {workers} {unit}");
 }
 
-pub fn bench_table(runs: &[BenchRun]) {
-    print!("{}", intake::service::bench::table(runs));
+pub fn bench_table(runs: &[BenchRun], unit: &str) {
+    print!("{}", intake::service::bench::table(runs, unit));
 }
 
 pub fn atlas_written(path: &Path, width: u32, height: u32) {

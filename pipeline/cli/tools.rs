@@ -1,17 +1,23 @@
 //! The developer's tools: `bench` (the harness: samples generated once,
-//! then one child process per worker count, `--one-run`, and the table),
+//! then one child process per worker count, `--one-run`, and the table; on
+//! JetStream, worker processes per run),
 //! `samples` (synthetic scans with ground truth), the OCR-B atlas of the
 //! MRZ glyph classifier (`samples --ocrb-atlas`) and `openapi`.
 
 use super::output;
 use anyhow::{bail, Context, Result};
 use intake::config;
+use intake_models::config::Backend;
 use std::path::Path;
+
+const PER_STAGE: &str = "workers per heavy stage";
+const PROCESSES: &str = "worker processes";
 
 pub fn bench(
     (docs, distinct): (usize, usize),
     seed: u64,
     workers: &[usize],
+    backend: Backend,
     config_path: Option<&Path>,
     one_run: Option<&Path>,
 ) -> Result<()> {
@@ -20,10 +26,8 @@ pub fn bench(
         let &[count] = workers else {
             bail!("--one-run takes one worker count");
         };
-        let progress = output::progress_bar(
-            Some(docs as u64),
-            &format!("verdicts, {count} worker(s) per heavy stage"),
-        );
+        let progress =
+            output::progress_bar(Some(docs as u64), &format!("verdicts, {count} {PER_STAGE}"));
         let run = intake::service::bench::run(&config, samples, docs, count, &|committed| {
             progress.set_position(committed as u64)
         });
@@ -36,9 +40,30 @@ pub fn bench(
     output::bench_generating(distinct, seed);
     intake::service::bench::generate(samples.path(), distinct, seed)?;
     let exe = std::env::current_exe().context("cannot find the intake binary")?;
+    let unit = match backend {
+        Backend::Sled => PER_STAGE,
+        Backend::JetStream => PROCESSES,
+    };
     let mut runs = Vec::new();
     for count in workers {
-        output::bench_starting(docs, *count);
+        output::bench_starting(docs, *count, unit);
+        if backend == Backend::JetStream {
+            // The worker processes are the runs' own: each is measured apart.
+            let config = config::load(config_path)?;
+            let progress =
+                output::progress_bar(Some(docs as u64), &format!("verdicts, {count} {unit}"));
+            let run = intake::service::bench::cluster::run(
+                &config,
+                samples.path(),
+                docs,
+                *count,
+                &exe,
+                &|committed| progress.set_position(committed as u64),
+            );
+            progress.finish_and_clear();
+            runs.push(run?);
+            continue;
+        }
         let mut child = std::process::Command::new(&exe);
         child.args([
             "bench",
@@ -53,11 +78,11 @@ pub fn bench(
         }
         let out = child.stderr(std::process::Stdio::inherit()).output()?;
         if !out.status.success() {
-            bail!("the bench run with {count} worker(s) failed");
+            bail!("the bench run with {count} {unit} failed");
         }
         runs.push(serde_json::from_slice(&out.stdout).context("the bench run's figures")?);
     }
-    output::bench_table(&runs);
+    output::bench_table(&runs, unit);
     Ok(())
 }
 

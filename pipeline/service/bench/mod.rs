@@ -1,11 +1,14 @@
 //! `intake bench`: end-to-end throughput of the staged pipeline on
-//! generated samples, with 1 and 2 workers per heavy stage.
+//! generated samples, with 1 and 2 workers per heavy stage (sled), or
+//! with 1, 2, 4 worker processes on JetStream ([`cluster`]).
 //!
 //! Each run gets a fresh store, submits every document through
 //! [`Intake::submit`] (retrying on `busy`, as an upload handler would) and
 //! waits for the last verdict. Latency is from admission to the flushed
 //! commit; stage times come from the reports; peak RSS is the process's
 //! high-water mark, reset before each run.
+
+pub mod cluster;
 
 use crate::check::Checker;
 use crate::clock::Clock;
@@ -215,16 +218,22 @@ fn reset_peak_rss() {
 
 /// The peak resident set since the last reset, in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_hwm_mib(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// The `VmHWM` line of a `/proc/PID/status`, in MiB.
+fn vm_hwm_mib(status: &str) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
 
-/// The runs as Markdown tables: totals, then mean time per stage.
-pub fn table(runs: &[BenchRun]) -> String {
+/// The runs as Markdown tables: totals, then mean time per stage; `unit`
+/// says what a run's `workers` count ("workers per heavy stage", "worker
+/// processes").
+pub fn table(runs: &[BenchRun], unit: &str) -> String {
     let mut out = String::new();
-    out.push_str("| workers per heavy stage | documents | seconds | documents/s | p50 ms | p95 ms | p99 ms | peak RSS MiB |\n");
+    out.push_str(&format!("| {unit} | documents | seconds | documents/s | p50 ms | p95 ms | p99 ms | peak RSS MiB |\n"));
     out.push_str("|---|---|---|---|---|---|---|---|\n");
     for r in runs {
         out.push_str(&format!(
@@ -242,7 +251,7 @@ pub fn table(runs: &[BenchRun]) -> String {
     if let (Some(one), Some(best)) = (runs.first(), runs.last()) {
         if runs.len() > 1 {
             out.push_str(&format!(
-                "\nthroughput with {} workers per heavy stage: {:.2}x that with {}\n",
+                "\nthroughput with {} {unit}: {:.2}x that with {}\n",
                 best.workers,
                 best.docs_per_second() / one.docs_per_second(),
                 one.workers
@@ -251,9 +260,9 @@ pub fn table(runs: &[BenchRun]) -> String {
     }
     let stages: std::collections::BTreeSet<&String> =
         runs.iter().flat_map(|r| r.stage_ms.keys()).collect();
-    out.push_str("\n| mean ms per document |");
+    out.push_str(&format!("\n| mean ms per document, by {unit} |"));
     for r in runs {
-        out.push_str(&format!(" {} worker(s) |", r.workers));
+        out.push_str(&format!(" {} |", r.workers));
     }
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(runs.len()));
