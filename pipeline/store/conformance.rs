@@ -16,8 +16,8 @@ use crate::digest::sha256_hex;
 use crate::store::crypto::Sealer;
 use intake_models::config::JetStreamConfig;
 use intake_models::{
-    Account, AccountStatus, Actor, Change, JobId, JobState, Notice, ReviewItem, Verdict,
-    VerdictEntry,
+    Account, AccountStatus, Actor, AuditAction, Change, JobId, JobState, Notice, ReviewItem,
+    Verdict, VerdictEntry,
 };
 use std::path::Path;
 use std::sync::{Arc, Barrier};
@@ -128,7 +128,71 @@ both!(
     of_two_concurrent_deciders_exactly_one_wins,
     the_audit_chain_holds_with_concurrent_writers,
     accounts_offsets_and_outbox_events_are_kept,
+    uploads_decided_before_the_limit_are_purged_and_their_jobs_marked,
 );
+
+/// What the orphan tests need beyond the trait: `plant` puts an upload's
+/// file or object in place with no job naming it (an upload refused after
+/// its write), `sweep` removes orphans (on JetStream without the grace
+/// period that leaves objects this young).
+struct Uploads<'a> {
+    plant: &'a dyn Fn(&[u8]),
+    sweep: &'a dyn Fn() -> usize,
+}
+
+fn with_sled_uploads(test: fn(Open<'_>, &Uploads<'_>)) {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = Arc::new(SledStore::open_sealed(dir.path(), 1 << 20, sealer()).unwrap());
+    let store: Arc<dyn Store> = sled.clone();
+    let plant = |bytes: &[u8]| {
+        let mut writer = sled.receive_upload().unwrap();
+        writer.write(bytes).unwrap();
+        sled.keep_upload(writer.finish().unwrap()).unwrap();
+    };
+    let sweep = || sled.remove_orphans().unwrap();
+    let uploads = Uploads {
+        plant: &plant,
+        sweep: &sweep,
+    };
+    test(&|| store.clone(), &uploads);
+}
+
+fn with_jetstream_uploads(test: fn(Open<'_>, &Uploads<'_>)) {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let js = server.store(spool.path());
+    let plant = |bytes: &[u8]| {
+        let mut writer = js.receive_upload().unwrap();
+        writer.write(bytes).unwrap();
+        js.keep_upload(writer.finish().unwrap()).unwrap();
+    };
+    let sweep = || js.sweep_orphans(Duration::ZERO).unwrap();
+    let uploads = Uploads {
+        plant: &plant,
+        sweep: &sweep,
+    };
+    test(&|| Arc::new(server.store(spool.path())), &uploads);
+}
+
+/// [`both!`] for tests that also take [`Uploads`].
+macro_rules! both_with_uploads {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sled() {
+                super::with_sled_uploads(super::$name);
+            }
+            #[test]
+            fn jetstream() {
+                super::with_jetstream_uploads(super::$name);
+            }
+        }
+    )*};
+}
+
+both_with_uploads!(uploads_no_job_needs_are_removed_as_orphans);
 
 fn a_job_submitted_twice_is_one_job(open: Open<'_>) {
     let store = open();
@@ -346,6 +410,105 @@ fn accounts_offsets_and_outbox_events_are_kept(open: Open<'_>) {
     assert!(events[0].idempotency_key.ends_with("-1"));
     assert!(*head.borrow_and_update() >= 1, "the flush moves the head");
     assert!(other.outbox_from(2, 10).unwrap().is_empty());
+}
+
+fn uploads_decided_before_the_limit_are_purged_and_their_jobs_marked(open: Open<'_>) {
+    let store = open();
+    let id = |id: &str| JobId(id.into());
+    // a decided long ago; b pending; c decided, d pending with c's file;
+    // e decided lately.
+    for name in ["a", "b", "c", "e"] {
+        store
+            .submit(job(name), name.as_bytes(), audit("s"))
+            .unwrap();
+    }
+    let mut d = job("d");
+    d.blob = job("c").blob;
+    store.submit(d, b"c", audit("s")).unwrap();
+    store.finish(verdict("a"), None, Vec::new()).unwrap();
+    store.finish(verdict("c"), None, Vec::new()).unwrap();
+    let lately = VerdictEntry {
+        at: 50,
+        ..verdict("e")
+    };
+    store.finish(lately, None, Vec::new()).unwrap();
+    let purged = open().purge_uploads(10, 100).unwrap();
+    assert_eq!(purged, vec![id("a")]);
+    assert_eq!(store.blob(&job("a").blob).unwrap(), None);
+    for kept in ["b", "c", "e"] {
+        let bytes = store.blob(&job(kept).blob).unwrap();
+        assert_eq!(bytes.as_deref(), Some(kept.as_bytes()), "{kept}'s upload");
+    }
+    let purged_at = |name: &str| store.job(&id(name)).unwrap().unwrap().purged_at;
+    assert_eq!(purged_at("a"), Some(100));
+    assert_eq!((purged_at("c"), purged_at("e")), (None, None));
+    // Nothing more to purge, here or in another process.
+    assert!(store.purge_uploads(10, 101).unwrap().is_empty());
+    assert!(open().purge_uploads(10, 101).unwrap().is_empty());
+    assert_eq!(purged_at("a"), Some(100));
+    // d decided too: the file of c and d goes, both jobs marked.
+    store.finish(verdict("d"), None, Vec::new()).unwrap();
+    let mut purged = open().purge_uploads(10, 102).unwrap();
+    purged.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(purged, vec![id("c"), id("d")]);
+    assert_eq!(store.blob(&job("c").blob).unwrap(), None);
+    // A purged job's upload sent again: the job stays as it was, the
+    // upload is not kept.
+    let again = store.submit(job("a"), b"a", audit("s")).unwrap();
+    assert!(matches!(again, Submitted::Existing(ref j) if j.purged_at == Some(100)));
+    store.remove_orphans().unwrap();
+    assert_eq!(store.blob(&job("a").blob).unwrap(), None);
+    // The same file for a new job is kept, and kept from purges while
+    // that job is pending.
+    let mut f = job("f");
+    f.blob = job("a").blob;
+    let stored = store.submit(f, b"a", audit("s")).unwrap();
+    assert!(matches!(stored, Submitted::New(_)));
+    assert!(open().purge_uploads(10, 103).unwrap().is_empty());
+    let bytes = open().blob(&job("a").blob).unwrap();
+    assert_eq!(bytes.as_deref(), Some(&b"a"[..]));
+    // Verdicts and audit entries stay; each purge is audited once.
+    assert_eq!(store.verdicts_from(0, 10).unwrap().len(), 4);
+    let log = store.audit_log(None).unwrap();
+    let mut purges: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == AuditAction::UploadPurged)
+        .map(|e| e.job.clone())
+        .collect();
+    purges.sort();
+    assert_eq!(purges, vec![Some(id("a")), Some(id("c")), Some(id("d"))]);
+    assert_eq!(store.verify_audit().unwrap().broken, None);
+}
+
+fn uploads_no_job_needs_are_removed_as_orphans(open: Open<'_>, uploads: &Uploads<'_>) {
+    let store = open();
+    let a = job("a").blob;
+    store.submit(job("a"), b"a", audit("s")).unwrap();
+    (uploads.plant)(b"refused");
+    let refused = sha256_hex(b"refused");
+    assert_eq!(
+        open().blob(&refused).unwrap().as_deref(),
+        Some(&b"refused"[..])
+    );
+    assert_eq!((uploads.sweep)(), 1);
+    assert_eq!(store.blob(&refused).unwrap(), None);
+    assert_eq!(store.blob(&a).unwrap().as_deref(), Some(&b"a"[..]));
+    assert_eq!((uploads.sweep)(), 0);
+    // A purged job's file written again is needed by no job; a file
+    // written before its new job is created is needed once it is.
+    store.finish(verdict("a"), None, Vec::new()).unwrap();
+    assert_eq!(store.purge_uploads(10, 100).unwrap().len(), 1);
+    (uploads.plant)(b"a");
+    (uploads.plant)(b"b");
+    let stored = open().submit(job("b"), b"b", audit("s")).unwrap();
+    assert!(matches!(stored, Submitted::New(_)));
+    assert_eq!((uploads.sweep)(), 1);
+    assert_eq!(store.blob(&a).unwrap(), None);
+    let b = job("b").blob;
+    assert_eq!(open().blob(&b).unwrap().as_deref(), Some(&b"b"[..]));
+    // The trait's own sweep takes nothing that is needed.
+    store.remove_orphans().unwrap();
+    assert_eq!(store.blob(&b).unwrap().as_deref(), Some(&b"b"[..]));
 }
 
 /// The JetStream store alone: what sled's backend cannot be put through.

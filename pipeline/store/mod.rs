@@ -116,9 +116,6 @@ pub enum StoreError {
     /// A JetStream call failed: what it was about, and the client's message.
     #[error("JetStream ({what}): {cause}")]
     JetStream { what: &'static str, cause: String },
-    /// A method this backend does not implement yet (no silent stand-in).
-    #[error("{0} is not supported on the JetStream backend yet")]
-    NotSupported(&'static str),
 }
 
 impl StoreError {

@@ -2,6 +2,8 @@
 //! the retention rule allows (`purge`), and those no job needs (an upload
 //! refused or cut short, a dead writer's temporary file). A file being
 //! written right now is never taken ([`Writing`](super::files::Writing)).
+//! The rule ([`expired_uploads`]) and what a job needs ([`needed_uploads`],
+//! the set sled's `blobs` tree holds) are the JetStream backend's too.
 
 use super::chain::append_audit;
 use super::files::{remove_if_there, set_mode, DIR_MODE, FILE_MODE};
@@ -9,8 +11,38 @@ use super::sled::{abort, all, finished, SledStore, Trees};
 use super::StoreError;
 use intake_models::{AuditEntry, Job, JobId};
 use sled::Transactional;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+
+/// Whether `job` was decided before `before_ms`: its upload may go.
+pub(super) fn decided_before(job: &Job, before_ms: u64) -> bool {
+    job.done_at.is_some_and(|at| at < before_ms)
+}
+
+/// The retention rule: the uploads to delete, each with the jobs naming
+/// it. An upload goes once every job naming it was decided before
+/// `before_ms` (a newer or pending job keeps it), unless all of them are
+/// purged already.
+pub(super) fn expired_uploads(jobs: Vec<Job>, before_ms: u64) -> BTreeMap<String, Vec<Job>> {
+    let mut by_blob: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+    for job in jobs {
+        by_blob.entry(job.blob.clone()).or_default().push(job);
+    }
+    by_blob.retain(|_, jobs| {
+        jobs.iter().all(|j| decided_before(j, before_ms))
+            && jobs.iter().any(|j| j.purged_at.is_none())
+    });
+    by_blob
+}
+
+/// The uploads some job still needs: those of the jobs not purged. Any
+/// other upload is an orphan.
+pub(super) fn needed_uploads(jobs: &[Job]) -> HashSet<&str> {
+    jobs.iter()
+        .filter(|j| j.purged_at.is_none())
+        .map(|j| j.blob.as_str())
+        .collect()
+}
 
 impl SledStore {
     /// Deletes the upload files of jobs whose verdict is older than
@@ -25,16 +57,9 @@ impl SledStore {
         // Read before the jobs: a job committed after this read changes its
         // file's entry, and the file is then left for another purge.
         let seen: HashMap<sled::IVec, sled::IVec> = t.blobs.iter().collect::<Result<_, _>>()?;
-        let mut by_blob: BTreeMap<String, Vec<Job>> = Default::default();
-        for job in all::<Job>(&self.codec, &t.jobs, "job")? {
-            by_blob.entry(job.blob.clone()).or_default().push(job);
-        }
+        let jobs = all::<Job>(&self.codec, &t.jobs, "job")?;
         let mut purged = Vec::new();
-        for (blob, jobs) in by_blob {
-            let expired = |j: &Job| j.done_at.is_some_and(|at| at < before_ms);
-            if jobs.iter().all(|j| j.purged_at.is_some()) || !jobs.iter().all(expired) {
-                continue;
-            }
+        for (blob, jobs) in expired_uploads(jobs, before_ms) {
             {
                 // No upload of this file may be between its write and its commit.
                 let writing = self.writing.lock();

@@ -53,12 +53,23 @@
 //! - a verdict's and an outbox event's seal is bound to its subject or
 //!   message id, not to its sequence number (the server gives that only
 //!   once the message is stored); audit entries are bound to their seq.
-//! - not yet: `purge_uploads` and `remove_orphans` ([`StoreError::NotSupported`]):
-//!   with several processes, deleting an object needs a guard against a
-//!   submit of the same file in flight in another process (sled's backend
-//!   has its `blobs` tree and an in-process guard; here a submit would
-//!   have to check the object again after creating its job, and a purge
-//!   the jobs again after deleting it).
+//! - `purge_uploads` and `remove_orphans`: sled's backend keeps a file
+//!   from sweeps with its `blobs` tree and an in-process guard; here a
+//!   submit of the same file may be in flight in another process, and an
+//!   object cannot be deleted on a condition. So a submit looks at its
+//!   object again after creating its job and puts it back if it is gone,
+//!   and a sweep copies each object into the spool before deleting it,
+//!   then reads the jobs again and puts back any object a job created
+//!   meanwhile needs (a purge then leaves that file's jobs unmarked, as
+//!   sled's does). A job created before that re-read is seen by it; one
+//!   created after has its submit's second look after the delete: either
+//!   way the object is there. The orphan sweep also leaves objects younger
+//!   than `ORPHAN_GRACE`, as a submit puts its object before its job.
+//!   A purge audits a job (message id `purge.JOB`) before marking it at
+//!   the revision read, so a crash between is redone by the next purge.
+//!   Not covered: a sweep killed between a delete and its re-read while a
+//!   submit of that very file races it (the copy dies with its spool):
+//!   that job finds no upload and gets a failed verdict.
 //! - uploads being received are spooled under `store.path/spool/<pid>`
 //!   (a dead process's directory is removed at the next open), then put
 //!   in the object store whole by `submit_received`.
@@ -79,15 +90,17 @@ use self::nats::{
 };
 use super::chain::{ChainWalk, GENESIS};
 use super::codec::Codec;
+use super::retention::{decided_before, expired_uploads, needed_uploads};
 use super::sled::verdict_notice;
 use super::{
     AuditCheck, Outage, OutageWatch, ReceivedUpload, ReviewFn, Store, StoreError, Submitted,
     UploadWriter, WorkQueue,
 };
+use crate::clock::system_ms;
 use crate::digest::{sha256_hex, to_hex};
 use crate::store::crypto::Sealer;
 use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
-use async_nats::jetstream::object_store::{GetErrorKind, InfoErrorKind, ObjectStore};
+use async_nats::jetstream::object_store::{GetErrorKind, ObjectStore};
 use async_nats::jetstream::stream::Stream;
 use async_nats::jetstream::Context;
 use bytes::Bytes;
@@ -96,8 +109,11 @@ use intake_models::{
     Account, AuditEntry, Job, JobId, JobState, Notice, OutboxEvent, ReviewItem, VerdictEntry,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -561,6 +577,236 @@ impl Drop for JetStreamStore {
     }
 }
 
+/// How old an object must be for the orphan sweep to take it: a submit
+/// puts its object a few requests before it creates its job.
+const ORPHAN_GRACE: Duration = Duration::from_secs(5 * 60);
+
+/// An object a sweep deleted, its copy kept until the jobs are read again.
+struct Removed {
+    blob: String,
+    copy: tempfile::NamedTempFile,
+}
+
+/// Putting uploads, purging them and removing orphans (see the module's doc).
+impl JetStreamStore {
+    /// Every job in the store.
+    async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for (key, value) in nats::values(&self.jobs).await? {
+            jobs.push(self.codec.decode("job", &untoken(&key), &value)?);
+        }
+        Ok(jobs)
+    }
+
+    /// Puts a received upload in the object store under its SHA-256.
+    async fn put_upload(&self, upload: &ReceivedUpload) -> Result<(), StoreError> {
+        self.put_file(&upload.sha256, upload.temporary.path()).await
+    }
+
+    async fn put_file(&self, name: &str, path: &Path) -> Result<(), StoreError> {
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|cause| StoreError::Upload {
+                path: path.display().to_string(),
+                cause,
+            })?;
+        self.uploads
+            .put(name, &mut file)
+            .await
+            .map_err(failed("storing an upload"))?;
+        Ok(())
+    }
+
+    /// The end of a submit, its object put: the audit entry, the job
+    /// created, then one more look at the object (see the module's doc).
+    async fn create_job(
+        &self,
+        key: &str,
+        job: &Job,
+        upload: &ReceivedUpload,
+        audit: &AuditEntry,
+    ) -> Result<Submitted, StoreError> {
+        let tag = format!("submit.{key}");
+        self.append_audit(std::slice::from_ref(audit), Some(&tag))
+            .await?;
+        let record = self.codec.encode("job", job.id.0.as_bytes(), job)?;
+        match self.jobs.create(key, Bytes::from(record)).await {
+            Ok(_) => {
+                // A sweep may have deleted the object since the first look;
+                // one deleting after this look sees the job when it re-reads.
+                if !nats::object_there(&self.uploads, &upload.sha256).await? {
+                    self.put_upload(upload).await?;
+                }
+                Ok(Submitted::New(job.clone()))
+            }
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                match self.job_entry(key, &job.id).await? {
+                    (Some(existing), _) => Ok(Submitted::Existing(existing)),
+                    (None, _) => Err(StoreError::UnknownJob(job.id.clone())),
+                }
+            }
+            Err(e) => Err(failed("creating a job")(e)),
+        }
+    }
+
+    /// An upload's object put in place with no job naming it, as a submit
+    /// refused after its put leaves it.
+    #[cfg(test)]
+    pub(in crate::store) fn keep_upload(&self, upload: ReceivedUpload) -> Result<(), StoreError> {
+        self.run(self.put_upload(&upload))
+    }
+
+    /// Removes the objects no job needs that are older than `grace`.
+    pub(in crate::store) fn sweep_orphans(&self, grace: Duration) -> Result<usize, StoreError> {
+        let grace = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        let cutoff = system_ms().saturating_sub(grace);
+        self.run(async {
+            // Objects first: the job of a listed object is in the read
+            // below, or created later and seen by the re-read or by its
+            // submit's second look.
+            let objects = nats::objects_listed(&self.uploads).await?;
+            let jobs = self.all_jobs().await?;
+            let needed = needed_uploads(&jobs);
+            let orphans: Vec<String> = objects
+                .into_iter()
+                .filter(|(name, modified)| {
+                    is_sha256(name)
+                        && !needed.contains(name.as_str())
+                        && modified.is_some_and(|at| at <= cutoff)
+                })
+                .map(|(name, _)| name)
+                .collect();
+            self.remove_orphans_of(&orphans).await
+        })
+    }
+
+    /// Removes `orphans`, found so by a read of the jobs: those a job
+    /// created since needs are put back. Returns how many went.
+    async fn remove_orphans_of(&self, orphans: &[String]) -> Result<usize, StoreError> {
+        let needs = |jobs: &[Job]| -> HashSet<String> {
+            needed_uploads(jobs).into_iter().map(String::from).collect()
+        };
+        Ok(self.remove_unless_needed(orphans, needs).await?.0)
+    }
+
+    /// Deletes the objects of `expired` (the retention rule's choice from
+    /// a read of the jobs), then marks their jobs, except where a job
+    /// created since keeps the file. Returns the jobs marked.
+    async fn purge_expired(
+        &self,
+        expired: BTreeMap<String, Vec<Job>>,
+        before_ms: u64,
+        now: u64,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let blobs: Vec<String> = expired.keys().cloned().collect();
+        let newer = |jobs: &[Job]| -> HashSet<String> {
+            let newer = jobs.iter().filter(|j| !decided_before(j, before_ms));
+            newer.map(|j| j.blob.clone()).collect()
+        };
+        let (_, kept) = self.remove_unless_needed(&blobs, newer).await?;
+        let mut purged = Vec::new();
+        for (blob, jobs) in expired {
+            if kept.contains(&blob) {
+                continue;
+            }
+            for job in jobs.iter().filter(|j| j.purged_at.is_none()) {
+                if self.mark_purged(job, now).await? {
+                    purged.push(job.id.clone());
+                }
+            }
+        }
+        Ok(purged)
+    }
+
+    /// Audits the purge of `job`'s upload, then marks the job; whether this
+    /// call marked it (another purge may have come first).
+    async fn mark_purged(&self, job: &Job, now: u64) -> Result<bool, StoreError> {
+        let key = token(&job.id.0);
+        let entry = AuditEntry::upload_purged(job, now);
+        self.append_audit(&[entry], Some(&format!("purge.{key}")))
+            .await?;
+        let marked = AtomicBool::new(false);
+        self.update_job(&key, &job.id, |j| {
+            let unmarked = j.purged_at.is_none();
+            marked.store(unmarked, Ordering::Relaxed);
+            if unmarked {
+                j.purged_at = Some(now);
+            }
+            unmarked
+        })
+        .await?;
+        Ok(marked.load(Ordering::Relaxed))
+    }
+
+    /// Deletes the objects of `blobs`, each copied into the spool first,
+    /// then reads the jobs again and puts back those `needs` names (jobs
+    /// created since the caller read them). Returns how many stay deleted
+    /// and what `needs` named. On a failure the copies still go back as
+    /// needed, or all of them when the jobs cannot be read.
+    async fn remove_unless_needed(
+        &self,
+        blobs: &[String],
+        needs: impl Fn(&[Job]) -> HashSet<String>,
+    ) -> Result<(usize, HashSet<String>), StoreError> {
+        let mut removed = Vec::new();
+        let deleted = self.remove_objects(blobs, &mut removed).await;
+        let jobs = self.all_jobs().await;
+        let needed = match &jobs {
+            Ok(jobs) => needs(jobs),
+            Err(_) => removed.iter().map(|r| r.blob.clone()).collect(),
+        };
+        let mut restored = 0;
+        for r in removed.iter().filter(|r| needed.contains(&r.blob)) {
+            // Its submit may have put it back already.
+            if !nats::object_there(&self.uploads, &r.blob).await? {
+                self.put_file(&r.blob, r.copy.path()).await?;
+            }
+            restored += 1;
+        }
+        deleted?;
+        jobs?;
+        Ok((removed.len() - restored, needed))
+    }
+
+    /// Copies and deletes the objects of `blobs` that are there, each
+    /// noted in `removed` before its delete (which may fail half done).
+    async fn remove_objects(
+        &self,
+        blobs: &[String],
+        removed: &mut Vec<Removed>,
+    ) -> Result<(), StoreError> {
+        for blob in blobs {
+            let Some(bytes) = nats::object_bytes(&self.uploads, blob).await? else {
+                continue;
+            };
+            removed.push(Removed {
+                blob: blob.clone(),
+                copy: self.spool_copy(&bytes)?,
+            });
+            nats::delete_object(&self.uploads, blob).await?;
+        }
+        Ok(())
+    }
+
+    /// `bytes` in a new file of this process's spool.
+    fn spool_copy(&self, bytes: &[u8]) -> Result<tempfile::NamedTempFile, StoreError> {
+        let spool_failed = |cause| StoreError::Upload {
+            path: self.spool.display().to_string(),
+            cause,
+        };
+        let mut copy = tempfile::Builder::new()
+            .prefix("removed.")
+            .tempfile_in(&self.spool)
+            .map_err(spool_failed)?;
+        copy.write_all(bytes).map_err(spool_failed)?;
+        Ok(copy)
+    }
+}
+
+fn is_sha256(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 impl Store for JetStreamStore {
     fn receive_upload(&self) -> Result<UploadWriter, StoreError> {
         let writer = UploadWriter::create(&self.spool, &self.codec.sealer, self.outage.clone());
@@ -596,39 +842,10 @@ impl Store for JetStreamStore {
                 return Ok(Submitted::Existing(existing));
             }
             // Content-addressed: the same bytes are one object whoever sends them.
-            let there = match self.uploads.info(&upload.sha256).await {
-                Ok(info) => !info.deleted,
-                Err(e) if e.kind() == InfoErrorKind::NotFound => false,
-                Err(e) => return Err(failed("reading an upload's info")(e)),
-            };
-            if !there {
-                let path = upload.temporary.path();
-                let mut file =
-                    tokio::fs::File::open(path)
-                        .await
-                        .map_err(|cause| StoreError::Upload {
-                            path: path.display().to_string(),
-                            cause,
-                        })?;
-                self.uploads
-                    .put(upload.sha256.as_str(), &mut file)
-                    .await
-                    .map_err(failed("storing an upload"))?;
+            if !nats::object_there(&self.uploads, &upload.sha256).await? {
+                self.put_upload(&upload).await?;
             }
-            let tag = format!("submit.{key}");
-            self.append_audit(std::slice::from_ref(&audit), Some(&tag))
-                .await?;
-            let record = self.codec.encode("job", job.id.0.as_bytes(), &job)?;
-            let submitted = match self.jobs.create(&key, Bytes::from(record)).await {
-                Ok(_) => Submitted::New(job.clone()),
-                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
-                    match self.job_entry(&key, &job.id).await? {
-                        (Some(existing), _) => Submitted::Existing(existing),
-                        (None, _) => return Err(StoreError::UnknownJob(job.id.clone())),
-                    }
-                }
-                Err(e) => return Err(failed("creating a job")(e)),
-            };
+            let submitted = self.create_job(&key, &job, &upload, &audit).await?;
             // Queued after the job exists, so a worker always finds it; a
             // pending job sent again is queued again in case a crash came
             // between its creation and its queueing.
@@ -918,12 +1135,15 @@ impl Store for JetStreamStore {
         }
     }
 
-    fn purge_uploads(&self, _before_ms: u64, _now: u64) -> Result<Vec<JobId>, StoreError> {
-        Err(StoreError::NotSupported("purging uploads"))
+    fn purge_uploads(&self, before_ms: u64, now: u64) -> Result<Vec<JobId>, StoreError> {
+        self.run(async {
+            let expired = expired_uploads(self.all_jobs().await?, before_ms);
+            self.purge_expired(expired, before_ms, now).await
+        })
     }
 
     fn remove_orphans(&self) -> Result<usize, StoreError> {
-        Err(StoreError::NotSupported("removing orphaned uploads"))
+        self.sweep_orphans(ORPHAN_GRACE)
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
@@ -989,6 +1209,152 @@ mod tests {
     use crate::store::fixtures::{audit, job, review, verdict};
     use crate::store::ReviewChange;
     use intake_models::{Actor, Verdict};
+
+    /// An upload's object put in place with no job naming it.
+    fn plant(store: &JetStreamStore, bytes: &[u8]) {
+        let mut writer = store.receive_upload().unwrap();
+        writer.write(bytes).unwrap();
+        store.keep_upload(writer.finish().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_purge_puts_back_an_upload_that_a_job_created_meanwhile_needs() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let store = server.store(spool.path());
+        store.submit(job("a"), b"a", audit("s")).unwrap();
+        store.finish(verdict("a"), None, Vec::new()).unwrap();
+        // The purge has read the jobs and chosen a's file...
+        let expired = store
+            .run(async { Ok(expired_uploads(store.all_jobs().await?, u64::MAX)) })
+            .unwrap();
+        assert_eq!(expired.len(), 1);
+        // ...when another process submits the same file as a new job: the
+        // object is there, so it puts nothing, and its second look finds it.
+        let other = server.store(spool.path());
+        let mut b = job("b");
+        b.blob = job("a").blob;
+        let submitted = other.submit(b, b"a", audit("s")).unwrap();
+        assert!(matches!(submitted, Submitted::New(_)));
+        let purged = store
+            .run(store.purge_expired(expired, u64::MAX, 5))
+            .unwrap();
+        assert!(purged.is_empty(), "b keeps the file: {purged:?}");
+        let bytes = other.blob(&job("a").blob).unwrap();
+        assert_eq!(bytes.as_deref(), Some(&b"a"[..]), "put back");
+        let a = other.job(&JobId("a".into())).unwrap().unwrap();
+        assert_eq!(a.purged_at, None);
+        // Once b is decided too, the file goes with both jobs.
+        other.finish(verdict("b"), None, Vec::new()).unwrap();
+        assert_eq!(store.purge_uploads(u64::MAX, 6).unwrap().len(), 2);
+        assert_eq!(other.blob(&job("a").blob).unwrap(), None);
+        assert!(spool_is_empty(&store), "the copies are gone");
+    }
+
+    #[test]
+    fn an_orphan_sweep_puts_back_an_upload_that_a_job_created_meanwhile_needs() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let store = server.store(spool.path());
+        plant(&store, b"x");
+        // The sweep has found x an orphan, then x's job is created.
+        let orphans = vec![job("x").blob];
+        let other = server.store(spool.path());
+        let submitted = other.submit(job("x"), b"x", audit("s")).unwrap();
+        assert!(matches!(submitted, Submitted::New(_)));
+        assert_eq!(store.run(store.remove_orphans_of(&orphans)).unwrap(), 0);
+        let bytes = other.blob(&job("x").blob).unwrap();
+        assert_eq!(bytes.as_deref(), Some(&b"x"[..]), "put back");
+        // A true orphan goes, once older than the grace period.
+        plant(&store, b"y");
+        assert_eq!(store.remove_orphans().unwrap(), 0, "too young");
+        assert!(store.blob(&job("y").blob).unwrap().is_some());
+        assert_eq!(store.sweep_orphans(Duration::ZERO).unwrap(), 1);
+        assert_eq!(store.blob(&job("y").blob).unwrap(), None);
+        assert!(store.blob(&job("x").blob).unwrap().is_some());
+        assert!(spool_is_empty(&store), "the copies are gone");
+    }
+
+    #[test]
+    fn uploads_of_submits_racing_purges_and_sweeps_are_kept() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let store = Arc::new(server.store(spool.path()));
+        let other = Arc::new(server.store(spool.path()));
+        for round in 0..6 {
+            // A decided job's file, and an orphan, each sent again by a
+            // new job while a purge and a sweep run in another process.
+            let (old, new, orphan) = (
+                format!("o{round}"),
+                format!("n{round}"),
+                format!("x{round}"),
+            );
+            let mut decided = job(&old);
+            decided.blob = sha256_hex(old.as_bytes());
+            store.submit(decided, old.as_bytes(), audit("s")).unwrap();
+            store.finish(verdict(&old), None, Vec::new()).unwrap();
+            plant(&store, orphan.as_bytes());
+            let start = Arc::new(std::sync::Barrier::new(2));
+            let sweeper = {
+                let (store, start) = (store.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    store.purge_uploads(u64::MAX, 9).unwrap();
+                    store.sweep_orphans(Duration::ZERO).unwrap();
+                })
+            };
+            start.wait();
+            for (id, bytes) in [
+                (new.clone(), old.as_bytes()),
+                (format!("{orphan}j"), orphan.as_bytes()),
+            ] {
+                let mut j = job(&id);
+                j.blob = sha256_hex(bytes);
+                other.submit(j, bytes, audit("s")).unwrap();
+            }
+            sweeper.join().unwrap();
+            for bytes in [old.as_bytes(), orphan.as_bytes()] {
+                let kept = store.blob(&sha256_hex(bytes)).unwrap();
+                assert_eq!(kept.as_deref(), Some(bytes), "round {round}");
+            }
+        }
+        assert_eq!(store.verify_audit().unwrap().broken, None);
+    }
+
+    #[test]
+    fn a_submit_puts_back_its_upload_if_a_sweep_took_it_after_its_first_look() {
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let store = server.store(spool.path());
+        let other = server.store(spool.path());
+        // The object is there when the submit first looks, so it puts
+        // nothing; then a sweep elsewhere takes it, before the job exists.
+        plant(&store, b"x");
+        let mut writer = other.receive_upload().unwrap();
+        writer.write(b"x").unwrap();
+        let upload = writer.finish().unwrap();
+        assert!(other
+            .run(nats::object_there(&other.uploads, &upload.sha256))
+            .unwrap());
+        assert_eq!(store.sweep_orphans(Duration::ZERO).unwrap(), 1);
+        let (key, x, entry) = (token("x"), job("x"), audit("s"));
+        let created = other.run(other.create_job(&key, &x, &upload, &entry));
+        assert!(matches!(created.unwrap(), Submitted::New(_)));
+        let bytes = store.blob(&job("x").blob).unwrap();
+        assert_eq!(bytes.as_deref(), Some(&b"x"[..]), "put back");
+    }
+
+    fn spool_is_empty(store: &JetStreamStore) -> bool {
+        std::fs::read_dir(&store.spool).unwrap().next().is_none()
+    }
 
     #[test]
     fn a_finish_cut_short_after_its_verdict_is_one_verdict_when_done_again() {

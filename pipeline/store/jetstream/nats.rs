@@ -7,7 +7,9 @@ use super::super::StoreError;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::kv::{self, Operation};
 use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::object_store::{self, ObjectStore};
+use async_nats::jetstream::object_store::{
+    self, DeleteErrorKind, GetErrorKind, InfoErrorKind, ObjectStore,
+};
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{self, LastRawMessageErrorKind, StorageType, Stream};
 use async_nats::jetstream::Context;
@@ -15,6 +17,7 @@ use async_nats::{header, HeaderMap, HeaderValue};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 
 /// How long the server remembers a message id to drop a second publish of
 /// it. Correctness never rests on it alone (see the module's doc), but it
@@ -273,4 +276,57 @@ pub(super) async fn publish(
         Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(Published::Raced),
         Err(e) => Err(failed("publishing")(e)),
     }
+}
+
+/// Whether the object store holds `name` (deleted ones do not count).
+pub(super) async fn object_there(store: &ObjectStore, name: &str) -> Result<bool, StoreError> {
+    match store.info(name).await {
+        Ok(info) => Ok(!info.deleted),
+        Err(e) if e.kind() == InfoErrorKind::NotFound => Ok(false),
+        Err(e) => Err(failed("reading an upload's info")(e)),
+    }
+}
+
+/// The bytes of object `name` as stored, if it is there.
+pub(super) async fn object_bytes(
+    store: &ObjectStore,
+    name: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut object = match store.get(name).await {
+        Ok(object) => object,
+        Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(failed("reading an upload")(e)),
+    };
+    let mut bytes = Vec::new();
+    object
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(failed("reading an upload"))?;
+    Ok(Some(bytes))
+}
+
+/// Deletes object `name`; one already gone is no error.
+pub(super) async fn delete_object(store: &ObjectStore, name: &str) -> Result<(), StoreError> {
+    match store.delete(name).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == DeleteErrorKind::NotFound => Ok(()),
+        Err(e) => Err(failed("deleting an upload")(e)),
+    }
+}
+
+/// The objects in the store (not deleted ones), each with its time of
+/// modification in Unix ms (`None` if it does not say).
+pub(super) async fn objects_listed(
+    store: &ObjectStore,
+) -> Result<Vec<(String, Option<u64>)>, StoreError> {
+    let mut list = store.list().await.map_err(failed("listing uploads"))?;
+    let mut out = Vec::new();
+    while let Some(info) = list.next().await {
+        let info = info.map_err(failed("listing uploads"))?;
+        let ms = info
+            .modified
+            .and_then(|at| u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok());
+        out.push((info.name, ms));
+    }
+    Ok(out)
 }
