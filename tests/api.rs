@@ -141,9 +141,8 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "{extra}\n[store]\npath = {:?}\nkey_file = {:?}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server_keys}\n{TOKENS}",
-                store.display().to_string(),
-                key.display().to_string()
+                "{extra}\n{}\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server_keys}\n{TOKENS}",
+                crate::store_toml(&store, &key.display().to_string()),
             ),
         )
         .unwrap();

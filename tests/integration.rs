@@ -67,3 +67,39 @@ pub fn codes(report: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 mod bombs;
+
+/// The NATS server the suite's stores are on, when it runs against the
+/// JetStream backend (`scripts/test-jetstream.sh` sets it); else sled.
+pub fn jetstream_url() -> Option<String> {
+    std::env::var("INTAKE_TEST_NATS")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// The `[store]` table (and `[jetstream]`, on that backend) of a test's
+/// config: the store at `store` (on JetStream, its local spool), sealed
+/// with the key in `key` (`""`: none). On JetStream each store gets a
+/// prefix of its own on the one server.
+pub fn store_toml(store: &Path, key: &str) -> String {
+    let store = store.display().to_string();
+    match jetstream_url() {
+        None => format!("[store]\npath = {store:?}\nkey_file = {key:?}\n"),
+        Some(url) => {
+            let prefix = &intake::digest::sha256_hex(store.as_bytes())[..16];
+            format!(
+                "[store]\nbackend = \"jetstream\"\npath = {store:?}\nkey_file = {key:?}\n\n\
+                 [jetstream]\nurl = {url:?}\nprefix = \"t{prefix}\"\nack_wait_s = 2\nduty_ttl_s = 2\n"
+            )
+        }
+    }
+}
+
+/// Whether a test of something only sled has runs: says why it does not
+/// on JetStream (and passes there).
+pub fn sled_only(why: &str) -> bool {
+    if jetstream_url().is_some() {
+        eprintln!("not on JetStream: {why}");
+        return false;
+    }
+    true
+}

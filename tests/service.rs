@@ -17,12 +17,7 @@ pub fn config_in(dir: &Path) -> String {
 /// (`""`: not encrypted); its path.
 pub fn config_with_key(dir: &Path, key: &str) -> String {
     let config = dir.join("pipeline.toml");
-    let store = dir.join("intake.db");
-    let text = format!(
-        "[store]\npath = {:?}\nkey_file = {:?}\n",
-        store.display().to_string(),
-        key
-    );
+    let text = crate::store_toml(&dir.join("intake.db"), key);
     std::fs::write(&config, text).expect("config written");
     config.display().to_string()
 }

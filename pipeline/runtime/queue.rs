@@ -13,7 +13,7 @@ use crate::runtime::workers::{spawn, Admission, Committed, RunError};
 use crate::store::{Store, Work};
 use crossbeam_channel::{Receiver, TryRecvError};
 use intake_models::{JobId, JobState};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,8 +23,8 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// The feed's two threads.
 pub struct Feed {
-    /// Takes jobs; ends when `stop` disconnects or, when draining, when
-    /// the queue has nothing for a [`POLL`].
+    /// Takes jobs; ends when `stop` disconnects or, when draining, once
+    /// every pending job has been taken here (see [`all_taken`]).
     pub taker: JoinHandle<()>,
     /// Acks committed jobs; ends when the pipeline's observers do.
     pub acker: JoinHandle<()>,
@@ -68,6 +68,7 @@ pub fn feed(
                 None => break,
             }
         }
+        let mut ever_taken = HashSet::new();
         while let Err(TryRecvError::Empty) = stop.try_recv() {
             let Some(queue) = store.work_queue() else {
                 break;
@@ -84,13 +85,14 @@ pub fn feed(
                 }
             };
             let Some(work) = work else {
-                if drain {
+                if drain && all_taken(store.as_ref(), &ever_taken) {
                     break;
                 }
                 continue;
             };
             match store.job(&work.job) {
                 Ok(Some(job)) if job.state == JobState::Pending => {
+                    ever_taken.insert(job.id.clone());
                     // A job handed out again while still here replaces its
                     // ticket: the one commit acks the newest message.
                     taken
@@ -110,4 +112,18 @@ pub fn feed(
         }
     })?;
     Ok(Feed { taker, acker })
+}
+
+/// Whether every pending job of the store has been taken by this feed:
+/// then a drain is over (its jobs settle in the pipeline). A pending job
+/// it never took is held by another worker, or waits to be handed out
+/// again after the ack wait (its worker killed): a drain waits for it.
+fn all_taken(store: &dyn Store, ever_taken: &HashSet<JobId>) -> bool {
+    match store.pending() {
+        Ok(pending) => pending.iter().all(|job| ever_taken.contains(&job.id)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the pending jobs; still draining");
+            false
+        }
+    }
 }
