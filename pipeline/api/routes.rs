@@ -442,10 +442,13 @@ pub async fn job(
             Some(seq) => intake.verdict(seq)?,
             None => None,
         };
-        let in_review = intake
-            .review_queue()?
-            .into_iter()
-            .any(|item| item.job == job.id);
+        // A job is in review once its verdict is committed: on JetStream
+        // its review item is written a moment before the job is marked done.
+        let in_review = job.verdict_seq.is_some()
+            && intake
+                .review_queue()?
+                .into_iter()
+                .any(|item| item.job == job.id);
         Ok(Json(JobBody {
             state: if in_review {
                 JobStatus::InReview

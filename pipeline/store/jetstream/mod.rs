@@ -147,8 +147,10 @@ pub struct JetStreamStore {
     /// The work queue and its consumer (see `work`).
     work: Stream,
     workers: async_nats::jetstream::consumer::PullConsumer,
-    /// This process's name as a holder of duties.
+    /// This process's name as a holder of duties, and the keys of the
+    /// duties it has taken (given up when the store is dropped).
     instance: String,
+    duties: Mutex<std::collections::HashSet<String>>,
     duty_ttl: Duration,
 }
 
@@ -274,6 +276,7 @@ impl JetStreamStore {
                 std::process::id(),
                 to_hex(&rand::random::<[u8; 4]>())
             ),
+            duties: Mutex::default(),
             duty_ttl: Duration::from_secs(cfg.duty_ttl_s.max(1)),
         })
     }
@@ -569,6 +572,11 @@ fn spool_dir(root: &Path) -> Result<PathBuf, StoreError> {
 
 impl Drop for JetStreamStore {
     fn drop(&mut self) {
+        // Bounded: a server that is gone cannot be told, and need not be.
+        let release = async {
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.release_duties()).await;
+        };
+        run_on(&self.handle, release);
         // Dropping a runtime blocks, which panics inside another runtime:
         // let its thread wind down on its own instead.
         if let Some(runtime) = self.runtime.take() {

@@ -12,7 +12,7 @@
 //! - Duties: key `duty.NAME` in `P_meta` holds who has the duty and until
 //!   when; it is taken and renewed by revision-checked writes, so two
 //!   processes cannot both take a free duty. A holder that stops renewing
-//!   (killed) loses it after `duty_ttl_s`. The lease rests on the clocks of
+//!   (killed) loses it after `duty_ttl_s`; one that ends gives it up. The lease rests on the clocks of
 //!   the processes agreeing to within a fraction of that time.
 
 use super::nats::{current, failed, last_on, publish, token, untoken, Names};
@@ -27,6 +27,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use intake_models::JobId;
 use serde::{Deserialize, Serialize};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 const CONSUMER: &str = "workers";
@@ -171,8 +172,36 @@ impl JetStreamStore {
                         other => other.map(|_| ()).map_err(failed("taking a duty")),
                     }
                 };
+                if written.is_ok() {
+                    self.duties
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key.clone());
+                }
                 return written.map(|()| true);
             }
         })
+    }
+
+    /// Gives up the duties this process holds (as it ends), so the next
+    /// process need not wait out their time to live: each lease deleted if
+    /// it is still this process's, at the revision it was read.
+    pub(super) async fn release_duties(&self) {
+        let held: Vec<String> = self
+            .duties
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect();
+        for key in held {
+            let Ok((Some(value), rev)) = current(&self.meta, &key).await else {
+                continue;
+            };
+            let mine =
+                serde_json::from_slice::<Lease>(&value).is_ok_and(|l| l.holder == self.instance);
+            if mine {
+                let _ = self.meta.delete_expect_revision(&key, Some(rev)).await;
+            }
+        }
     }
 }
