@@ -114,6 +114,7 @@ clippy:
 
 test: deps e2e-deps fmt clippy
 	$(CARGO) test --workspace --release
+	CARGO=$(CARGO) bash scripts/test-jetstream.sh
 	$(MAKE) corpus
 
 # Reading on documents we did not make: ../shared/corpora/dev-a scored by the
