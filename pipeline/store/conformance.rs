@@ -52,6 +52,10 @@ impl NatsServer {
         self.0.url()
     }
 
+    pub(super) fn dir(&self) -> &Path {
+        self.0.dir()
+    }
+
     /// SIGKILL, as a crash would: no shutdown of its own.
     pub(super) fn kill9(&mut self) {
         self.0.kill9();
@@ -673,6 +677,82 @@ mod jetstream_only {
         std::thread::sleep(Duration::from_millis(1200));
         assert!(second.hold_duty("accounts").unwrap());
         assert!(!first.hold_duty("accounts").unwrap());
+    }
+
+    /// Which of `secrets` some file under `dir` holds in the clear.
+    fn in_the_clear(dir: &Path, secrets: &[&str]) -> Vec<String> {
+        let mut hits = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                for secret in secrets {
+                    if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                        hits.push(format!("{secret} in {}", path.display()));
+                    }
+                }
+            }
+        }
+        hits
+    }
+
+    /// A job, its upload, verdict, review item and account, all naming
+    /// the applicant, written through a store sealing with `sealer`.
+    fn write_personal_data(server: &NatsServer, sealer: Sealer, secrets: [&str; 3]) {
+        let [surname, number, account] = secrets;
+        let spool = tempfile::tempdir().unwrap();
+        let store = JetStreamStore::connect(&server.config(), sealer, spool.path()).unwrap();
+        let upload = format!("P<UZB{surname}<<ZHAKHONGIR {number}");
+        let mut job = job("a");
+        job.account = account.into();
+        job.blob = sha256_hex(upload.as_bytes());
+        job.profile = Some(intake_models::Profile {
+            surname: Some(surname.into()),
+            document_number: Some(number.into()),
+            ..Default::default()
+        });
+        let mut submitted = audit("job_submitted");
+        submitted.account = account.into();
+        store
+            .submit(job.clone(), upload.as_bytes(), submitted)
+            .unwrap();
+        let mut entry = verdict("a");
+        entry.account = account.into();
+        entry.comment = Some(format!("{surname} {number}"));
+        let mut item = review("a");
+        item.account = account.into();
+        store.finish(entry, Some(item), Vec::new()).unwrap();
+        let projected = Account {
+            id: account.into(),
+            ..Account::default()
+        };
+        store
+            .save_accounts(&[projected], None, Vec::new(), Vec::new())
+            .unwrap();
+        assert_eq!(
+            store.job(&job.id).unwrap().unwrap().account,
+            account,
+            "it reads its own"
+        );
+        assert_eq!(store.blob(&job.blob).unwrap().unwrap(), upload.as_bytes());
+    }
+
+    #[test]
+    fn the_servers_files_hold_no_personal_data_in_the_clear() {
+        let secrets = ["KHODZHAEV", "OL4676496", "khodzhaev-zhakhongir-20010807"];
+        let Some(server) = NatsServer::start() else {
+            return;
+        };
+        write_personal_data(&server, sealer(), secrets);
+        let hits = in_the_clear(server.dir(), &secrets);
+        assert!(hits.is_empty(), "personal data in the clear: {hits:?}");
+        // Unsealed, the same search finds them: it would see them.
+        let Some(plain) = NatsServer::start() else {
+            return;
+        };
+        write_personal_data(&plain, Sealer::plain(), secrets);
+        assert!(!in_the_clear(plain.dir(), &secrets).is_empty());
     }
 
     #[test]

@@ -93,6 +93,11 @@ impl LocalServer {
         Ok(())
     }
 
+    /// Where it keeps its streams' files.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
