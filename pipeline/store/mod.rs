@@ -326,6 +326,14 @@ pub trait WorkQueue: Send + Sync {
     fn requeue_pending(&self) -> Result<usize, StoreError>;
 }
 
+/// The pending ones of `jobs`, oldest first (ties by id): what
+/// [`Store::pending`] answers on every backend.
+fn pending_of(mut jobs: Vec<Job>) -> Vec<Job> {
+    jobs.retain(|job| job.state == intake_models::JobState::Pending);
+    jobs.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+    jobs
+}
+
 /// Why the store cannot take writes now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {

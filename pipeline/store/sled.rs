@@ -577,12 +577,7 @@ impl Store for SledStore {
     }
 
     fn pending(&self) -> Result<Vec<Job>, StoreError> {
-        self.with(|t| {
-            let mut jobs: Vec<Job> = all(&self.codec, &t.jobs, "job")?;
-            jobs.retain(|job| job.state == JobState::Pending);
-            jobs.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
-            Ok(jobs)
-        })
+        self.with(|t| Ok(super::pending_of(all(&self.codec, &t.jobs, "job")?)))
     }
 
     fn finish(

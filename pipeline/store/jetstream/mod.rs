@@ -894,16 +894,7 @@ impl Store for JetStreamStore {
     }
 
     fn pending(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = self.run(async {
-            let mut jobs = Vec::new();
-            for (key, value) in nats::values(&self.jobs).await? {
-                jobs.push(self.codec.decode("job", &untoken(&key), &value)?);
-            }
-            Ok(jobs)
-        })?;
-        jobs.retain(|job| job.state == JobState::Pending);
-        jobs.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
-        Ok(jobs)
+        Ok(super::pending_of(self.run(self.all_jobs())?))
     }
 
     fn finish(
