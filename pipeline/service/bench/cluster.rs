@@ -16,7 +16,7 @@ use crate::service::Intake;
 use crate::store::jetstream::server::LocalServer;
 use anyhow::{bail, Context, Result};
 use intake_models::config::Backend;
-use intake_models::{Config, JobId, Upload};
+use intake_models::{Config, JobId};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -126,14 +126,7 @@ fn submit_and_wait(
             let Some((i, doc)) = pending.next() else {
                 break;
             };
-            let upload = Upload {
-                account: format!("bench-{i}"),
-                kind: doc.kind,
-                profile: doc.profile.clone(),
-                file_name: doc.file_name.clone(),
-                bytes: std::fs::read(&doc.path)?,
-            };
-            let job = intake.submit(upload)?.job().id.clone();
+            let job = intake.submit(doc.upload(i)?)?.job().id.clone();
             submitted.insert(job, Instant::now());
         }
         let batch = intake.verdicts(next_seq, 256)?;

@@ -60,6 +60,20 @@ struct Doc {
     path: std::path::PathBuf,
 }
 
+impl Doc {
+    /// The upload of the `i`-th document: an account of its own, the bytes
+    /// read now.
+    fn upload(&self, i: usize) -> Result<Upload> {
+        Ok(Upload {
+            account: format!("bench-{i}"),
+            kind: self.kind,
+            profile: self.profile.clone(),
+            file_name: self.file_name.clone(),
+            bytes: std::fs::read(&self.path)?,
+        })
+    }
+}
+
 /// Generates `docs` documents (seed `seed`) with their manifest in `dir`.
 pub fn generate(dir: &Path, docs: usize, seed: u64) -> Result<()> {
     intake_samples::generate(dir, docs, seed)
@@ -154,13 +168,7 @@ fn run_once(
         verdicts(events.len());
     };
     for (i, doc) in docs.iter().enumerate() {
-        let upload = Upload {
-            account: format!("bench-{i}"),
-            kind: doc.kind,
-            profile: doc.profile.clone(),
-            file_name: doc.file_name.clone(),
-            bytes: std::fs::read(&doc.path)?,
-        };
+        let upload = doc.upload(i)?;
         loop {
             match intake.submit(upload.clone()) {
                 Ok(_) => break,

@@ -100,7 +100,7 @@ use crate::clock::system_ms;
 use crate::digest::{sha256_hex, to_hex};
 use crate::store::crypto::Sealer;
 use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
-use async_nats::jetstream::object_store::{GetErrorKind, ObjectStore};
+use async_nats::jetstream::object_store::ObjectStore;
 use async_nats::jetstream::stream::Stream;
 use async_nats::jetstream::Context;
 use bytes::Bytes;
@@ -116,7 +116,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 /// The store on a JetStream server.
@@ -873,19 +872,7 @@ impl Store for JetStreamStore {
         if !is_hash {
             return Ok(None);
         }
-        let stored = self.run(async {
-            let mut object = match self.uploads.get(sha256).await {
-                Ok(object) => object,
-                Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(failed("reading an upload")(e)),
-            };
-            let mut bytes = Vec::new();
-            object
-                .read_to_end(&mut bytes)
-                .await
-                .map_err(failed("reading an upload"))?;
-            Ok(Some(bytes))
-        })?;
+        let stored = self.run(nats::object_bytes(&self.uploads, sha256))?;
         // A damaged object is as good as a lost one.
         Ok(stored.and_then(|stored| {
             let bytes = self.codec.open("upload", sha256.as_bytes(), &stored).ok();
