@@ -56,7 +56,7 @@ for n in 1 2; do
   $INTAKE worker "${C[@]}" >"$DIR/worker-$n.out" 2>"$DIR/worker-$n.log" &
   pids+=($!)
 done
-$INTAKE serve "${C[@]}" >"$DIR/api.out" 2>"$DIR/api.log" &
+$INTAKE serve --api-only "${C[@]}" >"$DIR/api.out" 2>"$DIR/api.log" &
 pids+=($!)
 until curl -sf "http://127.0.0.1:$API_PORT/healthz" >/dev/null; do sleep 0.2; done
 

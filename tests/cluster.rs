@@ -182,7 +182,11 @@ fn every_acknowledged_upload_gets_one_verdict_through_kills_of_workers_apis_and_
         .collect();
     for (n, port) in ports.iter().enumerate() {
         let mut args = common("serve");
-        args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
+        args.extend([
+            "--api-only".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+        ]);
         processes.push(Process::start(
             args,
             dir.path().join(format!("api-{n}.log")),

@@ -62,11 +62,15 @@ pub enum Command {
     },
     /// Serve the HTTP API and the reviewer console (settings in `[server]`),
     /// with the pipeline running in the same process (on a shared store, a
-    /// worker of its work queue like any `intake worker`).
+    /// worker of its work queue like any `intake worker`, unless --api-only).
     Serve {
         /// Address to listen on instead of `server.listen`.
         #[arg(long)]
         listen: Option<String>,
+        /// On a shared store (JetStream), take no jobs: the API only, in
+        /// front of `intake worker` processes.
+        #[arg(long)]
+        api_only: bool,
         #[command(flatten)]
         service: ServiceArgs,
     },
@@ -360,7 +364,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Submit(args) => service::submit(args),
         Command::Run { follow, service } => service::run(&service, follow),
         Command::Worker { service } => service::worker(&service),
-        Command::Serve { listen, service } => service::serve(&service, listen),
+        Command::Serve {
+            listen,
+            api_only,
+            service,
+        } => service::serve(&service, listen, api_only),
         Command::Status {
             account,
             json,

@@ -74,8 +74,11 @@ pub fn worker(service: &ServiceArgs) -> Result<()> {
     }
 }
 
-pub fn serve(service: &ServiceArgs, listen: Option<String>) -> Result<()> {
+pub fn serve(service: &ServiceArgs, listen: Option<String>, api_only: bool) -> Result<()> {
     let mut intake = open_intake(service)?;
+    if api_only {
+        intake.take_no_work()?;
+    }
     let server = intake.config().server.clone();
     let max_upload = intake.config().limits.max_bytes;
     // Refused before anything starts: short, duplicate or malformed tokens.

@@ -45,6 +45,10 @@ pub enum RunError {
     Thread(std::io::Error),
     #[error("{} job(s) stay pending: {}", .0.len(), .0.join("; "))]
     Pending(Vec<String>),
+    #[error(
+        "only a shared store (store.backend = \"jetstream\") has other workers to leave the jobs to"
+    )]
+    NoWorkers,
 }
 
 // Written out rather than `#[from]`, which would also make the engine's

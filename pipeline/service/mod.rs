@@ -71,6 +71,9 @@ pub struct Intake {
     clock: Clock,
     projector: Projector,
     running: Option<Running>,
+    /// Whether this process takes jobs from a shared store's work queue
+    /// (see [`Intake::take_no_work`]).
+    takes_work: bool,
 }
 
 /// The threads of a started service.
@@ -172,7 +175,19 @@ impl Intake {
             clock,
             projector,
             running: None,
+            takes_work: true,
         }
+    }
+
+    /// On a shared store, takes no jobs from its work queue: an API in
+    /// front of the `intake worker`s (set before [`Intake::start`]).
+    /// A store of its own has no one else to work its jobs: refused.
+    pub fn take_no_work(&mut self) -> Result<(), RunError> {
+        if !self.shares_store() {
+            return Err(RunError::NoWorkers);
+        }
+        self.takes_work = false;
+        Ok(())
     }
 
     pub fn config(&self) -> &Config {
@@ -290,7 +305,7 @@ impl Intake {
         )?;
         let (stop_watch, stopped) = bounded(0);
         let feed = match pipeline.admission() {
-            Some(admission) if shared => Some(queue::feed(
+            Some(admission) if shared && self.takes_work => Some(queue::feed(
                 self.store.clone(),
                 admission.clone(),
                 committed,
