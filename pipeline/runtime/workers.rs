@@ -46,7 +46,7 @@ pub enum RunError {
     #[error("{} job(s) stay pending: {}", .0.len(), .0.join("; "))]
     Pending(Vec<String>),
     #[error(
-        "only a shared store (store.backend = \"jetstream\") has other workers to leave the jobs to"
+        "--api-only leaves the jobs to `intake worker` processes, which only a shared store has (store.backend = \"jetstream\"); on sled, `intake serve` works them itself"
     )]
     NoWorkers,
 }
