@@ -319,9 +319,9 @@ impl Intake {
             Some(feed) => (Some(feed.taker), None, Some(feed.acker)),
             None => (None, None, None),
         };
-        let recovery = match pipeline.admission() {
-            _ if feed_backlog.is_some() => feed_backlog,
-            Some(admission) if !pending.is_empty() => {
+        let recovery = match (feed_backlog, pipeline.admission()) {
+            (Some(draining), _) => Some(draining),
+            (None, Some(admission)) if !pending.is_empty() => {
                 let admission = admission.clone();
                 Some(spawn("recovery", move || {
                     for job in pending {
