@@ -7,6 +7,7 @@
 use super::output;
 use anyhow::{bail, Context, Result};
 use intake::config;
+use intake::service::bench::BenchRun;
 use intake_models::config::Backend;
 use std::path::Path;
 
@@ -26,13 +27,9 @@ pub fn bench(
         let &[count] = workers else {
             bail!("--one-run takes one worker count");
         };
-        let progress =
-            output::progress_bar(Some(docs as u64), &format!("verdicts, {count} {PER_STAGE}"));
-        let run = intake::service::bench::run(&config, samples, docs, count, &|committed| {
-            progress.set_position(committed as u64)
-        });
-        progress.finish_and_clear();
-        let run = run?;
+        let run = with_progress(docs, &format!("{count} {PER_STAGE}"), |verdicts| {
+            intake::service::bench::run(&config, samples, docs, count, verdicts)
+        })?;
         output::bench_run(&run)?;
         return Ok(());
     }
@@ -44,24 +41,22 @@ pub fn bench(
         Backend::Sled => PER_STAGE,
         Backend::JetStream => PROCESSES,
     };
+    let config = config::load(config_path)?;
     let mut runs = Vec::new();
     for count in workers {
         output::bench_starting(docs, *count, unit);
         if backend == Backend::JetStream {
             // The worker processes are the runs' own: each is measured apart.
-            let config = config::load(config_path)?;
-            let progress =
-                output::progress_bar(Some(docs as u64), &format!("verdicts, {count} {unit}"));
-            let run = intake::service::bench::cluster::run(
-                &config,
-                samples.path(),
+            runs.push(with_progress(
                 docs,
-                *count,
-                &exe,
-                &|committed| progress.set_position(committed as u64),
-            );
-            progress.finish_and_clear();
-            runs.push(run?);
+                &format!("{count} {unit}"),
+                |verdicts| {
+                    let samples = samples.path();
+                    intake::service::bench::cluster::run(
+                        &config, samples, docs, *count, &exe, verdicts,
+                    )
+                },
+            )?);
             continue;
         }
         let mut child = std::process::Command::new(&exe);
@@ -84,6 +79,19 @@ pub fn bench(
     }
     output::bench_table(&runs, unit);
     Ok(())
+}
+
+/// Runs `run` under a progress bar of the verdicts of `docs` documents,
+/// labelled with its workers.
+fn with_progress(
+    docs: usize,
+    workers: &str,
+    run: impl FnOnce(&dyn Fn(usize)) -> Result<BenchRun>,
+) -> Result<BenchRun> {
+    let progress = output::progress_bar(Some(docs as u64), &format!("verdicts, {workers}"));
+    let result = run(&|committed| progress.set_position(committed as u64));
+    progress.finish_and_clear();
+    result
 }
 
 /// Renders the glyph classifier's templates (see `intake_stages::ocr::glyphs`).

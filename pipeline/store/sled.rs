@@ -12,7 +12,7 @@ use super::{
     Unavailable, UploadWriter, SCHEMA_VERSION,
 };
 use crate::clock::system_ms;
-use crate::digest::{sha256_hex, to_hex};
+use crate::digest::{is_sha256_hex, sha256_hex, to_hex};
 use crate::store::crypto::{Sealer, CHUNK_BYTES};
 use intake_models::{
     Account, AuditEntry, Change, Job, JobId, JobState, Notice, OutboxEvent, Reason, ReviewItem,
@@ -330,8 +330,7 @@ impl SledStore {
     /// The file of the upload with this SHA-256 (hex); `None` for a name
     /// that is not a SHA-256, which never reaches the file system.
     pub(super) fn upload_path(&self, sha256: &str) -> Option<PathBuf> {
-        let is_hash = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
-        is_hash.then(|| self.uploads.join(&sha256[..2]).join(sha256))
+        is_sha256_hex(sha256).then(|| self.uploads.join(&sha256[..2]).join(sha256))
     }
 
     /// The upload's bytes, if its file is there, opens and hashes right: a

@@ -97,7 +97,7 @@ use super::{
     UploadWriter, WorkQueue,
 };
 use crate::clock::system_ms;
-use crate::digest::{sha256_hex, to_hex};
+use crate::digest::{is_sha256_hex, sha256_hex, to_hex};
 use crate::store::crypto::Sealer;
 use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
 use async_nats::jetstream::object_store::ObjectStore;
@@ -149,7 +149,7 @@ pub struct JetStreamStore {
     /// This process's name as a holder of duties, and the keys of the
     /// duties it has taken (given up when the store is dropped).
     instance: String,
-    duties: Mutex<std::collections::HashSet<String>>,
+    duties: Mutex<HashSet<String>>,
     duty_ttl: Duration,
 }
 
@@ -605,12 +605,19 @@ impl JetStreamStore {
         Ok(jobs)
     }
 
-    /// Puts a received upload in the object store under its SHA-256.
+    /// Puts a received upload in the object store under its SHA-256,
+    /// unless it is there (content-addressed: the same bytes are one
+    /// object whoever sends them).
     async fn put_upload(&self, upload: &ReceivedUpload) -> Result<(), StoreError> {
-        self.put_file(&upload.sha256, upload.temporary.path()).await
+        self.put_file_unless_there(&upload.sha256, upload.temporary.path())
+            .await
     }
 
-    async fn put_file(&self, name: &str, path: &Path) -> Result<(), StoreError> {
+    /// Puts the file at `path` as object `name`, unless it is there.
+    async fn put_file_unless_there(&self, name: &str, path: &Path) -> Result<(), StoreError> {
+        if nats::object_there(&self.uploads, name).await? {
+            return Ok(());
+        }
         let mut file = tokio::fs::File::open(path)
             .await
             .map_err(|cause| StoreError::Upload {
@@ -641,9 +648,7 @@ impl JetStreamStore {
             Ok(_) => {
                 // A sweep may have deleted the object since the first look;
                 // one deleting after this look sees the job when it re-reads.
-                if !nats::object_there(&self.uploads, &upload.sha256).await? {
-                    self.put_upload(upload).await?;
-                }
+                self.put_upload(upload).await?;
                 Ok(Submitted::New(job.clone()))
             }
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
@@ -677,7 +682,7 @@ impl JetStreamStore {
             let orphans: Vec<String> = objects
                 .into_iter()
                 .filter(|(name, modified)| {
-                    is_sha256(name)
+                    is_sha256_hex(name)
                         && !needed.contains(name.as_str())
                         && modified.is_some_and(|at| at <= cutoff)
                 })
@@ -765,9 +770,7 @@ impl JetStreamStore {
         let mut restored = 0;
         for r in removed.iter().filter(|r| needed.contains(&r.blob)) {
             // Its submit may have put it back already.
-            if !nats::object_there(&self.uploads, &r.blob).await? {
-                self.put_file(&r.blob, r.copy.path()).await?;
-            }
+            self.put_file_unless_there(&r.blob, r.copy.path()).await?;
             restored += 1;
         }
         deleted?;
@@ -810,10 +813,6 @@ impl JetStreamStore {
     }
 }
 
-fn is_sha256(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 impl Store for JetStreamStore {
     fn receive_upload(&self) -> Result<UploadWriter, StoreError> {
         let writer = UploadWriter::create(&self.spool, &self.codec.sealer, self.outage.clone());
@@ -848,10 +847,7 @@ impl Store for JetStreamStore {
             if let (Some(existing), _) = self.job_entry(&key, &job.id).await? {
                 return Ok(Submitted::Existing(existing));
             }
-            // Content-addressed: the same bytes are one object whoever sends them.
-            if !nats::object_there(&self.uploads, &upload.sha256).await? {
-                self.put_upload(&upload).await?;
-            }
+            self.put_upload(&upload).await?;
             let submitted = self.create_job(&key, &job, &upload, &audit).await?;
             // Queued after the job exists, so a worker always finds it; a
             // pending job sent again is queued again in case a crash came
@@ -868,8 +864,7 @@ impl Store for JetStreamStore {
     }
 
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let is_hash = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_hash {
+        if !is_sha256_hex(sha256) {
             return Ok(None);
         }
         let stored = self.run(nats::object_bytes(&self.uploads, sha256))?;

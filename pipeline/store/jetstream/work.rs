@@ -12,15 +12,16 @@
 //! - Duties: key `duty.NAME` in `P_meta` holds who has the duty and until
 //!   when; it is taken and renewed by revision-checked writes, so two
 //!   processes cannot both take a free duty. A holder that stops renewing
-//!   (killed) loses it after `duty_ttl_s`; one that ends gives it up. The lease rests on the clocks of
-//!   the processes agreeing to within a fraction of that time.
+//!   (killed) loses it after `duty_ttl_s`; one that ends gives it up. The
+//!   lease rests on the clocks of the processes agreeing to within a
+//!   fraction of that time.
 
 use super::nats::{current, failed, last_on, publish, token, untoken, Names};
 use super::JetStreamStore;
 use crate::clock::system_ms;
 use crate::store::{Store, StoreError, Work, WorkQueue};
 use async_nats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
-use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
+use async_nats::jetstream::kv::UpdateErrorKind;
 use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType, Stream};
 use async_nats::jetstream::Context;
 use bytes::Bytes;
@@ -160,25 +161,18 @@ impl JetStreamStore {
                     until_ms: now + ttl,
                 };
                 let bytes = Bytes::from(serde_json::to_vec(&mine).unwrap_or_default());
-                // Another process took or renewed it since the read: read again.
-                let written = if rev == 0 {
-                    match self.meta.create(&key, bytes).await {
-                        Err(e) if e.kind() == CreateErrorKind::AlreadyExists => continue,
-                        other => other.map(|_| ()).map_err(failed("taking a duty")),
-                    }
-                } else {
-                    match self.meta.update(&key, bytes, rev).await {
-                        Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
-                        other => other.map(|_| ()).map_err(failed("taking a duty")),
-                    }
-                };
-                if written.is_ok() {
-                    self.duties
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(key.clone());
+                // At the revision read (0: a key never written), so another
+                // process that took or renewed it since makes us read again.
+                match self.meta.update(&key, bytes, rev).await {
+                    Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
+                    Err(e) => return Err(failed("taking a duty")(e)),
+                    Ok(_) => {}
                 }
-                return written.map(|()| true);
+                self.duties
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key.clone());
+                return Ok(true);
             }
         })
     }
